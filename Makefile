@@ -1,0 +1,52 @@
+# stockpredictor: `make demo` runs the product offline, `make test` runs the test suite.
+# Both create .venv and install the project on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export STOCKPREDICTOR_DATA_DIR ?= $(CURDIR)/data
+
+.DEFAULT_GOAL := help
+
+$(STAMP): pyproject.toml
+	test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(VENV_BIN)/python -m pip install --quiet --upgrade pip
+	$(VENV_BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install the project with its dev tools
+
+.PHONY: demo
+demo: $(STAMP) ## Run the product end to end offline on the bundled sample data
+	bash scripts/demo.sh
+
+.PHONY: test
+test: $(STAMP) ## Run the test suite (needs PostgreSQL at 127.0.0.1:5432 for the postgres tests)
+	$(VENV_BIN)/python -m pytest
+
+.PHONY: lint
+lint: $(STAMP) ## ruff + mypy
+	$(VENV_BIN)/ruff check src tests components pipelines bench
+	$(VENV_BIN)/ruff format --check src tests components pipelines bench
+	$(VENV_BIN)/mypy
+
+.PHONY: format
+format: $(STAMP) ## Format the code with ruff
+	$(VENV_BIN)/ruff check --fix src tests components pipelines bench
+	$(VENV_BIN)/ruff format src tests components pipelines bench
+
+.PHONY: bench
+bench: $(STAMP) ## Run the benchmarks and print their figures
+	$(VENV_BIN)/python -m bench
+
+.PHONY: clean-data
+clean-data: ## Delete the embedded store (data/)
+	rm -rf data
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+-include mk/cluster.mk

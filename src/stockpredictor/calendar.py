@@ -1,0 +1,43 @@
+"""NYSE trading days (exchange-calendars XNYS): 'next day' and 'yesterday' never mean date +/- 1."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+import exchange_calendars as xcals
+import pandas as pd
+
+_FIRST_SESSION = "1990-01-02"
+
+
+@cache
+def _xnys() -> xcals.ExchangeCalendar:
+    return xcals.get_calendar("XNYS", start=_FIRST_SESSION)
+
+
+def is_trading_day(day: date) -> bool:
+    """True when the NYSE is open on `day`."""
+    return bool(_xnys().is_session(pd.Timestamp(day)))
+
+
+def next_trading_day(day: date) -> date:
+    """The first trading day strictly after `day` (a Friday gives Monday, holidays are skipped)."""
+    return _xnys().date_to_session(pd.Timestamp(day) + pd.Timedelta(days=1), direction="next").date()
+
+
+def previous_trading_day(day: date) -> date:
+    """The last trading day strictly before `day`."""
+    return _xnys().date_to_session(pd.Timestamp(day) - pd.Timedelta(days=1), direction="previous").date()
+
+
+def trading_days(start: date, end: date) -> list[date]:
+    """Trading days with start <= day <= end."""
+    if end < start:
+        return []
+    return [ts.date() for ts in _xnys().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
+
+
+def trading_days_after(day: date, until: date) -> int:
+    """How many trading days lie in (day, until]: the staleness of data last seen on `day`."""
+    return len([d for d in trading_days(day, until) if d > day])

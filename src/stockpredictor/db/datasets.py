@@ -1,0 +1,137 @@
+"""Versioned feature datasets: `processed_feature_data`, `scaled_feature_sets`, `scalers`."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, insert, select
+
+from stockpredictor.db.codec import array_from_bytes, array_to_bytes
+from stockpredictor.db.schema import processed_feature_data, scaled_feature_sets, scalers
+from stockpredictor.features.panel import Panel
+from stockpredictor.features.scaling import MinMaxScaler
+from stockpredictor.features.sequences import ScaledDataset, Split
+
+
+class DatasetNotFoundError(LookupError):
+    """No dataset (or no scaled version of it) is stored under the given run id."""
+
+
+@dataclass(frozen=True)
+class ProcessedDataset:
+    """A stored feature panel and how it was made."""
+
+    dataset_run_id: str
+    as_of: date
+    source: str
+    target: str
+    params: dict[str, Any]
+    panel: Panel
+
+
+def new_dataset_run_id() -> str:
+    """A unique, time-sortable id such as `20261127T153000_4f9a1c`."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}_{secrets.token_hex(3)}"
+
+
+def save_processed(
+    conn: Connection, run_id: str, panel: Panel, *, as_of: date, source: str, target: str, params: dict[str, Any]
+) -> None:
+    """Insert a new processed dataset (its id must be new)."""
+    conn.execute(
+        insert(processed_feature_data).values(
+            dataset_run_id=run_id,
+            created_at=datetime.now(UTC),
+            as_of=as_of,
+            source=source,
+            target=target,
+            tickers=list(panel.tickers),
+            feature_columns=list(panel.feature_columns),
+            params=params,
+            dates=array_to_bytes(panel.dates),
+            features=array_to_bytes(panel.features),
+            close=array_to_bytes(panel.close),
+            targets=array_to_bytes(panel.targets),
+        )
+    )
+
+
+def load_processed(conn: Connection, run_id: str) -> ProcessedDataset:
+    """The processed dataset `run_id`, or DatasetNotFoundError naming it."""
+    row = conn.execute(
+        select(processed_feature_data).where(processed_feature_data.c.dataset_run_id == run_id)
+    ).one_or_none()
+    if row is None:
+        raise DatasetNotFoundError(f"no processed dataset with run id {run_id!r} (run `process` first)")
+    panel = Panel(
+        dates=array_from_bytes(row.dates),
+        tickers=tuple(row.tickers),
+        feature_columns=tuple(row.feature_columns),
+        features=array_from_bytes(row.features),
+        close=array_from_bytes(row.close),
+        targets=array_from_bytes(row.targets),
+    )
+    return ProcessedDataset(run_id, row.as_of, row.source, row.target, dict(row.params), panel)
+
+
+def save_scaled(conn: Connection, run_id: str, dataset: ScaledDataset) -> None:
+    """Store the scaled panel and its scalers under `run_id`, replacing an earlier scaling of it."""
+    conn.execute(scaled_feature_sets.delete().where(scaled_feature_sets.c.dataset_run_id == run_id))
+    conn.execute(scalers.delete().where(scalers.c.dataset_run_id == run_id))
+    conn.execute(
+        insert(scaled_feature_sets).values(
+            dataset_run_id=run_id,
+            created_at=datetime.now(UTC),
+            sequence_length=dataset.sequence_length,
+            n_train=dataset.split.train,
+            n_validation=dataset.split.validation,
+            n_test=dataset.split.test,
+            x_scaled=array_to_bytes(dataset.x_scaled),
+            y_scaled=array_to_bytes(dataset.y_scaled),
+        )
+    )
+    conn.execute(
+        insert(scalers).values(
+            dataset_run_id=run_id, x_scaler=dataset.x_scaler.to_json(), y_scaler=dataset.y_scaler.to_json()
+        )
+    )
+
+
+def load_scalers(conn: Connection, run_id: str) -> tuple[MinMaxScaler, MinMaxScaler]:
+    """The (x, y) scalers fitted for `run_id`."""
+    row = conn.execute(select(scalers).where(scalers.c.dataset_run_id == run_id)).one_or_none()
+    if row is None:
+        raise DatasetNotFoundError(f"no scalers stored for run id {run_id!r} (run `scale` first)")
+    return MinMaxScaler.from_json(row.x_scaler), MinMaxScaler.from_json(row.y_scaler)
+
+
+def load_scaled(conn: Connection, run_id: str) -> ScaledDataset:
+    """The scaled dataset `run_id` with its scalers."""
+    row = conn.execute(
+        select(scaled_feature_sets).where(scaled_feature_sets.c.dataset_run_id == run_id)
+    ).one_or_none()
+    if row is None:
+        raise DatasetNotFoundError(f"no scaled dataset with run id {run_id!r} (run `scale` first)")
+    x_scaler, y_scaler = load_scalers(conn, run_id)
+    return ScaledDataset(
+        x_scaled=array_from_bytes(row.x_scaled),
+        y_scaled=array_from_bytes(row.y_scaled),
+        sequence_length=row.sequence_length,
+        split=Split(row.n_train, row.n_validation, row.n_test),
+        x_scaler=x_scaler,
+        y_scaler=y_scaler,
+    )
+
+
+def scaled_nbytes(dataset: ScaledDataset) -> int:
+    """Bytes the scaled dataset occupies when stored (arrays as .npy)."""
+    return len(array_to_bytes(dataset.x_scaled)) + len(array_to_bytes(dataset.y_scaled))
+
+
+def as_numpy_dates(values: np.ndarray) -> list[date]:
+    """Panel dates (datetime64[D]) as `datetime.date` objects."""
+    return [d.item() for d in values.astype("datetime64[D]")]

@@ -1,0 +1,56 @@
+"""Raw daily prices (`raw_stock_data`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+import pandas as pd
+from sqlalchemy import Connection, func, select
+
+from stockpredictor.db.bulk import insert_missing
+from stockpredictor.db.schema import raw_stock_data
+
+PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+def latest_dates(conn: Connection, tickers: Iterable[str]) -> dict[str, date | None]:
+    """The newest stored date per ticker (None where the ticker has no rows)."""
+    wanted = list(tickers)
+    rows = conn.execute(
+        select(raw_stock_data.c.ticker, func.max(raw_stock_data.c.date))
+        .where(raw_stock_data.c.ticker.in_(wanted))
+        .group_by(raw_stock_data.c.ticker)
+    ).all()
+    found = {ticker: day for ticker, day in rows}
+    return {ticker: found.get(ticker) for ticker in wanted}
+
+
+def insert_prices(conn: Connection, ticker: str, frame: pd.DataFrame, source: str) -> int:
+    """Store one ticker's OHLCV rows (columns date + PRICE_COLUMNS); existing days are kept."""
+    now = datetime.now(UTC)
+    days = pd.to_datetime(frame["date"]).dt.date
+    values = frame[list(PRICE_COLUMNS)].astype("float64").to_numpy()
+    rows = [
+        {"ticker": ticker, "date": day, "source": source, "ingested_at": now,
+         **dict(zip(PRICE_COLUMNS, map(float, row), strict=True))}
+        for day, row in zip(days, values, strict=True)
+    ]
+    return insert_missing(conn, raw_stock_data, rows, key=("ticker", "date"))
+
+
+def load_prices(
+    conn: Connection, tickers: Iterable[str], as_of: date, start: date | None = None
+) -> dict[str, pd.DataFrame]:
+    """Date-indexed OHLCV frames per ticker with start <= date <= as_of (empty frames included)."""
+    wanted = list(tickers)
+    query = select(raw_stock_data.c.ticker, raw_stock_data.c.date, *(raw_stock_data.c[c] for c in PRICE_COLUMNS))
+    query = query.where(raw_stock_data.c.ticker.in_(wanted), raw_stock_data.c.date <= as_of)
+    if start is not None:
+        query = query.where(raw_stock_data.c.date >= start)
+    frame = pd.DataFrame(conn.execute(query.order_by(raw_stock_data.c.date)).all(),
+                         columns=["ticker", "date", *PRICE_COLUMNS])
+    frame["date"] = pd.to_datetime(frame["date"])
+    by_ticker = {t: g.drop(columns="ticker").set_index("date") for t, g in frame.groupby("ticker")}
+    empty = pd.DataFrame(columns=list(PRICE_COLUMNS), index=pd.DatetimeIndex([], name="date"), dtype="float64")
+    return {t: by_ticker.get(t, empty) for t in wanted}

@@ -1,0 +1,148 @@
+"""Every table of the store, defined once. Alembic migrations create and evolve them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+_RUN_ID = String(64)
+_TICKER = String(16)
+
+
+def _dataset_fk() -> Column[str]:
+    return Column(
+        "dataset_run_id",
+        _RUN_ID,
+        ForeignKey("processed_feature_data.dataset_run_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+
+
+raw_stock_data = Table(
+    "raw_stock_data",
+    metadata,
+    Column("ticker", _TICKER, primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("open", Double, nullable=False),
+    Column("high", Double, nullable=False),
+    Column("low", Double, nullable=False),
+    Column("close", Double, nullable=False),
+    Column("volume", Double, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+)
+
+processed_feature_data = Table(
+    "processed_feature_data",
+    metadata,
+    Column("dataset_run_id", _RUN_ID, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("tickers", JSON, nullable=False),
+    Column("feature_columns", JSON, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("dates", LargeBinary, nullable=False),
+    Column("features", LargeBinary, nullable=False),
+    Column("close", LargeBinary, nullable=False),
+    Column("targets", LargeBinary, nullable=False),
+)
+
+scaled_feature_sets = Table(
+    "scaled_feature_sets",
+    metadata,
+    _dataset_fk(),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sequence_length", Integer, nullable=False),
+    Column("n_train", Integer, nullable=False),
+    Column("n_validation", Integer, nullable=False),
+    Column("n_test", Integer, nullable=False),
+    Column("x_scaled", LargeBinary, nullable=False),
+    Column("y_scaled", LargeBinary, nullable=False),
+)
+
+scalers = Table(
+    "scalers",
+    metadata,
+    _dataset_fk(),
+    Column("x_scaler", JSON, nullable=False),
+    Column("y_scaler", JSON, nullable=False),
+)
+
+optimization_results = Table(
+    "optimization_results",
+    metadata,
+    _dataset_fk(),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("study_name", String(128), nullable=False),
+    Column("best_params", JSON, nullable=False),
+    Column("best_value", Double, nullable=False),
+    Column("n_complete", Integer, nullable=False),
+    Column("n_pruned", Integer, nullable=False),
+)
+
+latest_predictions = Table(
+    "latest_predictions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # daily | test
+    Column("model_run_id", String(64), nullable=False),
+    Column("model_version", String(16)),
+    Column("ticker", _TICKER, nullable=False),
+    Column("as_of_date", Date, nullable=False),
+    Column("target_date", Date, nullable=False),
+    Column("last_close", Double, nullable=False),
+    Column("predicted_close", Double, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "model_run_id", "ticker", "as_of_date", name="uq_prediction"),
+)
+
+model_performance_log = Table(
+    "model_performance_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_run_id", String(64), nullable=False),
+    Column("ticker", _TICKER, nullable=False),
+    Column("as_of_date", Date, nullable=False),
+    Column("target_date", Date, nullable=False),
+    Column("last_close", Double, nullable=False),
+    Column("predicted_close", Double, nullable=False),
+    Column("actual_close", Double, nullable=False),
+    Column("error", Double, nullable=False),
+    Column("pct_error", Double, nullable=False),
+    Column("direction_correct", Boolean, nullable=False),
+    Column("persistence_error", Double, nullable=False),
+    Column("evaluated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("model_run_id", "ticker", "target_date", name="uq_performance"),
+)
+
+model_promotions = Table(
+    "model_promotions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("candidate_run_id", String(64)),
+    Column("candidate_version", Integer, nullable=False),
+    Column("production_version", Integer),
+    Column("decision", String(16), nullable=False),  # promoted | rejected | forced
+    Column("reason", Text, nullable=False),
+    Column("metrics", JSON, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Pure feature engineering: price frames and arrays in, arrays out (no I/O)."""

@@ -1,0 +1,182 @@
+"""Minibatch training with early stopping on validation loss, and batched prediction.
+
+Losses are the mean squared error on the scaled targets over the targets that are known: NaN
+targets (a stock without a next-day value) are masked out, and each epoch's loss is the exact mean
+over all known targets of the epoch (not a mean of batch means). CPU tensors only.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+_EVAL_BATCH_SIZE = 1024
+
+
+class WindowSource(Protocol):
+    """What training needs from a dataset: its size and a gather of samples by index."""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x (B, seq_len, stocks, features) float32 and y (B, stocks) float32, NaN where unknown."""
+        ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and stopping settings; `patience` counts epochs without a new best validation loss."""
+
+    learning_rate: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        for name in ("batch_size", "max_epochs", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    """Mean losses of one epoch (epochs count from 1)."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of `fit`; the model holds the weights of `best_epoch` afterwards.
+
+    `best_epoch` is 0 and `best_val_loss` is inf when no epoch had a finite validation loss (the
+    model then keeps its initial weights).
+    """
+
+    history: list[EpochLog]
+    best_epoch: int
+    best_val_loss: float
+    stopped_early: bool
+
+
+def _masked_squared_error(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of squared errors over known (non-NaN) targets, and how many there were."""
+    known = ~torch.isnan(target)
+    diff = torch.where(known, pred - torch.nan_to_num(target), torch.zeros_like(pred))
+    return diff.square().sum(), known.sum()
+
+
+def _batches(source: WindowSource, order: np.ndarray, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for start in range(0, len(order), batch_size):
+        x, y = source.batch(order[start : start + batch_size])
+        yield torch.from_numpy(x), torch.from_numpy(y)
+
+
+def _train_epoch(
+    model: nn.Module,
+    source: WindowSource,
+    optimizer: torch.optim.Optimizer,
+    rng: np.random.Generator,
+    batch_size: int,
+) -> float:
+    model.train()
+    total, count = 0.0, 0
+    for x, y in _batches(source, rng.permutation(len(source)), batch_size):
+        sse, n_known = _masked_squared_error(model(x), y)
+        if n_known == 0:
+            continue
+        optimizer.zero_grad(set_to_none=True)
+        (sse / n_known).backward()
+        optimizer.step()
+        total += sse.item()
+        count += int(n_known)
+    if count == 0:
+        raise ValueError("the training windows have no known target")
+    return total / count
+
+
+def _validation_loss(model: nn.Module, source: WindowSource, batch_size: int) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for x, y in _batches(source, np.arange(len(source)), batch_size):
+            sse, n_known = _masked_squared_error(model(x).double(), y.double())
+            total += sse.item()
+            count += int(n_known)
+    if count == 0:
+        raise ValueError("the validation windows have no known target")
+    return total / count
+
+
+def fit(
+    model: nn.Module,
+    train: WindowSource,
+    validation: WindowSource,
+    config: TrainConfig,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> FitResult:
+    """Train with Adam on masked MSE, stop after `patience` epochs without a better validation loss.
+
+    Seeds torch and the shuffling generator from `config.seed`. `on_epoch(epoch, train_loss,
+    val_loss)` runs after every epoch and may raise (e.g. `optuna.TrialPruned`): the exception
+    propagates. Whether training ends normally or by an exception, the model is left in eval mode
+    holding a deep copy of the weights of the best validation epoch.
+    """
+    if len(train) == 0 or len(validation) == 0:
+        raise ValueError(f"empty split: {len(train)} training and {len(validation)} validation windows")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    history: list[EpochLog] = []
+    best_state = copy.deepcopy(model.state_dict())
+    best_epoch, best_val_loss = 0, math.inf
+    stopped_early = False
+    try:
+        for epoch in range(1, config.max_epochs + 1):
+            train_loss = _train_epoch(model, train, optimizer, rng, config.batch_size)
+            val_loss = _validation_loss(model, validation, _EVAL_BATCH_SIZE)
+            history.append(EpochLog(epoch, train_loss, val_loss))
+            if val_loss < best_val_loss:  # NaN never improves
+                best_epoch, best_val_loss = epoch, val_loss
+                best_state = copy.deepcopy(model.state_dict())
+            if on_epoch is not None:
+                on_epoch(epoch, train_loss, val_loss)
+            if epoch - best_epoch >= config.patience and epoch < config.max_epochs:
+                stopped_early = True
+                break
+    finally:
+        model.load_state_dict(best_state)
+        model.eval()
+    return FitResult(history, best_epoch, best_val_loss, stopped_early)
+
+
+def predict(model: nn.Module, windows: WindowSource, batch_size: int = _EVAL_BATCH_SIZE) -> np.ndarray:
+    """Model outputs (n, stocks) float32 for every window in order, in eval mode without gradients.
+
+    The model's train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            outputs = [model(x).numpy() for x, _ in _batches(windows, np.arange(len(windows)), batch_size)]
+    finally:
+        model.train(was_training)
+    if not outputs:
+        raise ValueError("no windows to predict")
+    return np.concatenate(outputs)

@@ -1,0 +1,96 @@
+"""Shared fixtures: real SQLite files and real PostgreSQL databases, params, sample data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from stockpredictor.config import Params, load_params
+from stockpredictor.db.engine import make_engine, migrate, normalise_url
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def pg_server_url() -> str:
+    """A database on the test PostgreSQL server (CI gives a fresh one of its own)."""
+    return normalise_url(os.environ.get("STOCKPREDICTOR_TEST_PG_URL", DEFAULT_PG_URL))
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """AUTOCOMMIT engine on the test server, used to create and drop per-test databases."""
+    engine = create_engine(pg_server_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # the server is part of the test environment
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {pg_server_url()}: {exc}")
+    yield engine
+    engine.dispose()
+
+
+def create_pg_database(admin: Engine) -> str:
+    """A new empty database on the test server; returns its URL."""
+    name = f"sp_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return make_url(pg_server_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(admin: Engine, url: str) -> None:
+    name = make_url(url).database
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_url(pg_admin: Engine) -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database (dropped afterwards)."""
+    url = create_pg_database(pg_admin)
+    yield url
+    drop_pg_database(pg_admin, url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every store test runs on a real SQLite file and on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated engine on the parametrised store."""
+    engine = make_engine(db_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def params() -> Params:
+    """The repository's params.yaml."""
+    return load_params(REPO / "params.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never let a test touch the developer's data/ folder or their configured store."""
+    monkeypatch.setenv("STOCKPREDICTOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("STOCKPREDICTOR_DATABASE_URL", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

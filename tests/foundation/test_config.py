@@ -1,0 +1,75 @@
+"""params.yaml validation: typos, wrong types and impossible values fail at load, naming key and file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stockpredictor.config import ConfigError, Settings, load_params
+from tests.conftest import REPO
+
+
+def write_params(tmp_path: Path, **sections: object) -> Path:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for dotted, value in sections.items():
+        section, key = dotted.split("__")
+        raw.setdefault(section, {})[key] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_repository_params_load() -> None:
+    params = load_params(REPO / "params.yaml")
+    assert params.data.tickers == ("AAPL", "GOOG", "IBM", "MSFT")
+    assert params.sequences.sequence_length > 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "message"),
+    [
+        ({"data__tikers": ["AAPL"]}, "data.tikers", "unknown key"),
+        ({"sequences__sequence_length": 0}, "sequences.sequence_length", "greater than or equal to 1"),
+        ({"sequences__sequence_length": "long"}, "sequences.sequence_length", "integer"),
+        ({"data__tickers": []}, "data.tickers", "at least one ticker"),
+        ({"data__source": "bloomberg"}, "data.source", "'sample' or 'yahoo'"),
+        ({"features__indicators": ["rsi_14", "psar"]}, "features.indicators", "psar"),
+        ({"sequences__split": {"train": 0.7, "validation": 0.2, "test": 0.2}}, "sequences.split", "sum to 1"),
+    ],
+)
+def test_bad_params_name_key_and_file(tmp_path: Path, edit: dict[str, object], key: str, message: str) -> None:
+    path = write_params(tmp_path, **edit)
+    with pytest.raises(ConfigError) as info:
+        load_params(path)
+    assert str(path) in str(info.value)
+    assert f"'{key}'" in str(info.value)
+    assert message in str(info.value)
+
+
+def test_overrides_are_validated_too() -> None:
+    params = load_params(REPO / "params.yaml", ["data.tickers=[IBM]", "sequences.sequence_length=5"])
+    assert params.data.tickers == ("IBM",)
+    assert params.sequences.sequence_length == 5
+    with pytest.raises(ConfigError, match="'optimize.n_trails': unknown key"):
+        load_params(REPO / "params.yaml", ["optimize.n_trails=3"])
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.yaml: params file not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+def test_settings_default_under_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOCKPREDICTOR_DATA_DIR", str(tmp_path))
+    settings = Settings.from_env()
+    assert settings.database_url == f"sqlite:///{tmp_path / 'stockpredictor.db'}"
+    assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("STOCKPREDICTOR_DATABASE_URL", "postgresql://u@h/db")
+    assert Settings.from_env().database_url == "postgresql://u@h/db"
+
+
+def test_params_file_holds_no_connection_secrets() -> None:
+    text = (REPO / "params.yaml").read_text().lower()
+    assert "password" not in text and "://" not in text

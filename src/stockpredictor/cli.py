@@ -15,7 +15,9 @@ from rich.table import Table
 
 from stockpredictor.config import ConfigError, Params, Settings, load_params
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help=__doc__
+)
 stderr = Console(stderr=True)
 
 AsOf = Annotated[
@@ -112,7 +114,8 @@ def scale(ctx: typer.Context, run_id: RunId, as_of: AsOf = None) -> None:
     result = run(store_engine(c.settings), c.params, run_id)
     stderr.print(
         f"dataset {run_id}: {result.split.train}/{result.split.validation}/{result.split.test} "
-        f"train/validation/test windows of {result.sequence_length} days, {result.stored_bytes:,} bytes stored"
+        f"train/validation/test windows of {result.sequence_length} days, "
+        f"{result.stored_bytes:,} bytes stored"
     )
     emit(run_id)
 
@@ -126,3 +129,7 @@ def run() -> None:
     except EXPECTED_ERRORS as exc:
         stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
+
+
+# Command groups living in their own modules register themselves on `app` when imported.
+from stockpredictor import cli_daily, cli_pipeline, cli_serve, cli_training  # noqa: E402,F401

@@ -46,8 +46,17 @@ class DataParams(_Section):
 class FeatureParams(_Section):
     target: Literal["log_return", "close"] = "log_return"
     indicators: tuple[str, ...] = (
-        "log_return_1", "log_return_5", "rsi_14", "macd_diff", "bb_pband", "bb_wband",
-        "atr_14", "stoch_k", "volatility_20", "volume_z_20", "sma_ratio_20",
+        "log_return_1",
+        "log_return_5",
+        "rsi_14",
+        "macd_diff",
+        "bb_pband",
+        "bb_wband",
+        "atr_14",
+        "stoch_k",
+        "volatility_20",
+        "volume_z_20",
+        "sma_ratio_20",
     )
     warmup_days: int = Field(250, ge=50)
 
@@ -90,7 +99,9 @@ class OptimizeParams(_Section):
     timeout_seconds: int = Field(900, ge=1)
     seed: int = 42
     architectures: tuple[Literal["lstm", "lstm_attention", "lstm_cross_attention"], ...] = (
-        "lstm", "lstm_attention", "lstm_cross_attention",
+        "lstm",
+        "lstm_attention",
+        "lstm_cross_attention",
     )
 
 

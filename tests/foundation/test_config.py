@@ -39,7 +39,9 @@ def test_repository_params_load() -> None:
         ({"sequences__split": {"train": 0.7, "validation": 0.2, "test": 0.2}}, "sequences.split", "sum to 1"),
     ],
 )
-def test_bad_params_name_key_and_file(tmp_path: Path, edit: dict[str, object], key: str, message: str) -> None:
+def test_bad_params_name_key_and_file(
+    tmp_path: Path, edit: dict[str, object], key: str, message: str
+) -> None:
     path = write_params(tmp_path, **edit)
     with pytest.raises(ConfigError) as info:
         load_params(path)
@@ -52,12 +54,12 @@ def test_overrides_are_validated_too() -> None:
     params = load_params(REPO / "params.yaml", ["data.tickers=[IBM]", "sequences.sequence_length=5"])
     assert params.data.tickers == ("IBM",)
     assert params.sequences.sequence_length == 5
-    with pytest.raises(ConfigError, match="'optimize.n_trails': unknown key"):
+    with pytest.raises(ConfigError, match=r"'optimize\.n_trails': unknown key"):
         load_params(REPO / "params.yaml", ["optimize.n_trails=3"])
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nope.yaml: params file not found"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: params file not found"):
         load_params(tmp_path / "nope.yaml")
 
 

@@ -87,7 +87,7 @@ def test_scalers_fit_on_training_days_only_and_match_sklearn() -> None:
     reference = SklearnMinMax().fit(features[: last_train_day + 1].reshape(last_train_day + 1, -1))
     expected = reference.transform(features.reshape(120, -1)).reshape(features.shape)
     np.testing.assert_allclose(dataset.x_scaled, expected, atol=1e-6)
-    assert dataset.x_scaled[:last_train_day + 1].max() <= 1.0 + 1e-6
+    assert dataset.x_scaled[: last_train_day + 1].max() <= 1.0 + 1e-6
     assert dataset.x_scaled[100:].max() > 1.0
     sizes = [len(dataset.windows(p)) for p in ("train", "validation", "test")]
     assert sizes == [dataset.split.train, dataset.split.validation, dataset.split.test]

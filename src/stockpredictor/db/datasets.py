@@ -39,7 +39,14 @@ def new_dataset_run_id() -> str:
 
 
 def save_processed(
-    conn: Connection, run_id: str, panel: Panel, *, as_of: date, source: str, target: str, params: dict[str, Any]
+    conn: Connection,
+    run_id: str,
+    panel: Panel,
+    *,
+    as_of: date,
+    source: str,
+    target: str,
+    params: dict[str, Any],
 ) -> None:
     """Insert a new processed dataset (its id must be new)."""
     conn.execute(

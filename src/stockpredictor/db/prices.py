@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, select
 
-from stockpredictor.db.bulk import insert_missing
+from stockpredictor.db.bulk import copy_missing
 from stockpredictor.db.schema import raw_stock_data
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -28,15 +29,13 @@ def latest_dates(conn: Connection, tickers: Iterable[str]) -> dict[str, date | N
 
 def insert_prices(conn: Connection, ticker: str, frame: pd.DataFrame, source: str) -> int:
     """Store one ticker's OHLCV rows (columns date + PRICE_COLUMNS); existing days are kept."""
-    now = datetime.now(UTC)
-    days = pd.to_datetime(frame["date"]).dt.date
-    values = frame[list(PRICE_COLUMNS)].astype("float64").to_numpy()
-    rows = [
-        {"ticker": ticker, "date": day, "source": source, "ingested_at": now,
-         **dict(zip(PRICE_COLUMNS, map(float, row), strict=True))}
-        for day, row in zip(days, values, strict=True)
-    ]
-    return insert_missing(conn, raw_stock_data, rows, key=("ticker", "date"))
+    rows = pd.DataFrame({"date": pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]")})
+    for column in PRICE_COLUMNS:
+        rows[column] = frame[column].to_numpy(dtype=np.float64)
+    if conn.dialect.name != "postgresql":
+        rows["date"] = pd.to_datetime(rows["date"]).dt.date
+    constants = {"ticker": ticker, "source": source, "ingested_at": datetime.now(UTC)}
+    return copy_missing(conn, raw_stock_data, rows, key=("ticker", "date"), constants=constants)
 
 
 def load_prices(
@@ -44,13 +43,18 @@ def load_prices(
 ) -> dict[str, pd.DataFrame]:
     """Date-indexed OHLCV frames per ticker with start <= date <= as_of (empty frames included)."""
     wanted = list(tickers)
-    query = select(raw_stock_data.c.ticker, raw_stock_data.c.date, *(raw_stock_data.c[c] for c in PRICE_COLUMNS))
+    query = select(
+        raw_stock_data.c.ticker, raw_stock_data.c.date, *(raw_stock_data.c[c] for c in PRICE_COLUMNS)
+    )
     query = query.where(raw_stock_data.c.ticker.in_(wanted), raw_stock_data.c.date <= as_of)
     if start is not None:
         query = query.where(raw_stock_data.c.date >= start)
-    frame = pd.DataFrame(conn.execute(query.order_by(raw_stock_data.c.date)).all(),
-                         columns=["ticker", "date", *PRICE_COLUMNS])
+    frame = pd.DataFrame(
+        conn.execute(query.order_by(raw_stock_data.c.date)).all(), columns=["ticker", "date", *PRICE_COLUMNS]
+    )
     frame["date"] = pd.to_datetime(frame["date"])
     by_ticker = {t: g.drop(columns="ticker").set_index("date") for t, g in frame.groupby("ticker")}
-    empty = pd.DataFrame(columns=list(PRICE_COLUMNS), index=pd.DatetimeIndex([], name="date"), dtype="float64")
+    empty = pd.DataFrame(
+        columns=list(PRICE_COLUMNS), index=pd.DatetimeIndex([], name="date"), dtype="float64"
+    )
     return {t: by_ticker.get(t, empty) for t in wanted}

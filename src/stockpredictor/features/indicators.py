@@ -23,7 +23,7 @@ WARMUP_ROWS = 40
 
 
 def _log_return(days: int) -> Indicator:
-    return lambda df: np.log(df["close"] / df["close"].shift(days))
+    return lambda df: pd.Series(np.log(df["close"] / df["close"].shift(days)), index=df.index)
 
 
 def _volume_z(window: int) -> Indicator:
@@ -42,10 +42,11 @@ INDICATORS: dict[str, Indicator] = {
     "macd_diff": lambda df: MACD(df["close"]).macd_diff() / df["close"],
     "bb_pband": lambda df: BollingerBands(df["close"], window=20).bollinger_pband(),
     "bb_wband": lambda df: BollingerBands(df["close"], window=20).bollinger_wband(),
-    "atr_14": lambda df: AverageTrueRange(df["high"], df["low"], df["close"], window=14).average_true_range()
-    / df["close"],
+    "atr_14": lambda df: (
+        AverageTrueRange(df["high"], df["low"], df["close"], window=14).average_true_range() / df["close"]
+    ),
     "stoch_k": lambda df: StochasticOscillator(df["high"], df["low"], df["close"], window=14).stoch() / 100.0,
-    "volatility_20": lambda df: np.log(df["close"] / df["close"].shift(1)).rolling(20).std(),
+    "volatility_20": lambda df: _log_return(1)(df).rolling(20).std(),
     "volume_z_20": _volume_z(20),
     "sma_ratio_20": lambda df: df["close"] / df["close"].rolling(20).mean() - 1.0,
     "close": lambda df: df["close"],

@@ -41,16 +41,22 @@ def process(engine: Engine, params: Params, as_of: date | None = None) -> Proces
         prices = load_prices(conn, params.data.tickers, as_of)
     empty = [ticker for ticker, frame in prices.items() if frame.empty]
     if empty:
-        raise MissingDataError(f"no raw data up to {as_of} for ticker(s) {', '.join(empty)}: run `ingest` first")
+        raise MissingDataError(
+            f"no raw data up to {as_of} for ticker(s) {', '.join(empty)}: run `ingest` first"
+        )
     panel = build_panel(prices, params.features.indicators, params.features.target)
     run_id = new_dataset_run_id()
     with engine.begin() as conn:
         save_processed(
-            conn, run_id, panel, as_of=as_of, source=params.data.source, target=params.features.target,
+            conn,
+            run_id,
+            panel,
+            as_of=as_of,
+            source=params.data.source,
+            target=params.features.target,
             params=params.model_dump(mode="json"),
         )
-    log.info("process: dataset %s with %d days x %d stocks x %d features",
-             run_id, *panel.features.shape)
+    log.info("process: dataset %s with %d days x %d stocks x %d features", run_id, *panel.features.shape)
     return ProcessResult(
         dataset_run_id=run_id,
         as_of=as_of,

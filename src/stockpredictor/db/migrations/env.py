@@ -1,7 +1,7 @@
 """Alembic environment: runs on the connection handed over by `stockpredictor.db.engine.migrate`."""
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from stockpredictor.db.engine import VERSION_TABLE
 from stockpredictor.db.schema import metadata
@@ -9,7 +9,7 @@ from stockpredictor.db.schema import metadata
 config = context.config
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -24,5 +24,5 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    with create_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+    with create_engine(config.get_main_option("sqlalchemy.url") or "").begin() as conn:
         _run(conn)

@@ -1,0 +1,5 @@
+"""`python -m stockpredictor` runs the CLI."""
+
+from stockpredictor.cli import run
+
+run()

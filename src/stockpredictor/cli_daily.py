@@ -1,0 +1,184 @@
+"""Daily-pipeline commands: production-model, prepare-input, predict, monitor, and replay over history."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from stockpredictor.cli import AsOf, Context, app, day, emit, fail, stderr
+
+
+@app.command("production-model")
+def production_model(ctx: typer.Context, as_of: AsOf = None) -> None:
+    """Resolve the `production` alias; prints JSON (model_uri, version, run_id, dataset_run_id) or `none`.
+
+    `none` (nothing promoted yet) exits 0: the daily pipeline bootstraps training on it. The registry
+    holds only the current alias, so --as-of is accepted for uniformity and does not change the answer.
+    """
+    from stockpredictor.stages.production_model import production_model as run
+
+    c: Context = ctx.obj
+    found = run(c.params, c.settings)
+    if found is None:
+        stderr.print(
+            f"no production model: no version of {c.params.train.model_name} is aliased `production`"
+        )
+        emit("none")
+        return
+    stderr.print(
+        f"production model {found.model_uri} (MLflow run {found.run_id}, dataset {found.dataset_run_id})"
+    )
+    emit(
+        json.dumps(
+            {
+                "model_uri": found.model_uri,
+                "version": found.version,
+                "run_id": found.run_id,
+                "dataset_run_id": found.dataset_run_id,
+            }
+        )
+    )
+
+
+@app.command("prepare-input")
+def prepare_input(
+    ctx: typer.Context,
+    dataset_run_id: Annotated[
+        str,
+        typer.Option("--production-model-training-run-id", help="dataset_run_id of the production model."),
+    ],
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", help="Folder of the window (default: DATA_DIR/inputs).")
+    ] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Save the model's scaled input window ending on the last trading day <= as_of; prints its path."""
+    from stockpredictor.stages.common import store_engine
+    from stockpredictor.stages.prepare_input import prepare_input as run
+
+    c: Context = ctx.obj
+    result = run(store_engine(c.settings), c.params, dataset_run_id, day(as_of), output_dir)
+    stderr.print(
+        f"window of dataset {dataset_run_id} ending {result.last_day} for {', '.join(result.tickers)} "
+        f"(sidecar {result.sidecar_path})"
+    )
+    emit(result.path)
+
+
+@app.command()
+def predict(
+    ctx: typer.Context,
+    input_path: Annotated[
+        Path, typer.Option("--input-sequence-path", help="Window saved by `prepare-input`.")
+    ],
+    model_uri: Annotated[
+        str,
+        typer.Option("--production-model-uri", help="models:/NAME/VERSION printed by `production-model`."),
+    ],
+    as_of: AsOf = None,
+) -> None:
+    """Predict the next trading day's closes; stores them and prints the path of the day's JSON file.
+
+    The as-of day is the window's; a different --as-of is refused.
+    """
+    from stockpredictor.stages.common import store_engine
+    from stockpredictor.stages.predict import predict as run
+    from stockpredictor.stages.prepare_input import load_input
+
+    c: Context = ctx.obj
+    if as_of is not None:
+        prepared_for = load_input(input_path)[1]["as_of"]
+        if prepared_for != as_of.date().isoformat():
+            fail(f"{input_path} was prepared for {prepared_for}, not for --as-of {as_of.date()}")
+    result = run(store_engine(c.settings), c.params, c.settings, input_path, model_uri)
+    table = Table(
+        "ticker",
+        "last close",
+        "predicted close",
+        "change",
+        title=f"{result.last_day} -> {result.target_date} (version {result.model_version})",
+    )
+    for p in result.predictions:
+        table.add_row(
+            p.ticker,
+            f"{p.last_close:.2f}",
+            f"{p.predicted_close:.2f}",
+            f"{100 * (p.predicted_close / p.last_close - 1):+.2f}%",
+        )
+    stderr.print(table)
+    emit(result.json_path)
+
+
+@app.command()
+def monitor(ctx: typer.Context, as_of: AsOf = None) -> None:
+    """Evaluate matured predictions, judge the production model; prints retrain, ok or insufficient_data."""
+    from stockpredictor.stages.common import store_engine
+    from stockpredictor.stages.monitor import monitor as run
+
+    c: Context = ctx.obj
+    result = run(store_engine(c.settings), c.params, c.settings, day(as_of))
+    if result.metrics:
+        table = Table("metric", "value", title=f"rolling window of model run {result.model_run_id}")
+        for name, value in result.metrics.items():
+            table.add_row(name, f"{value:.4f}")
+        stderr.print(table)
+    stderr.print(
+        f"{result.n_new_evaluations} new evaluation(s); {result.decision}: {result.reason}", highlight=False
+    )
+    emit(result.decision)
+
+
+@app.command()
+def replay(
+    ctx: typer.Context,
+    start: Annotated[datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First day replayed.")],
+    end: Annotated[datetime, typer.Option("--end", formats=["%Y-%m-%d"], help="Last day replayed.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Report folder (default: DATA_DIR/replay/START_END).")
+    ] = None,
+) -> None:
+    """Run the daily pipeline on every trading day START..END (retraining when the monitor says so).
+
+    Works in a fresh store and MLflow registry under OUTPUT/workspace; writes predictions.csv,
+    summary.md and a chart per ticker to OUTPUT and prints OUTPUT's absolute path.
+    """
+    from stockpredictor.calendar import trading_days
+    from stockpredictor.stages.replay import ReplayDay
+    from stockpredictor.stages.replay import replay as run
+
+    c: Context = ctx.obj
+    first, last = start.date(), end.date()
+    output = (output or c.settings.data_dir / "replay" / f"{first}_{last}").resolve()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr) as progress:
+        task = progress.add_task("replay", total=len(trading_days(first, last)))
+
+        def advance(replayed: ReplayDay) -> None:
+            status = replayed.monitor.decision if replayed.monitor else "no model"
+            trained = " + training" if replayed.trainings else ""
+            progress.update(task, advance=1, description=f"{replayed.day} {status}{trained}")
+
+        _quiet_stage_output()
+        result = run(c.params, first, last, output, on_day=advance)
+    report = result.report
+    stderr.print(
+        f"{len(result.days)} days in {result.seconds:.1f} s: {report.n_predictions} predictions, "
+        f"{report.n_evaluated} evaluated; report in {report.summary}"
+    )
+    emit(output)
+
+
+def _quiet_stage_output() -> None:
+    """Keep the progress bar readable: stage logs at warning level unless --verbose, no download bars."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if logging.getLogger().level > logging.DEBUG:
+        for name in ("stockpredictor", "alembic", "optuna", "mlflow"):
+            logging.getLogger(name).setLevel(logging.WARNING)

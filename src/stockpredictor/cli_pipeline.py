@@ -1,0 +1,144 @@
+"""`stockpredictor pipeline ...`: run the KFP pipelines locally, or submit and schedule them on a cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stockpredictor.cli import AsOf, Context, app, day, emit, fail, stderr
+from stockpredictor.config import default_params_path
+from stockpredictor.orchestration import (
+    DEFAULT_CRON,
+    DEFAULT_EXPERIMENT,
+    Cluster,
+    PipelineError,
+    pipeline_arguments,
+)
+
+pipeline_app = typer.Typer(no_args_is_help=True, help=__doc__)
+app.add_typer(pipeline_app, name="pipeline")
+
+
+class PipelineName(StrEnum):
+    training = "training"
+    daily = "daily"
+
+
+Name = Annotated[PipelineName, typer.Argument(help="Which pipeline.")]
+Host = Annotated[
+    str, typer.Option("--host", envvar="KFP_HOST", help="Kubeflow Pipelines API, e.g. http://localhost:8080.")
+]
+Tickers = Annotated[str, typer.Option("--tickers", help="Comma-separated tickers instead of params.yaml's.")]
+Trials = Annotated[
+    int, typer.Option("--n-trials", min=0, help="Optuna trials instead of params.yaml's (0 = keep).")
+]
+Experiment = Annotated[str, typer.Option("--experiment", help="KFP experiment of the runs.")]
+Version = Annotated[
+    str | None,
+    typer.Option("--version", help="Name of the uploaded pipeline version (default: a UTC timestamp)."),
+]
+
+
+def _arguments(ctx: typer.Context, as_of: AsOf, tickers: str, n_trials: int) -> dict[str, object]:
+    """Pipeline parameters; the global `--set` overrides travel with them to every task."""
+    overrides: list[str] = ctx.find_root().params.get("overrides") or []
+    return pipeline_arguments(day(as_of), tickers, n_trials, overrides)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """A PipelineError becomes a one-line error and exit code 1."""
+    try:
+        yield
+    except PipelineError as exc:
+        fail(str(exc))
+
+
+@pipeline_app.command("run")
+def run_pipeline(
+    ctx: typer.Context, name: Name, as_of: AsOf = None, tickers: Tickers = "", n_trials: Trials = 0
+) -> None:
+    """Run a pipeline here with kfp.local (no cluster, no Docker); prints the folder of its artifacts."""
+    from stockpredictor.orchestration import run_local
+
+    c: Context = ctx.obj
+    params_path: Path = ctx.find_root().params.get("params") or default_params_path()
+    with _reported():
+        result = run_local(name.value, _arguments(ctx, as_of, tickers, n_trials), c.settings, params_path)
+    stderr.print(
+        f"pipeline {name.value} succeeded in {result.seconds:.0f} s; store {c.settings.database_url}"
+    )
+    emit(result.output_dir)
+
+
+@pipeline_app.command()
+def submit(
+    ctx: typer.Context,
+    name: Name,
+    host: Host,
+    as_of: AsOf = None,
+    tickers: Tickers = "",
+    n_trials: Trials = 0,
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    version: Version = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the run to finish; fail unless it succeeds.")
+    ] = False,
+    timeout: Annotated[int, typer.Option("--timeout", min=1, help="Seconds --wait waits.")] = 3600,
+) -> None:
+    """Upload the pipeline (or a new version of it) and start a run; prints the run id."""
+    with _reported():
+        cluster = Cluster(host)
+        run = cluster.submit(name.value, _arguments(ctx, as_of, tickers, n_trials), experiment, version)
+        stderr.print(f"run {run.run_id} started: {cluster.run_url(run.run_id)}")
+        if wait:
+            run = cluster.wait(run.run_id, timeout)
+            stderr.print(f"run {run.run_id} succeeded")
+    emit(run.run_id)
+
+
+@pipeline_app.command("schedule")
+def schedule_(
+    ctx: typer.Context,
+    host: Host,
+    name: Annotated[PipelineName, typer.Argument(help="Which pipeline.")] = PipelineName.daily,
+    cron: Annotated[
+        str,
+        typer.Option("--cron", help="KFP cron, 6 fields (seconds first), UTC. Default: weekdays 22:30 UTC."),
+    ] = DEFAULT_CRON,
+    tickers: Tickers = "",
+    n_trials: Trials = 0,
+    experiment: Experiment = DEFAULT_EXPERIMENT,
+    version: Version = None,
+) -> None:
+    """Create a recurring run (one at a time, no catch-up); each run uses its own day as as_of."""
+    with _reported():
+        recurring = Cluster(host).schedule(
+            name.value, _arguments(ctx, None, tickers, n_trials), cron, experiment, version
+        )
+    stderr.print(
+        f"recurring run {recurring.display_name!r}: cron {cron!r} (UTC), max concurrency 1, no catch-up"
+    )
+    emit(recurring.recurring_run_id)
+
+
+@pipeline_app.command()
+def runs(
+    host: Host,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 10,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Only this experiment's runs.")
+    ] = None,
+) -> None:
+    """Recent runs, newest first: one line per run (id, state, created, name)."""
+    with _reported():
+        cluster = Cluster(host)
+        recent = cluster.recent_runs(limit, experiment)
+    for run in recent:
+        print(f"{run.run_id}\t{run.state}\t{run.created_at}\t{run.display_name}")
+    stderr.print(f"{len(recent)} run(s) on {cluster.host}")

@@ -1,0 +1,24 @@
+"""`stockpredictor serve`: the prediction API and dashboard under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from stockpredictor.cli import Context, app
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 in a container).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the prediction API (OpenAPI docs at /docs) and the dashboard at / until interrupted."""
+    import uvicorn
+
+    from stockpredictor.api import create_app
+
+    c: Context = ctx.obj
+    uvicorn.run(create_app(c.settings, c.params), host=host, port=port, log_level="info")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from stockpredictor.db.bulk import copy_missing
 from stockpredictor.db.schema import raw_stock_data
@@ -43,18 +45,31 @@ def load_prices(
 ) -> dict[str, pd.DataFrame]:
     """Date-indexed OHLCV frames per ticker with start <= date <= as_of (empty frames included)."""
     wanted = list(tickers)
-    query = select(
-        raw_stock_data.c.ticker, raw_stock_data.c.date, *(raw_stock_data.c[c] for c in PRICE_COLUMNS)
+    columns = ["ticker", "date", *PRICE_COLUMNS]
+    query = select(*(raw_stock_data.c[c] for c in columns)).where(
+        raw_stock_data.c.ticker.in_(wanted), raw_stock_data.c.date <= as_of
     )
-    query = query.where(raw_stock_data.c.ticker.in_(wanted), raw_stock_data.c.date <= as_of)
     if start is not None:
         query = query.where(raw_stock_data.c.date >= start)
-    frame = pd.DataFrame(
-        conn.execute(query.order_by(raw_stock_data.c.date)).all(), columns=["ticker", "date", *PRICE_COLUMNS]
-    )
+    frame = _read_frame(conn, query.order_by(raw_stock_data.c.ticker, raw_stock_data.c.date), columns)
     frame["date"] = pd.to_datetime(frame["date"])
-    by_ticker = {t: g.drop(columns="ticker").set_index("date") for t, g in frame.groupby("ticker")}
+    by_ticker = {str(t): g.drop(columns="ticker").set_index("date") for t, g in frame.groupby("ticker")}
     empty = pd.DataFrame(
         columns=list(PRICE_COLUMNS), index=pd.DatetimeIndex([], name="date"), dtype="float64"
     )
     return {t: by_ticker.get(t, empty) for t in wanted}
+
+
+def _read_frame(conn: Connection, query: Select[Any], columns: list[str]) -> pd.DataFrame:
+    """Run `query` into a DataFrame; on PostgreSQL through COPY ... TO STDOUT (fast for millions of rows)."""
+    if conn.dialect.name != "postgresql":
+        return pd.DataFrame.from_records([tuple(row) for row in conn.execute(query)], columns=columns)
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    buffer = io.BytesIO()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
+    finally:
+        cursor.close()
+    buffer.seek(0)
+    return pd.read_csv(buffer, names=columns, dtype={"ticker": str}, float_precision="round_trip")

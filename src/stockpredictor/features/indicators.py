@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from ta.momentum import RSIIndicator, StochasticOscillator
 from ta.trend import MACD
-from ta.volatility import AverageTrueRange, BollingerBands
+from ta.volatility import BollingerBands
 
 Indicator = Callable[[pd.DataFrame], pd.Series]
 
@@ -35,6 +35,20 @@ def _volume_z(window: int) -> Indicator:
     return compute
 
 
+def _wilder_atr(df: pd.DataFrame, window: int) -> pd.Series:
+    """Average true range with Wilder's smoothing, vectorised.
+
+    `ta.volatility.AverageTrueRange` computes the same recursion in a Python loop over rows
+    (0.3 s per 10-year ticker); this is the same quantity as an exponential mean in C.
+    """
+    previous_close = df["close"].shift(1)
+    true_range = pd.concat(
+        [df["high"] - df["low"], (df["high"] - previous_close).abs(), (df["low"] - previous_close).abs()],
+        axis=1,
+    ).max(axis=1)
+    return true_range.ewm(alpha=1.0 / window, adjust=False, min_periods=window).mean()
+
+
 INDICATORS: dict[str, Indicator] = {
     "log_return_1": _log_return(1),
     "log_return_5": _log_return(5),
@@ -42,9 +56,7 @@ INDICATORS: dict[str, Indicator] = {
     "macd_diff": lambda df: MACD(df["close"]).macd_diff() / df["close"],
     "bb_pband": lambda df: BollingerBands(df["close"], window=20).bollinger_pband(),
     "bb_wband": lambda df: BollingerBands(df["close"], window=20).bollinger_wband(),
-    "atr_14": lambda df: (
-        AverageTrueRange(df["high"], df["low"], df["close"], window=14).average_true_range() / df["close"]
-    ),
+    "atr_14": lambda df: _wilder_atr(df, 14) / df["close"],
     "stoch_k": lambda df: StochasticOscillator(df["high"], df["low"], df["close"], window=14).stoch() / 100.0,
     "volatility_20": lambda df: _log_return(1)(df).rolling(20).std(),
     "volume_z_20": _volume_z(20),

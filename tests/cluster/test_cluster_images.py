@@ -1,0 +1,131 @@
+"""The Dockerfiles lint clean with hadolint and keep the image rules: pinned base, CPU torch first,
+non-root user, no secrets in the build context."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.assets import IMAGES, REPO, run, tool
+
+DOCKERFILES = sorted(IMAGES.glob("*Dockerfile"))
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def test_both_images_exist() -> None:
+    assert {p.name for p in DOCKERFILES} == {"Dockerfile", "mlflow.Dockerfile"}
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_hadolint_is_clean(dockerfile: Path) -> None:
+    # run from the repository root so hadolint picks up .hadolint.yaml if one is ever added
+    result = run(tool("hadolint"), str(dockerfile.relative_to(REPO)), cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_base_is_pinned_and_the_process_runs_as_a_non_root_user(dockerfile: Path) -> None:
+    steps = instructions(dockerfile)
+    for word, args in steps:
+        if word == "FROM":
+            image = args.split()[0]
+            assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", image), f"unpinned base image {image!r}"
+    users = [args for word, args in steps if word == "USER"]
+    assert users and users[-1] == "10001:10001", "the last USER must be the non-root uid 10001"
+    # no credentials baked in as build args or environment
+    for word, args in steps:
+        if word in {"ENV", "ARG"}:
+            assert not re.search(r"(?i)(password|secret|token|_key)\w*=", args), args
+
+
+def test_project_image_installs_cpu_torch_before_the_project() -> None:
+    runs = [args for word, args in instructions(IMAGES / "Dockerfile") if word == "RUN"]
+    torch = next(i for i, r in enumerate(runs) if "torch==" in r)
+    project = next(i for i, r in enumerate(runs) if re.search(r"pip install (--no-cache-dir )?\.( |$)", r))
+    assert "--index-url https://download.pytorch.org/whl/cpu" in runs[torch]
+    assert torch < project
+    text = (IMAGES / "Dockerfile").read_text()
+    for needed in (
+        "ENV PATH=/opt/venv/bin:$PATH",
+        "PYTHONPATH=/app",
+        "STOCKPREDICTOR_DATA_DIR=/app/data",
+        "WORKDIR /app",
+        'CMD ["stockpredictor", "serve", "--host", "0.0.0.0", "--port", "8000"]',
+    ):
+        assert needed in text, needed
+    for copied in ("components/", "pipelines/", "params.yaml"):
+        assert re.search(rf"^COPY .*{re.escape(copied)}", text, re.MULTILINE), copied
+    torch_pin = re.search(r'"torch==([\d.]+)"', (REPO / "pyproject.toml").read_text())
+    assert torch_pin and f"torch=={torch_pin.group(1)}" in runs[torch], "torch pin differs from pyproject"
+
+
+def test_mlflow_image_pins_the_server_and_the_postgres_driver() -> None:
+    text = (IMAGES / "mlflow.Dockerfile").read_text()
+    mlflow_pin = re.search(r'"mlflow==([\d.]+)"', (REPO / "pyproject.toml").read_text())
+    assert mlflow_pin and f"mlflow=={mlflow_pin.group(1)}" in text
+    assert re.search(r"psycopg2-binary==[\d.]+", text)
+    assert 'CMD ["mlflow", "server"]' in text
+
+
+def dockerignore_excludes(path: str) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parents decides."""
+    excluded = False
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for raw in (REPO / ".dockerignore").read_text().splitlines():
+        pattern = raw.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").strip("/")
+        regex = re.escape(pattern).replace(r"\*\*/", "(.*/)?").replace(r"\*\*", ".*")
+        regex = regex.replace(r"\*", "[^/]*").replace(r"\?", "[^/]").replace(r"\[", "[").replace(r"\]", "]")
+        if any(re.fullmatch(regex, c) for c in candidates):
+            excluded = not negate
+    return excluded
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".venv/bin/python",
+        "data/stockpredictor.db",
+        ".git/config",
+        "mlruns/0/meta.yaml",
+        "manifests/overlays/kind/secrets.env",
+        "tests/conftest.py",
+        "src/stockpredictor/__pycache__/cli.cpython-311.pyc",
+        "src/stockpredictor.egg-info/PKG-INFO",
+        ".env",
+    ],
+)
+def test_dockerignore_keeps_local_state_and_secrets_out_of_the_build_context(path: str) -> None:
+    assert dockerignore_excludes(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "pyproject.toml",
+        "README.md",
+        "params.yaml",
+        "src/stockpredictor/cli.py",
+        "components/image.py",
+        "pipelines/training.py",
+    ],
+)
+def test_dockerignore_lets_in_what_the_image_copies(path: str) -> None:
+    assert not dockerignore_excludes(path)

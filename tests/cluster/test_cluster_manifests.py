@@ -1,0 +1,220 @@
+"""The kustomize manifests build, pass strict schema validation for kind's Kubernetes, and follow
+the deployment rules: labels, non-root, limits, probes, Secret/ConfigMap where KFP runs its pods."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cluster.assets import (
+    CLUSTER_MK,
+    CONFIGMAP_NAME,
+    KIND_CONFIG,
+    MANIFESTS,
+    REPO,
+    SECRET_KEYS,
+    SECRET_NAME,
+    documents,
+    kind_kubernetes_version,
+    overlays,
+    pod_specs,
+    run,
+    tool,
+    walk,
+)
+
+KFP_NAMESPACE = "kubeflow"  # where KFP standalone runs pipeline pods
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet"}
+
+
+def by_kind(resources: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {r["metadata"]["name"]: r for r in resources if r["kind"] == kind}
+
+
+def test_kind_overlay_exists() -> None:
+    assert "kind" in [p.name for p in overlays()]
+
+
+def test_kind_pins_a_kubernetes_version_that_kubernetes_validate_knows() -> None:
+    import kubernetes_validate.utils as kv
+
+    major_minor = ".".join(kind_kubernetes_version().split(".")[:2])
+    assert major_minor in {".".join(v.split(".")[:2]) for v in kv.all_versions()}
+
+
+@pytest.mark.parametrize("name", ["base", *[p.name for p in overlays()]])
+def test_build_passes_strict_validation(name: str, rendered: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / f"{name}.yaml"
+    out.write_text(rendered[name])
+    version = kind_kubernetes_version()
+    result = run(tool("kubernetes-validate"), "--strict", "-k", version, str(out))
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    # Unknown kinds only WARN (and exit 0): every resource here must have a schema.
+    assert "WARN" not in report and "ERROR" not in report, report
+    assert report.count("INFO") == len(documents(rendered[name])), report
+
+
+def test_every_resource_and_pod_template_carries_the_common_labels(
+    kind_resources: list[dict[str, Any]],
+) -> None:
+    for resource in kind_resources:
+        labels = resource["metadata"].get("labels", {})
+        where = f"{resource['kind']}/{resource['metadata']['name']}"
+        assert labels.get("app.kubernetes.io/part-of") == "stockpredictor", where
+        assert labels.get("app.kubernetes.io/managed-by") == "kustomize", where
+        if resource["kind"] in WORKLOADS:
+            template = resource["spec"]["template"]["metadata"]["labels"]
+            assert template.get("app.kubernetes.io/part-of") == "stockpredictor", where
+            assert "app.kubernetes.io/name" in template, where
+
+
+def test_workloads_run_non_root_with_requests_and_limits(kind_resources: list[dict[str, Any]]) -> None:
+    workloads = [r for r in kind_resources if r["kind"] in WORKLOADS]
+    assert {r["metadata"]["name"] for r in workloads} == {
+        "stockpredictor-postgres",
+        "stockpredictor-mlflow",
+        "stockpredictor-api",
+    }
+    for resource in workloads:
+        for spec in pod_specs(resource):
+            pod_sc = spec.get("securityContext", {})
+            assert pod_sc.get("runAsNonRoot") is True, resource["metadata"]["name"]
+            assert pod_sc.get("runAsUser", 0) > 0, resource["metadata"]["name"]
+            assert spec.get("automountServiceAccountToken") is False, resource["metadata"]["name"]
+            for container in spec.get("initContainers", []) + spec["containers"]:
+                where = f"{resource['metadata']['name']}/{container['name']}"
+                sc = container.get("securityContext", {})
+                assert sc.get("allowPrivilegeEscalation") is False, where
+                assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
+                assert sc.get("runAsUser", pod_sc["runAsUser"]) > 0, where
+                for bound in ("requests", "limits"):
+                    assert {"cpu", "memory"} <= set(container.get("resources", {}).get(bound, {})), where
+                image = container["image"]
+                assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), where
+
+
+def test_servers_have_readiness_and_liveness_probes(kind_resources: list[dict[str, Any]]) -> None:
+    workloads = [r for r in kind_resources if r["kind"] in WORKLOADS]
+    paths = {}
+    for resource in workloads:
+        for container in pod_specs(resource)[0]["containers"]:
+            assert "readinessProbe" in container and "livenessProbe" in container, container["name"]
+            paths[resource["metadata"]["name"]] = container["readinessProbe"]
+    assert paths["stockpredictor-mlflow"]["httpGet"]["path"] == "/health"
+    assert paths["stockpredictor-api"]["httpGet"]["path"] == "/health"
+    assert "pg_isready" in " ".join(paths["stockpredictor-postgres"]["exec"]["command"])
+
+
+def test_postgres_keeps_its_data_on_a_volume_claim(kind_resources: list[dict[str, Any]]) -> None:
+    postgres = by_kind(kind_resources, "StatefulSet")["stockpredictor-postgres"]
+    claims = [t["metadata"]["name"] for t in postgres["spec"]["volumeClaimTemplates"]]
+    mounts = {
+        m["name"]: m["mountPath"]
+        for m in postgres["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    }
+    assert claims == ["data"] and mounts["data"] == "/var/lib/postgresql/data"
+
+
+def test_mlflow_server_uses_postgres_and_serves_artifacts_from_its_volume(
+    kind_resources: list[dict[str, Any]],
+) -> None:
+    mlflow = by_kind(kind_resources, "Deployment")["stockpredictor-mlflow"]
+    container = mlflow["spec"]["template"]["spec"]["containers"][0]
+    argv = container["command"] + container["args"]
+    assert argv[:2] == ["mlflow", "server"]
+    option = {argv[i]: argv[i + 1] for i in range(2, len(argv) - 1) if argv[i].startswith("--")}
+    uri = option["--backend-store-uri"]
+    assert uri.startswith(
+        "postgresql+psycopg2://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@stockpredictor-postgres:5432/"
+    )
+    env = {e["name"] for e in container["env"]}
+    assert set(re.findall(r"\$\((\w+)\)", uri)) <= env  # the kubelet expands only defined variables
+    assert "--serve-artifacts" in argv
+    assert (option["--host"], option["--port"]) == ("0.0.0.0", "5000")
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in mlflow["spec"]["template"]["spec"]["volumes"]}
+    claim = volumes[mounts[option["--artifacts-destination"]]]["persistentVolumeClaim"]["claimName"]
+    assert claim in by_kind(kind_resources, "PersistentVolumeClaim")
+
+
+def test_api_reads_connection_settings_from_the_secret(kind_resources: list[dict[str, Any]]) -> None:
+    api = by_kind(kind_resources, "Deployment")["stockpredictor-api"]
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in container["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+    for key in ("STOCKPREDICTOR_DATABASE_URL", "MLFLOW_TRACKING_URI"):
+        assert refs[key] == {"name": SECRET_NAME, "key": key}
+    assert [p["containerPort"] for p in container["ports"]] == [8000]
+
+
+def test_secret_and_configmap_live_where_kfp_runs_pipeline_pods(kind_resources: list[dict[str, Any]]) -> None:
+    secret = by_kind(kind_resources, "Secret")[SECRET_NAME]
+    configmap = by_kind(kind_resources, "ConfigMap")[CONFIGMAP_NAME]
+    assert secret["metadata"]["namespace"] == KFP_NAMESPACE
+    assert configmap["metadata"]["namespace"] == KFP_NAMESPACE
+    assert set(secret["data"]) == SECRET_KEYS
+    # every workload references only keys the Secret has
+    refs = [value for r in kind_resources for key, value, _ in walk(r) if key == "secretKeyRef"]
+    assert refs
+    for ref in refs:
+        assert ref["name"] == SECRET_NAME and ref["key"] in SECRET_KEYS, ref
+    # the whole app shares the namespace, so short Service names resolve from pipeline pods
+    assert {r["metadata"].get("namespace") for r in kind_resources} == {KFP_NAMESPACE}
+    url = base64.b64decode(secret["data"]["STOCKPREDICTOR_DATABASE_URL"]).decode()
+    assert url.startswith("postgresql+psycopg2://") and "@stockpredictor-postgres:5432/" in url
+    services = by_kind(kind_resources, "Service")
+    assert {"stockpredictor-postgres", "stockpredictor-mlflow", "stockpredictor-api"} <= set(services)
+
+
+def test_configmap_holds_the_repository_params(kind_resources: list[dict[str, Any]]) -> None:
+    configmap = by_kind(kind_resources, "ConfigMap")[CONFIGMAP_NAME]
+    assert configmap["data"]["params.yaml"] == (REPO / "params.yaml").read_text()
+
+
+def test_configmap_source_copy_is_in_sync_with_params_yaml() -> None:
+    copy = MANIFESTS / "base" / "params.yaml"
+    assert not copy.is_symlink(), "kustomize's load restrictor rejects symlinks leaving the kustomization"
+    assert copy.read_bytes() == (REPO / "params.yaml").read_bytes(), (
+        "manifests/base/params.yaml differs from params.yaml: run `make sync-params` and commit the copy"
+    )
+
+
+def test_node_ports_match_the_kind_port_mappings(kind_resources: list[dict[str, Any]]) -> None:
+    config = yaml.safe_load(KIND_CONFIG.read_text())
+    mappings = {
+        m["containerPort"]: m["hostPort"] for n in config["nodes"] for m in n.get("extraPortMappings", [])
+    }
+    services = by_kind(kind_resources, "Service")
+    expected = {"stockpredictor-mlflow": 5000, "stockpredictor-api": 8000}
+    for name, host_port in expected.items():
+        service = services[name]
+        assert service["spec"]["type"] == "NodePort", name
+        (port,) = service["spec"]["ports"]
+        assert mappings[port["nodePort"]] == host_port, name
+    # the KFP UI Service belongs to KFP: `make kfp-install` patches it onto the mapped node port
+    kfp_ui = re.search(r'patch service ml-pipeline-ui.*?"nodePort":(\d+)', CLUSTER_MK.read_text(), re.DOTALL)
+    assert kfp_ui and mappings[int(kfp_ui.group(1))] == 8080
+    assert "KFP_HOST ?= http://localhost:8080" in CLUSTER_MK.read_text()
+    for mapping in (m for n in config["nodes"] for m in n.get("extraPortMappings", [])):
+        assert mapping.get("listenAddress") == "127.0.0.1", "unauthenticated services: localhost only"
+
+
+def test_overlay_secrets_env_is_git_ignored() -> None:
+    if run("git", "rev-parse", "--is-inside-work-tree", cwd=REPO).returncode != 0:
+        pytest.skip("not a git work tree")
+    for overlay in overlays():
+        if (overlay / "kustomization.yaml").read_text().count("secrets.env"):
+            path = (overlay / "secrets.env").relative_to(REPO)
+            assert run("git", "check-ignore", "-q", str(path), cwd=REPO).returncode == 0, (
+                f"{path} must be git-ignored"
+            )
+            assert (overlay / "secrets.env.example").is_file()

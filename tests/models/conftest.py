@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+import torch
 
 from stockpredictor.features.sequences import Windows
 
@@ -13,9 +14,14 @@ MakeWindows = Callable[[np.ndarray, np.ndarray, int, int, int], Windows]
 LearnableProblem = Callable[..., tuple[Windows, Windows]]
 
 
-def _make_windows(panel: np.ndarray, targets: np.ndarray, sequence_length: int, start: int, stop: int) -> Windows:
+def _make_windows(
+    panel: np.ndarray, targets: np.ndarray, sequence_length: int, start: int, stop: int
+) -> Windows:
     return Windows(
-        panel.astype(np.float32), targets.astype(np.float32), np.arange(start, stop, dtype=np.int64), sequence_length
+        panel.astype(np.float32),
+        targets.astype(np.float32),
+        np.arange(start, stop, dtype=np.int64),
+        sequence_length,
     )
 
 
@@ -25,12 +31,23 @@ def _learnable_problem(
     rng = np.random.default_rng(seed)
     panel = rng.normal(size=(days, stocks, features))
     mix = rng.normal(size=features) / np.sqrt(features)
-    targets = 0.7 * panel @ mix + 0.3 * np.roll(panel, 1, axis=0) @ mix + noise * rng.normal(size=(days, stocks))
+    targets = (
+        0.7 * panel @ mix + 0.3 * np.roll(panel, 1, axis=0) @ mix + noise * rng.normal(size=(days, stocks))
+    )
     split = sequence_length - 1 + (days - sequence_length) * 3 // 4
     return (
         _make_windows(panel, targets, sequence_length, sequence_length - 1, split),
         _make_windows(panel, targets, sequence_length, split, days),
     )
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread, and two intra-op threads collapse when the CPU is shared."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture

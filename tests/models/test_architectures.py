@@ -57,14 +57,21 @@ def test_spec_round_trips_through_json(architecture: str) -> None:
 
 
 def test_spec_from_dict_defaults_heads_and_rejects_unknown_keys() -> None:
-    data = {"architecture": "lstm", "n_stocks": 2, "n_features": 3, "hidden_size": 4, "num_layers": 1, "dropout": 0}
+    data = {
+        "architecture": "lstm",
+        "n_stocks": 2,
+        "n_features": 3,
+        "hidden_size": 4,
+        "num_layers": 1,
+        "dropout": 0,
+    }
     assert ModelSpec.from_dict(data).attention_heads == 1
     with pytest.raises(ValueError, match="hidden"):
         ModelSpec.from_dict({**data, "hidden": 4})
 
 
 def test_unknown_architecture_names_it_and_the_choices() -> None:
-    with pytest.raises(ValueError, match="'gru'.*lstm, lstm_attention, lstm_cross_attention"):
+    with pytest.raises(ValueError, match=r"'gru'.*lstm, lstm_attention, lstm_cross_attention"):
         build_model(_spec("gru"))
 
 
@@ -103,7 +110,9 @@ def test_torch_export_matches_eager(architecture: str) -> None:
         static = torch.export.export(model, (example,)).module()
         torch.testing.assert_close(static(example), expected)
         # What mlflow's pt2 flavour does for a -1 batch dimension in the signature.
-        dynamic = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim.AUTO},)).module()
+        dynamic = torch.export.export(
+            model, (example,), dynamic_shapes=({0: torch.export.Dim.AUTO},)
+        ).module()
         torch.testing.assert_close(dynamic(other), expected_other)
         torch.testing.assert_close(dynamic(example[:1]), expected[:1])
         torch.testing.assert_close(model(example), expected)  # exporting left the eager model intact

@@ -63,7 +63,7 @@ def _lstm(input_size: int, spec: ModelSpec) -> nn.LSTM:
 
 
 class MultiStockLSTM(nn.Module):
-    """All stocks' features at a time step are one input vector; the last hidden state predicts every stock."""
+    """One input vector per time step (all stocks × features); the last hidden state predicts every stock."""
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
@@ -150,7 +150,9 @@ _BUILDERS: dict[str, type[nn.Module]] = {
 def build_model(spec: ModelSpec) -> nn.Module:
     """A freshly initialised model for `spec` (seed torch beforehand for reproducible weights)."""
     if spec.architecture not in _BUILDERS:
-        raise ValueError(f"unknown architecture {spec.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+        raise ValueError(
+            f"unknown architecture {spec.architecture!r}; choose one of {', '.join(ARCHITECTURES)}"
+        )
     for name in ("n_stocks", "n_features", "hidden_size", "num_layers", "attention_heads"):
         if getattr(spec, name) < 1:
             raise ValueError(f"ModelSpec.{name} must be >= 1, got {getattr(spec, name)}")

@@ -21,7 +21,9 @@ def _validated(predicted: np.ndarray, actual: np.ndarray, last_close: np.ndarray
     arrays = tuple(np.asarray(a, dtype=np.float64) for a in (predicted, actual, last_close))
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1 or arrays[0].ndim != 2 or arrays[0].size == 0:
-        raise ValueError(f"expected three non-empty (n, stocks) arrays of one shape, got {[a.shape for a in arrays]}")
+        raise ValueError(
+            f"expected three non-empty (n, stocks) arrays of one shape, got {[a.shape for a in arrays]}"
+        )
     for name, array in zip(("predicted", "actual", "last_close"), arrays, strict=True):
         if not np.isfinite(array).all():
             raise ValueError(f"{name} contains NaN or infinite values")

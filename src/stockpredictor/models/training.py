@@ -81,7 +81,9 @@ def _masked_squared_error(pred: torch.Tensor, target: torch.Tensor) -> tuple[tor
     return diff.square().sum(), known.sum()
 
 
-def _batches(source: WindowSource, order: np.ndarray, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _batches(
+    source: WindowSource, order: np.ndarray, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     for start in range(0, len(order), batch_size):
         x, y = source.batch(order[start : start + batch_size])
         yield torch.from_numpy(x), torch.from_numpy(y)
@@ -141,7 +143,9 @@ def fit(
         raise ValueError(f"empty split: {len(train)} training and {len(validation)} validation windows")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     history: list[EpochLog] = []
     best_state = copy.deepcopy(model.state_dict())
     best_epoch, best_val_loss = 0, math.inf

@@ -73,10 +73,10 @@ def prices_frame(days: int, start: str = "2020-01-02") -> pd.DataFrame:
 def test_prices_insert_is_idempotent(engine: Engine) -> None:
     frame = prices_frame(10)
     with engine.begin() as conn:
-        assert insert_prices(conn, "AAA", frame, "sample") == 10
+        assert insert_prices(conn, {"AAA": frame, "CCC": frame.iloc[:3]}, "sample") == {"AAA": 10, "CCC": 3}
     with engine.begin() as conn:
-        assert insert_prices(conn, "AAA", frame, "sample") == 0
-        assert insert_prices(conn, "AAA", prices_frame(12), "sample") == 2
+        assert insert_prices(conn, {"AAA": frame}, "sample") == {"AAA": 0}
+        assert insert_prices(conn, {"AAA": prices_frame(12), "CCC": frame}, "sample") == {"AAA": 2, "CCC": 7}
     with engine.connect() as conn:
         assert latest_dates(conn, ["AAA", "BBB"]) == {"AAA": date(2020, 1, 17), "BBB": None}
         loaded = load_prices(conn, ["AAA", "BBB"], as_of=date(2020, 1, 10))

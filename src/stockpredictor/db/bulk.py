@@ -66,57 +66,73 @@ def replace_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
 
 
 def copy_missing(
-    conn: Connection, table: Table, frame: pd.DataFrame, key: Sequence[str], constants: dict[str, Any]
-) -> int:
-    """Bulk-insert a large frame of date/float64 columns plus `constants`, skipping existing keys.
+    conn: Connection,
+    table: Table,
+    frame: pd.DataFrame,
+    key: Sequence[str],
+    constants: dict[str, Any],
+    count_by: str,
+) -> dict[str, int]:
+    """Bulk-insert a large frame plus `constants`, skipping existing keys; rows inserted per `count_by`.
 
-    PostgreSQL: binary COPY (built with numpy, no per-row Python) into a temporary table, then one
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING. SQLite: one `executemany`. Returns rows inserted.
+    Columns may be `date` (datetime64), float64, or text (sent as codes into a label array).
+    PostgreSQL: binary COPY built with numpy (no per-row Python) into a temporary table, then one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING. SQLite: one `executemany` per group.
     """
     if frame.empty:
-        return 0
+        return {}
     if conn.dialect.name != "postgresql":
         statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(key))
-        columns = list(frame.columns)
-        values = frame.astype(object).to_numpy().tolist()
-        return int(
-            conn.execute(
-                statement, [{**constants, **dict(zip(columns, row, strict=True))} for row in values]
-            ).rowcount
-        )
+        counts = {}
+        for group, rows in frame.groupby(count_by, sort=False):
+            records = [{**constants, **{str(k): v for k, v in r.items()}} for r in rows.to_dict("records")]
+            counts[str(group)] = int(conn.execute(statement, records).rowcount)
+        return counts
+    text_columns = [
+        c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+    ]
+    labels = {c: pd.factorize(frame[c]) for c in text_columns}
+    encoded = frame.assign(**{c: codes + 1 for c, (codes, _) in labels.items()})
     staging = f"staging_{uuid.uuid4().hex[:12]}"
-    column_types = ", ".join(f"{c} {'date' if c == 'date' else 'double precision'}" for c in frame.columns)
-    names = ", ".join([*constants, *frame.columns])
-    selected = ", ".join([*(f"%({c})s" for c in constants), *frame.columns])
+    sql_types = {
+        c: "integer" if c in labels else "date" if c == "date" else "double precision" for c in frame
+    }
+    selected = [f"(%({c})s::text[])[{c}]" if c in labels else c for c in frame.columns]
+    arguments = {**constants, **{c: [str(v) for v in uniques] for c, (_, uniques) in labels.items()}}
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(f"CREATE TEMP TABLE {staging} ({column_types}) ON COMMIT DROP")
-        cursor.copy_expert(f"COPY {staging} FROM STDIN WITH (FORMAT binary)", io.BytesIO(_binary_copy(frame)))
+        definition = ", ".join(f"{c} {t}" for c, t in sql_types.items())
+        cursor.execute(f"CREATE TEMP TABLE {staging} ({definition}) ON COMMIT DROP")
+        payload = io.BytesIO(_binary_copy(encoded, integers=set(labels)))
+        cursor.copy_expert(f"COPY {staging} FROM STDIN WITH (FORMAT binary)", payload)
         cursor.execute(
-            f"INSERT INTO {table.name} ({names}) SELECT {selected} FROM {staging} "
-            f"ON CONFLICT ({', '.join(key)}) DO NOTHING",
-            constants,
+            f"WITH inserted AS (INSERT INTO {table.name} ({', '.join([*constants, *frame.columns])}) "
+            f"SELECT {', '.join([*(f'%({c})s' for c in constants), *selected])} FROM {staging} "
+            f"ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {count_by}) "
+            f"SELECT {count_by}, count(*) FROM inserted GROUP BY {count_by}",
+            arguments,
         )
-        return int(cursor.rowcount)
+        counts = {str(group): int(n) for group, n in cursor.fetchall()}
     finally:
         cursor.close()
+    return {str(group): counts.get(str(group), 0) for group in frame[count_by].unique()}
 
 
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
 
 
-def _binary_copy(frame: pd.DataFrame) -> bytes:
-    """PostgreSQL binary COPY payload of a frame whose columns are `date` (datetime64) or float64."""
+def _binary_copy(frame: pd.DataFrame, integers: set[str]) -> bytes:
+    """PostgreSQL binary COPY payload: `date` (datetime64), `integers` (int32), the rest float64."""
+    widths = {c: (4, ">i4") if c in integers or c == "date" else (8, ">f8") for c in frame.columns}
     fields: list[tuple[str, str]] = [("count", ">i2")]
     for i, column in enumerate(frame.columns):
-        fields += [(f"len{i}", ">i4"), (f"val{i}", ">i4" if column == "date" else ">f8")]
+        fields += [(f"len{i}", ">i4"), (f"val{i}", widths[column][1])]
     records = np.empty(len(frame), dtype=np.dtype(fields))
     records["count"] = len(frame.columns)
     for i, column in enumerate(frame.columns):
+        values = frame[column].to_numpy()
         if column == "date":
-            days = frame[column].to_numpy().astype("datetime64[D]") - _PG_EPOCH
-            records[f"len{i}"], records[f"val{i}"] = 4, days.astype(np.int64)
-        else:
-            records[f"len{i}"], records[f"val{i}"] = 8, frame[column].to_numpy(dtype=np.float64)
+            values = (values.astype("datetime64[D]") - _PG_EPOCH).astype(np.int64)
+        records[f"len{i}"], records[f"val{i}"] = widths[column][0], values
     header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
     return header + records.tobytes() + (-1).to_bytes(2, "big", signed=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,15 +29,28 @@ def latest_dates(conn: Connection, tickers: Iterable[str]) -> dict[str, date | N
     return {ticker: found.get(ticker) for ticker in wanted}
 
 
-def insert_prices(conn: Connection, ticker: str, frame: pd.DataFrame, source: str) -> int:
-    """Store one ticker's OHLCV rows (columns date + PRICE_COLUMNS); existing days are kept."""
-    rows = pd.DataFrame({"date": pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]")})
-    for column in PRICE_COLUMNS:
-        rows[column] = frame[column].to_numpy(dtype=np.float64)
+def insert_prices(conn: Connection, frames: Mapping[str, pd.DataFrame], source: str) -> dict[str, int]:
+    """Store OHLCV rows (columns date + PRICE_COLUMNS) of several tickers; existing days are kept.
+
+    Returns the rows inserted per ticker. All tickers go through one bulk write.
+    """
+    parts = []
+    for ticker, frame in frames.items():
+        part = pd.DataFrame({"ticker": ticker, "date": pd.to_datetime(frame["date"]).to_numpy()})
+        for column in PRICE_COLUMNS:
+            part[column] = frame[column].to_numpy(dtype=np.float64)
+        parts.append(part)
+    if not parts:
+        return {}
+    rows = pd.concat(parts, ignore_index=True)
+    rows["ticker"] = rows["ticker"].astype(object)
     if conn.dialect.name != "postgresql":
-        rows["date"] = pd.to_datetime(rows["date"]).dt.date
-    constants = {"ticker": ticker, "source": source, "ingested_at": datetime.now(UTC)}
-    return copy_missing(conn, raw_stock_data, rows, key=("ticker", "date"), constants=constants)
+        rows["date"] = rows["date"].dt.date
+    constants = {"source": source, "ingested_at": datetime.now(UTC)}
+    added = copy_missing(
+        conn, raw_stock_data, rows, key=("ticker", "date"), constants=constants, count_by="ticker"
+    )
+    return {ticker: added.get(ticker, 0) for ticker in frames}
 
 
 def load_prices(

@@ -30,6 +30,10 @@ class IngestResult:
         return sum(self.added.values())
 
 
+#: Rows fetched before they are written in one bulk transaction (bounds memory for large universes).
+BATCH_ROWS = 250_000
+
+
 def ingest(
     engine: Engine, params: Params, as_of: date | None = None, source: PriceSource | None = None
 ) -> IngestResult:
@@ -38,11 +42,13 @@ def ingest(
     source = source or get_source(params.data.source)
     with engine.connect() as conn:
         latest = latest_dates(conn, params.data.tickers)
-    added: dict[str, int] = {}
+    added: dict[str, int] = {
+        ticker: 0 for ticker, last in latest.items() if last is not None and last >= as_of
+    }
     errors: dict[str, str] = {}
+    pending: dict[str, pd.DataFrame] = {}
     for ticker, last in latest.items():
-        if last is not None and last >= as_of:
-            added[ticker] = 0
+        if ticker in added:
             continue
         try:
             frame = source.fetch(ticker, last, as_of)
@@ -55,7 +61,15 @@ def ingest(
             if frame.empty:
                 errors[ticker] = f"no data for {ticker} between {params.data.start} and {as_of}"
                 continue
-        with engine.begin() as conn:
-            added[ticker] = insert_prices(conn, ticker, frame, source.name)
-        log.info("ingest %s: %d new rows up to %s", ticker, added[ticker], as_of)
-    return IngestResult(as_of=as_of, added=added, errors=errors)
+        pending[ticker] = frame
+        if sum(map(len, pending.values())) >= BATCH_ROWS:
+            added |= _store(engine, pending, source.name)
+            pending = {}
+    added |= _store(engine, pending, source.name)
+    log.info("ingest up to %s: %d new rows for %d tickers", as_of, sum(added.values()), len(added))
+    return IngestResult(as_of=as_of, added={t: added[t] for t in latest if t in added}, errors=errors)
+
+
+def _store(engine: Engine, frames: dict[str, pd.DataFrame], source: str) -> dict[str, int]:
+    with engine.begin() as conn:
+        return insert_prices(conn, frames, source)

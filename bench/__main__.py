@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("foundation",)
+BENCHMARKS = ("foundation", "training", "daily", "pipelines", "api_latency")
 
 
 def main() -> None:

@@ -15,9 +15,7 @@ from rich.table import Table
 
 from stockpredictor.config import ConfigError, Params, Settings, load_params
 
-app = typer.Typer(
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help=__doc__
-)
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help=__doc__)
 stderr = Console(stderr=True)
 
 AsOf = Annotated[

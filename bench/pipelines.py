@@ -1,0 +1,86 @@
+"""Issue 5 benchmark: kfp.local overhead per component, and the demo's two local pipeline runs.
+
+Run: `python -m bench pipelines` (or `make bench`). Options: --repeat N, --skip-demo,
+--training-as-of D, --daily-as-of D. Uses a scratch data dir (SQLite + embedded MLflow) and the
+repository's params.yaml; targets: overhead <= 1 s per component, demo <= 4 min on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.common import machine, timed
+
+REPO = Path(__file__).resolve().parents[1]
+# The same work with and without KFP around it: validate params.yaml with overrides.
+DIRECT = "from stockpredictor.runtime import merge_overrides; merge_overrides('[]', 'AAPL', 2)"
+
+
+def _median_seconds(repeat: int, action: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def component_overhead(repeat: int, data_dir: Path) -> float:
+    """Median wall time of `configure` under kfp.local minus the same call in a fresh process."""
+    from kfp import local
+
+    sys.path.insert(0, str(REPO))
+    from components.configure import configure
+
+    os.environ["STOCKPREDICTOR_PARAMS"] = str(REPO / "params.yaml")
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(data_dir / "kfp"))
+    direct = _median_seconds(repeat, lambda: subprocess.run([sys.executable, "-c", DIRECT], check=True))
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        wrapped = _median_seconds(
+            repeat, lambda: configure(params_overrides="[]", tickers="AAPL", n_trials=2)
+        )
+    print(f"  configure: fresh process {direct:.2f} s, kfp.local task {wrapped:.2f} s ({machine()})")
+    return wrapped - direct
+
+
+def demo_runs(data_dir: Path, training_as_of: str, daily_as_of: str, results: dict[str, float]) -> None:
+    """`stockpredictor pipeline run training` then `... daily`, as `make demo` runs them."""
+    env = {**os.environ, "STOCKPREDICTOR_DATA_DIR": str(data_dir)}
+    command = [sys.executable, "-m", "stockpredictor", "pipeline", "run"]
+    for name, as_of in (("training", training_as_of), ("daily", daily_as_of)):
+        with timed(f"pipeline run {name}", results):
+            subprocess.run(
+                [*command, name, "--as-of", as_of], env=env, cwd=REPO, check=True, stderr=subprocess.DEVNULL
+            )
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench pipelines", description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--training-as-of", default="2013-02-28")
+    parser.add_argument("--daily-as-of", default="2013-03-01")
+    args = parser.parse_args(argv)
+    print("pipelines (issue 5)")
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-pipelines-") as tmp:
+        data_dir = Path(tmp) / "data"
+        overhead = component_overhead(args.repeat, data_dir)
+        print(f"  kfp.local overhead per component {overhead:8.2f} s   (target <= 1 s)")
+        if not args.skip_demo:
+            demo_runs(data_dir, args.training_as_of, args.daily_as_of, results)
+            total = sum(results.values())
+            print(f"  demo pipelines total            {total:8.2f} s   (target <= 240 s, {machine()})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,133 @@
+"""Response models of the prediction API (they are its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Stored times are UTC; SQLite returns them without their offset."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorDetail(_Response):
+    """Body of every 404 and 503 answer."""
+
+    detail: str
+
+
+class ComponentHealth(_Response):
+    ok: bool
+    detail: str
+
+
+class Health(_Response):
+    """Reachability of the store and of the MLflow registry; HTTP 503 unless both are ok."""
+
+    status: Literal["ok", "unavailable"]
+    database: ComponentHealth
+    registry: ComponentHealth
+
+
+class TickerInfo(_Response):
+    """A ticker present in the store: its stored price range and its newest daily prediction."""
+
+    ticker: str
+    first_price_date: date | None
+    last_price_date: date | None
+    latest_prediction_as_of: date | None
+
+
+class Prediction(_Response):
+    """A next-day forecast made after the close of `as_of_date` for `target_date`."""
+
+    ticker: str
+    as_of_date: date
+    target_date: date
+    last_close: float
+    predicted_close: float
+    change_pct: float = Field(description="100 * (predicted_close / last_close - 1)")
+    direction: Literal["up", "down", "flat"] = Field(description="predicted_close against last_close")
+    model_run_id: str
+    model_version: str | None
+    created_at: UtcDatetime
+
+
+class LatestPredictions(_Response):
+    """The newest daily prediction of every ticker (tickers may differ in as-of day if one went stale)."""
+
+    as_of_date: date | None = Field(description="Newest as-of day among the predictions (null: none yet)")
+    predictions: list[Prediction]
+
+
+class PredictionOutcome(Prediction):
+    """A prediction with the actual close of its target day, once that day's price is stored."""
+
+    actual_close: float | None
+    error: float | None = Field(description="predicted_close - actual_close")
+    direction_correct: bool | None = Field(
+        description="sign(predicted - last_close) == sign(actual - last_close)"
+    )
+
+
+class TickerHistory(_Response):
+    """Daily predictions of one ticker with as-of day in [start, end] (the newest one per day)."""
+
+    ticker: str
+    start: date | None
+    end: date | None
+    predictions: list[PredictionOutcome]
+
+
+class Metrics(_Response):
+    """Errors of the model and of persistence (tomorrow = today) on the same evaluated predictions."""
+
+    evaluations: int
+    first_target_date: date
+    last_target_date: date
+    mae: float
+    rmse: float
+    mape: float = Field(description="percent")
+    directional_accuracy: float
+    persistence_mae: float
+    persistence_rmse: float
+    persistence_mape: float = Field(description="percent")
+    mae_ratio: float | None = Field(description="mae / persistence_mae (null when persistence is exact)")
+
+
+class ModelPerformance(_Response):
+    """Rolling metrics of one model over its last `window_days` evaluated trading days."""
+
+    model_run_id: str
+    model_version: str | None
+    overall: Metrics
+    tickers: dict[str, Metrics]
+
+
+class Performance(_Response):
+    window_days: int
+    models: list[ModelPerformance] = Field(description="Most recently evaluated model first")
+
+
+class ModelCard(_Response):
+    """The model behind the `production` alias, its test metrics and when it was promoted."""
+
+    name: str
+    version: str
+    run_id: str
+    model_uri: str
+    dataset_run_id: str | None
+    test_metrics: dict[str, float | None] = Field(description="Test-window metrics logged by training")
+    promoted_at: UtcDatetime | None
+    promotion_decision: str | None
+    promotion_reason: str | None

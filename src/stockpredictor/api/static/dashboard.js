@@ -1,0 +1,207 @@
+// Dashboard of the stockpredictor API: tables and SVG charts built from its JSON, no external code.
+"use strict";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const CHART = { width: 560, height: 260, left: 56, right: 16, top: 12, bottom: 44 };
+const HISTORY_DAYS = 365;
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new Error(typeof body.detail === "string" ? body.detail : `${path}: HTTP ${response.status}`);
+  }
+  return body;
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  if (text !== "") node.textContent = text;
+  return node;
+}
+
+function svgElement(tag, attributes = {}, text = "") {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  if (text !== "") node.textContent = text;
+  return node;
+}
+
+const price = (value) => (value === null || value === undefined ? "–" : value.toFixed(2));
+const percent = (value) => `${value > 0 ? "+" : ""}${value.toFixed(2)}%`;
+const ratio = (value) => (value === null ? "–" : `${(100 * value).toFixed(0)}%`);
+const ARROWS = { up: "▲ up", down: "▼ down", flat: "● flat" };
+
+function showMessage(id, text) {
+  document.getElementById(id).textContent = text;
+}
+
+function renderPredictions(latest) {
+  const body = document.querySelector("#predictions tbody");
+  body.replaceChildren();
+  document.getElementById("as-of").textContent = latest.as_of_date ? `as of ${latest.as_of_date}` : "";
+  if (latest.predictions.length === 0) showMessage("predictions-message", "No daily prediction stored yet.");
+  for (const p of latest.predictions) {
+    const row = element("tr", { "data-ticker": p.ticker });
+    row.append(
+      element("td", {}, p.ticker),
+      element("td", {}, p.as_of_date),
+      element("td", {}, p.target_date),
+      element("td", { class: "num" }, price(p.last_close)),
+      element("td", { class: "num" }, price(p.predicted_close)),
+      element("td", { class: `num ${p.direction}` }, percent(p.change_pct)),
+      element("td", { class: p.direction }, ARROWS[p.direction]),
+    );
+    body.append(row);
+  }
+}
+
+const TEST_METRICS = [["mae", "MAE"], ["rmse", "RMSE"], ["mape", "MAPE %"], ["directional_accuracy", "Direction"]];
+
+function renderModel(card) {
+  const list = document.getElementById("model-card");
+  const promoted = card.promoted_at
+    ? `${card.promoted_at.slice(0, 16).replace("T", " ")} UTC (${card.promotion_decision})`
+    : "–";
+  const entries = [
+    ["Model", `${card.name} v${card.version}`],
+    ["MLflow run", card.run_id],
+    ["Dataset run", card.dataset_run_id ?? "–"],
+    ["Promoted", promoted],
+    ["Why", card.promotion_reason ?? "–"],
+  ];
+  list.replaceChildren(...entries.flatMap(([name, value]) => [element("dt", {}, name), element("dd", {}, value)]));
+  list.dataset.runId = card.run_id;
+
+  const metric = (name) => card.test_metrics[`test_${name}`];
+  const shown = (name, value) => (value === undefined || value === null ? "–"
+    : name === "directional_accuracy" ? ratio(value) : value.toFixed(3));
+  const body = document.querySelector("#test-metrics tbody");
+  body.replaceChildren(...TEST_METRICS.map(([name, label]) => {
+    const row = element("tr");
+    row.append(element("td", {}, label), element("td", { class: "num" }, shown(name, metric(name))),
+      element("td", { class: "num" }, shown(name, metric(`persistence_${name}`))));
+    return row;
+  }));
+}
+
+function renderPerformance(report, productionRunId) {
+  const body = document.querySelector("#performance tbody");
+  body.replaceChildren();
+  document.getElementById("window").textContent = `last ${report.window_days} evaluated days per model`;
+  if (report.models.length === 0) showMessage("performance-message", "No prediction has been evaluated yet.");
+  for (const m of report.models) {
+    const name = element("td", {}, m.model_version ? `v${m.model_version}` : m.model_run_id.slice(0, 8));
+    if (m.model_run_id === productionRunId) name.append(" ", element("span", { class: "badge" }, "production"));
+    const o = m.overall;
+    const row = element("tr", { "data-run-id": m.model_run_id });
+    row.append(
+      name,
+      element("td", { class: "num" }, String(o.evaluations)),
+      element("td", { class: "num" }, o.mae.toFixed(3)),
+      element("td", { class: "num" }, o.persistence_mae.toFixed(3)),
+      element("td", { class: "num" }, o.mape.toFixed(2)),
+      element("td", { class: "num" }, ratio(o.directional_accuracy)),
+    );
+    body.append(row);
+  }
+}
+
+function scale(domainMin, domainMax, rangeMin, rangeMax) {
+  const span = domainMax - domainMin || 1;
+  return (value) => rangeMin + ((value - domainMin) / span) * (rangeMax - rangeMin);
+}
+
+function linePath(points, x, y) {
+  let path = "";
+  let pen = "M";
+  for (const [day, value] of points) {
+    if (value === null) {
+      pen = "M";
+      continue;
+    }
+    path += `${pen}${x(day).toFixed(1)},${y(value).toFixed(1)}`;
+    pen = "L";
+  }
+  return path;
+}
+
+function drawChart(ticker, predictions) {
+  const figure = element("figure", { class: "chart", "data-ticker": ticker });
+  figure.append(element("figcaption", {}, ticker));
+  const svg = svgElement("svg", {
+    class: "chart", "data-ticker": ticker, viewBox: `0 0 ${CHART.width} ${CHART.height}`, role: "img",
+    "aria-label": `${ticker}: actual and predicted close`,
+  });
+  figure.append(svg);
+  if (predictions.length === 0) {
+    svg.append(svgElement("text", { x: CHART.width / 2, y: CHART.height / 2, "text-anchor": "middle", class: "tick" },
+      "no predictions yet"));
+    return figure;
+  }
+  const day = (iso) => Date.parse(`${iso}T00:00:00Z`);
+  const actual = predictions.map((p) => [day(p.target_date), p.actual_close]);
+  const predicted = predictions.map((p) => [day(p.target_date), p.predicted_close]);
+  const values = [...actual, ...predicted].map(([, v]) => v).filter((v) => v !== null);
+  const days = predicted.map(([d]) => d);
+  const [low, high] = [Math.min(...values), Math.max(...values)];
+  const pad = (high - low) * 0.08 || Math.abs(high) * 0.01 || 1;
+  const x = scale(days[0], days[days.length - 1], CHART.left, CHART.width - CHART.right);
+  const y = scale(low - pad, high + pad, CHART.height - CHART.bottom, CHART.top);
+
+  for (let i = 0; i <= 4; i += 1) {
+    const value = low - pad + ((high - low + 2 * pad) * i) / 4;
+    svg.append(svgElement("line", { class: "grid", x1: CHART.left, x2: CHART.width - CHART.right, y1: y(value), y2: y(value) }));
+    svg.append(svgElement("text", { class: "tick", x: CHART.left - 6, y: y(value) + 4, "text-anchor": "end" }, value.toFixed(2)));
+  }
+  const labelled = [...new Set([0, Math.floor((days.length - 1) / 2), days.length - 1])];
+  for (const i of labelled) {
+    const anchor = i === 0 ? "start" : i === days.length - 1 ? "end" : "middle";
+    svg.append(svgElement("text", { class: "tick", x: x(days[i]), y: CHART.height - CHART.bottom + 16, "text-anchor": anchor },
+      predictions[i].target_date));
+  }
+  svg.append(svgElement("path", { class: "actual", d: linePath(actual, x, y) }));
+  svg.append(svgElement("path", { class: "predicted", d: linePath(predicted, x, y) }));
+  const [lastDay, lastValue] = predicted[predicted.length - 1];
+  svg.append(svgElement("circle", { class: "next", cx: x(lastDay), cy: y(lastValue), r: 3.5 }));
+
+  const legendY = CHART.height - 8;
+  [["actual", "actual close"], ["predicted", "predicted close"]].forEach(([kind, label], i) => {
+    const left = CHART.left + i * 150;
+    svg.append(svgElement("path", { class: kind, d: `M${left},${legendY - 4}h24` }));
+    svg.append(svgElement("text", { class: "legend", x: left + 30, y: legendY }, label));
+  });
+  return figure;
+}
+
+async function renderCharts(latest) {
+  const charts = document.getElementById("charts");
+  const figures = await Promise.all(latest.predictions.map(async (p) => {
+    const start = new Date(Date.parse(`${p.as_of_date}T00:00:00Z`) - HISTORY_DAYS * 86400000).toISOString().slice(0, 10);
+    const history = await getJson(`/predictions/${encodeURIComponent(p.ticker)}?start=${start}`);
+    return drawChart(p.ticker, history.predictions);
+  }));
+  charts.replaceChildren(...figures);
+}
+
+async function main() {
+  const [latest, card, report] = await Promise.allSettled([
+    getJson("/predictions/latest"), getJson("/model"), getJson("/performance"),
+  ]);
+  if (latest.status === "fulfilled") {
+    renderPredictions(latest.value);
+    renderCharts(latest.value).catch((error) => showMessage("predictions-message", error.message));
+  } else {
+    showMessage("predictions-message", latest.reason.message);
+  }
+  if (card.status === "fulfilled") renderModel(card.value);
+  else showMessage("model-message", card.reason.message);
+  if (report.status === "fulfilled") {
+    renderPerformance(report.value, card.status === "fulfilled" ? card.value.run_id : null);
+  } else {
+    showMessage("performance-message", report.reason.message);
+  }
+}
+
+main();

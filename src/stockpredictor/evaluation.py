@@ -1,0 +1,178 @@
+"""Scoring a model in price space: its inputs rebuilt from raw prices, and its forecasts next to the truth.
+
+`model_input_panel` computes a trained model's features for recent days with the same code as
+`process` (on enough raw history for every indicator's warm-up), restricted to the model's dataset's
+tickers and feature columns and scaled with that dataset's x scaler. `forecast` turns a model's
+scaled outputs into next-day closes (the dataset's y scaler, then the window's last close) and pairs
+them with the actual closes; `train` uses it on the test windows, `promote` on recent raw data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+from sqlalchemy import Connection
+from torch import nn
+
+from stockpredictor.calendar import trading_days
+from stockpredictor.config import Params
+from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
+from stockpredictor.db.prices import load_prices
+from stockpredictor.features.panel import build_panel, targets_to_close
+from stockpredictor.features.scaling import MinMaxScaler
+from stockpredictor.features.sequences import Windows
+from stockpredictor.models import predict
+from stockpredictor.stages.process import MissingDataError
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """A model's scaled features on the last `sequence_length - 1 + n_days` shared trading days <= as_of."""
+
+    dataset_run_id: str
+    tickers: tuple[str, ...]
+    feature_columns: tuple[str, ...]
+    target: str
+    sequence_length: int
+    dates: list[date]  # (days,)
+    scaled: np.ndarray  # (days, stocks, features) float32, scaled with the dataset's x scaler
+    close: np.ndarray  # (days, stocks) float64
+    y_scaler: MinMaxScaler
+
+    def windows(self, end_days: np.ndarray) -> Windows:
+        """Windows ending on the given day indices (their targets are unknown: NaN)."""
+        unknown = np.full(self.close.shape, np.nan, dtype=np.float32)
+        return Windows(self.scaled, unknown, np.asarray(end_days, dtype=np.int64), self.sequence_length)
+
+
+def model_input_panel(
+    conn: Connection, dataset_run_id: str, params: Params, as_of: date, n_days: int = 1
+) -> ModelInput:
+    """Features for the model trained on `dataset_run_id`: enough days for `n_days` windows ending <= as_of.
+
+    Reads `params.features.warmup_days` extra trading days of raw history so that the indicators
+    match the training rows. Raises MissingDataError when a ticker has no data or the history is
+    too short.
+    """
+    processed = load_processed(conn, dataset_run_id)
+    scaled = load_scaled(conn, dataset_run_id)
+    tickers, columns = processed.panel.tickers, processed.panel.feature_columns
+    needed = scaled.sequence_length - 1 + n_days
+    prices = load_prices(
+        conn, tickers, as_of, start=_history_start(as_of, params.features.warmup_days + needed)
+    )
+    empty = [ticker for ticker, frame in prices.items() if frame.empty]
+    if empty:
+        raise MissingDataError(
+            f"no raw data up to {as_of} for ticker(s) {', '.join(empty)}: run `ingest` first"
+        )
+    panel = build_panel(prices, columns, processed.target)
+    if len(panel.dates) < needed:
+        raise MissingDataError(
+            f"only {len(panel.dates)} trading days with complete features up to {as_of} for "
+            f"{', '.join(tickers)}; {needed} are needed "
+            f"(sequence_length {scaled.sequence_length}, {n_days} window(s))"
+        )
+    return ModelInput(
+        dataset_run_id=dataset_run_id,
+        tickers=tickers,
+        feature_columns=columns,
+        target=processed.target,
+        sequence_length=scaled.sequence_length,
+        dates=as_numpy_dates(panel.dates[-needed:]),
+        scaled=scaled.x_scaler.transform(panel.features[-needed:]),
+        close=panel.close[-needed:],
+        y_scaler=scaled.y_scaler,
+    )
+
+
+def _history_start(as_of: date, n_trading_days: int) -> date:
+    """The first of the last `n_trading_days` trading days up to `as_of`."""
+    sessions = trading_days(as_of - timedelta(days=2 * n_trading_days + 30), as_of)
+    return sessions[-min(n_trading_days, len(sessions))]
+
+
+@dataclass(frozen=True)
+class PricePredictions:
+    """Next-day closes forecast from windows ending on `as_of_dates`, next to the actual closes.
+
+    Arrays are (len(target_dates), len(tickers)); `last_close` is the close of each window's last day.
+    """
+
+    tickers: tuple[str, ...]
+    as_of_dates: list[date]
+    target_dates: list[date]
+    last_close: np.ndarray
+    predicted: np.ndarray
+    actual: np.ndarray
+
+    def restricted(self, target_dates: Sequence[date], tickers: Sequence[str]) -> PricePredictions:
+        """The same forecasts on a subset of target days and tickers (in the order given)."""
+        rows = [self.target_dates.index(d) for d in target_dates]
+        cols = [self.tickers.index(t) for t in tickers]
+        return PricePredictions(
+            tickers=tuple(tickers),
+            as_of_dates=[self.as_of_dates[r] for r in rows],
+            target_dates=list(target_dates),
+            last_close=self.last_close[np.ix_(rows, cols)],
+            predicted=self.predicted[np.ix_(rows, cols)],
+            actual=self.actual[np.ix_(rows, cols)],
+        )
+
+
+def forecast(
+    model: nn.Module,
+    windows: Windows,
+    *,
+    y_scaler: MinMaxScaler,
+    close: np.ndarray,
+    dates: Sequence[date],
+    tickers: tuple[str, ...],
+    target: str,
+) -> PricePredictions:
+    """Predict every window, unscale, turn into next-day closes and pair with the next day's actual close."""
+    ends = windows.end_days
+    if len(ends) == 0 or int(ends.max()) + 1 >= len(close):
+        raise ValueError("every window needs a known next day to be scored")
+    predicted = targets_to_close(y_scaler.inverse_transform(predict(model, windows)), close[ends], target)
+    return PricePredictions(
+        tickers=tickers,
+        as_of_dates=[dates[e] for e in ends],
+        target_dates=[dates[e + 1] for e in ends],
+        last_close=close[ends],
+        predicted=predicted,
+        actual=close[ends + 1],
+    )
+
+
+def recent_forecasts(
+    conn: Connection, model: nn.Module, dataset_run_id: str, params: Params, as_of: date, window_days: int
+) -> PricePredictions:
+    """Forecasts of `model` (trained on `dataset_run_id`) for the last `window_days` trading days <= as_of."""
+    data = model_input_panel(conn, dataset_run_id, params, as_of, n_days=window_days + 1)
+    ends = np.arange(data.sequence_length - 1, len(data.dates) - 1)
+    return forecast(
+        model,
+        data.windows(ends),
+        y_scaler=data.y_scaler,
+        close=data.close,
+        dates=data.dates,
+        tickers=data.tickers,
+        target=data.target,
+    )
+
+
+def on_common_cells(
+    first: PricePredictions, second: PricePredictions
+) -> tuple[PricePredictions, PricePredictions]:
+    """Both forecast sets restricted to the target days and tickers they share (the same window)."""
+    days = sorted(set(first.target_dates) & set(second.target_dates))
+    tickers = [t for t in first.tickers if t in second.tickers]
+    if not days or not tickers:
+        raise ValueError(
+            f"the two models share no scored day and ticker (tickers {first.tickers} vs {second.tickers})"
+        )
+    return first.restricted(days, tickers), second.restricted(days, tickers)

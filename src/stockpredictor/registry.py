@@ -1,0 +1,303 @@
+"""Thin MLflow layer: tracking setup, logging a model version without pickle, aliases, safe loading.
+
+Models are logged in MLflow's `pt2` format (a torch.export graph with its tensors; no pickled
+Python objects) and loaded back only after checking that format. The registry uses aliases
+(`production`), never the deprecated stages.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import version as installed_version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pytorch
+import numpy as np
+import torch
+from mlflow import MlflowClient
+from mlflow.environment_variables import MLFLOW_ALLOW_PICKLE_DESERIALIZATION
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+from sqlalchemy.engine import make_url
+from torch import nn
+
+from stockpredictor.config import Settings
+
+PRODUCTION_ALIAS = "production"
+MODEL_ARTIFACT = "model"
+SERIALIZATION_FORMAT = "pt2"
+_PT2_FILE = "model.pt2"
+# Fail fast when an HTTP tracking server is unreachable (MLflow's defaults retry for minutes).
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+_QUIET_DEFAULTS = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+
+class ModelNotFoundError(LookupError):
+    """The registry has no such model version (or none for the given run)."""
+
+
+class UnsafeModelError(ValueError):
+    """A registered model is not stored in the pickle-free `pt2` format; it is not loaded."""
+
+
+@dataclass(frozen=True)
+class ModelVersionRef:
+    """A registered model version: concrete `models:/NAME/VERSION` URI, its run and its dataset."""
+
+    name: str
+    version: int
+    run_id: str
+    dataset_run_id: str
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+#: What `production_model` returns: the version behind the `production` alias.
+ProductionModel = ModelVersionRef
+
+
+def use_tracking(settings: Settings) -> None:
+    """Point MLflow (tracking and registry) at `settings.mlflow_tracking_uri`.
+
+    Environment defaults (an explicit setting wins): no download progress bars; for HTTP servers,
+    2 retries with short backoff so that an unreachable server fails in seconds, not minutes.
+    """
+    uri = settings.mlflow_tracking_uri
+    defaults = {**_QUIET_DEFAULTS, **(_HTTP_DEFAULTS if uri.startswith(("http://", "https://")) else {})}
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
+def use_experiment(name: str) -> str:
+    """Make `name` the active experiment (created if missing) and return its id.
+
+    With a local `sqlite:` store, artifacts go to `mlartifacts/` next to the database file instead
+    of MLflow's default `./mlruns` in the current directory.
+    """
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            experiment_id = client.create_experiment(name, artifact_location=_local_artifact_location())
+        except MlflowException:  # created concurrently by another process
+            experiment_id = client.get_experiment_by_name(name).experiment_id  # type: ignore[union-attr]
+    else:
+        experiment_id = experiment.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def _local_artifact_location() -> str | None:
+    uri = mlflow.get_tracking_uri()
+    database = make_url(uri).database if uri.startswith("sqlite:") else None
+    if not database or database == ":memory:":
+        return None
+    return (Path(database).resolve().parent / "mlartifacts").as_uri()
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of a logged model (explicit: MLflow would spend seconds inferring them)."""
+    return [f"{name}=={installed_version(name).split('+')[0]}" for name in ("torch", "mlflow", "numpy")]
+
+
+def log_model_version(
+    model: nn.Module, input_example: np.ndarray, model_name: str, metadata: dict[str, Any]
+) -> int:
+    """Log `model` to the active run in `pt2` format and register it as `model_name`; returns the version.
+
+    `input_example` (batch > 1, so the batch dimension stays dynamic) is what torch.export traces.
+    """
+    if len(input_example) < 2:
+        raise ValueError(
+            "the input example needs a batch of at least 2 windows (a batch of 1 is exported static)"
+        )
+    model.eval()
+    with warnings.catch_warnings():
+        # nn.LSTM re-assigns its `_flat_weights` list while being traced; the export is still exact.
+        warnings.filterwarnings(
+            "ignore", message=r"The tensor attributes .*_flat_weights", category=UserWarning
+        )
+        info = mlflow.pytorch.log_model(
+            model,
+            name=MODEL_ARTIFACT,
+            serialization_format=SERIALIZATION_FORMAT,
+            input_example=input_example,
+            pip_requirements=pip_requirements(),
+            registered_model_name=model_name,
+            metadata={"serialization_format": SERIALIZATION_FORMAT, **metadata},
+        )
+    if info.registered_model_version is None:
+        raise MlflowException(f"model {model_name!r} was logged but not registered")
+    return int(info.registered_model_version)
+
+
+class ExportedModel(nn.Module):
+    """A loaded `pt2` graph as an inference-only module (exported graphs refuse `.eval()`/`.train()`)."""
+
+    def __init__(self, graph: nn.Module) -> None:
+        super().__init__()
+        self.graph = graph
+        self.training = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.graph(x)
+        return out
+
+    def train(self, mode: bool = True) -> ExportedModel:
+        """No-op: the graph was exported in eval mode and always runs that way."""
+        return self
+
+
+def check_pickle_free(model_dir: Path) -> None:
+    """Raise UnsafeModelError unless the MLflow model at `model_dir` is a pytorch `pt2` export only."""
+    mlmodel = Model.load(str(model_dir))
+    flavor = mlmodel.flavors.get("pytorch")
+    declared = (mlmodel.metadata or {}).get("serialization_format")
+    if flavor is None or declared != SERIALIZATION_FORMAT:
+        raise UnsafeModelError(
+            f"{model_dir}: not a pytorch model logged in {SERIALIZATION_FORMAT!r} format "
+            f"(serialization_format={declared!r}); refusing to load it"
+        )
+    data_files = sorted(p.name for p in (model_dir / flavor["model_data"]).iterdir())
+    if data_files != [_PT2_FILE]:
+        raise UnsafeModelError(
+            f"{model_dir}: expected only {_PT2_FILE} in the model data, found {data_files}"
+        )
+
+
+def load_model(model_uri: str) -> nn.Module:
+    """Download and load a registered model after checking it is `pt2`; eval mode.
+
+    Nothing is unpickled: with pickle deserialisation disallowed (MLflow allows it by default),
+    MLflow first verifies that every record of the `pt2` archive loads with torch's restricted
+    `weights_only` loader, so torch.export never falls back to a full unpickle.
+    """
+    with tempfile.TemporaryDirectory(prefix="stockpredictor-model-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        check_pickle_free(local)
+        with _pickle_deserialization_disallowed():
+            graph = mlflow.pytorch.load_model(str(local))
+    return ExportedModel(graph)
+
+
+@contextmanager
+def _pickle_deserialization_disallowed() -> Iterator[None]:
+    name = MLFLOW_ALLOW_PICKLE_DESERIALIZATION.name
+    previous = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = previous
+
+
+def _is_missing(exc: MlflowException) -> bool:
+    return exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)
+
+
+def _ref(name: str, version: int, run_id: str | None) -> ModelVersionRef:
+    if not run_id:
+        raise ModelNotFoundError(f"{name} version {version} has no MLflow run")
+    params = MlflowClient().get_run(run_id).data.params
+    if "dataset_run_id" not in params:
+        raise ModelNotFoundError(f"{name} version {version}: its run {run_id} has no dataset_run_id param")
+    return ModelVersionRef(name, version, run_id, params["dataset_run_id"])
+
+
+def model_version(name: str, version: int) -> ModelVersionRef:
+    """Registered version `version` of `name`."""
+    try:
+        found = MlflowClient().get_model_version(name, str(version))
+    except MlflowException as exc:
+        if _is_missing(exc):
+            raise ModelNotFoundError(f"model {name!r} has no version {version}") from None
+        raise
+    return _ref(name, int(found.version), found.run_id)
+
+
+def version_of_run(name: str, run_id: str) -> ModelVersionRef:
+    """The version of `name` registered from MLflow run `run_id`."""
+    return _newest(
+        name,
+        f"name = '{name}' and run_id = '{run_id}'",
+        f"MLflow run {run_id!r} registered no version of {name!r}",
+    )
+
+
+def latest_version(name: str) -> ModelVersionRef:
+    """The most recently registered version of `name`."""
+    return _newest(name, f"name = '{name}'", f"model {name!r} has no registered version (run `train` first)")
+
+
+def _newest(name: str, filter_string: str, not_found: str) -> ModelVersionRef:
+    found = MlflowClient().search_model_versions(filter_string)
+    if not found:
+        raise ModelNotFoundError(not_found)
+    newest = max(found, key=lambda v: int(v.version))
+    return _ref(name, int(newest.version), newest.run_id)
+
+
+def _alias_version(name: str, alias: str) -> int | None:
+    """The version `alias` of `name` points at (None when the model or the alias does not exist)."""
+    try:
+        aliases = MlflowClient().get_registered_model(name).aliases
+    except MlflowException as exc:
+        if _is_missing(exc):
+            return None
+        raise
+    return int(aliases[alias]) if alias in aliases else None
+
+
+def production_model(name: str) -> ProductionModel | None:
+    """The version of `name` behind the `production` alias, or None when nothing was promoted yet."""
+    version = _alias_version(name, PRODUCTION_ALIAS)
+    return model_version(name, version) if version is not None else None
+
+
+def model_info(model_uri: str) -> ModelVersionRef:
+    """The version a `models:/NAME/VERSION` or `models:/NAME@ALIAS` URI stands for."""
+    path = model_uri.removeprefix("models:/")
+    name, at, alias = path.partition("@")
+    if path == model_uri or (not at and "/" not in path):
+        raise ValueError(f"{model_uri!r} is not a models:/NAME/VERSION or models:/NAME@ALIAS URI")
+    if at:
+        version = _alias_version(name, alias)
+        if version is None:
+            raise ModelNotFoundError(f"model {name!r} has no alias {alias!r}")
+        return model_version(name, version)
+    name, _, number = path.rpartition("/")
+    if not number.isdigit():
+        raise ValueError(f"{model_uri!r}: version {number!r} is not a number")
+    return model_version(name, int(number))
+
+
+def set_alias(name: str, version: int, alias: str = PRODUCTION_ALIAS) -> None:
+    """Point `alias` (default `production`) of `name` at `version`."""
+    MlflowClient().set_registered_model_alias(name, alias, str(version))
+
+
+def tag_version(ref: ModelVersionRef, tags: dict[str, str]) -> None:
+    """Set `tags` on the model version and on the run that produced it."""
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(ref.name, str(ref.version), key, value)
+        client.set_tag(ref.run_id, key, value)

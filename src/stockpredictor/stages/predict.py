@@ -1,0 +1,142 @@
+"""Stage `predict`: next-day closes from a registered model and a prepared input window.
+
+A prediction stands on the last observed trading day of its input (`as_of_date`) and targets the
+next XNYS trading day. It is stored in `latest_predictions` (kind `daily`, tagged with the model's
+MLflow run id) and in `predictions/latest_predictions.json` and `predictions/historical/{as_of_date}.json`;
+rerunning the same day replaces all three.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from sqlalchemy import Engine
+
+from stockpredictor import registry
+from stockpredictor.atomic import write_json_atomic
+from stockpredictor.calendar import next_trading_day
+from stockpredictor.config import Params, Settings
+from stockpredictor.db.datasets import load_scalers
+from stockpredictor.db.predictions import upsert_predictions
+from stockpredictor.features.panel import targets_to_close
+from stockpredictor.stages.prepare_input import InputWindowError, load_input
+
+log = logging.getLogger(__name__)
+
+LATEST_FILE = "latest_predictions.json"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One ticker's forecast."""
+
+    ticker: str
+    last_close: float
+    predicted_close: float
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """Forecasts of one model for the day after `last_day`, and where they were written."""
+
+    as_of: date
+    last_day: date
+    target_date: date
+    model_uri: str
+    model_run_id: str
+    model_version: int
+    predictions: list[Prediction]
+    json_path: Path
+
+
+def predict(
+    engine: Engine, params: Params, settings: Settings, input_path: Path, model_uri: str
+) -> PredictResult:
+    """Predict with `model_uri` on the window at `input_path` (saved by `prepare-input` for that model)."""
+    registry.use_tracking(settings)
+    info = registry.model_info(model_uri)
+    window, sidecar = load_input(input_path)
+    if sidecar["dataset_run_id"] != info.dataset_run_id:
+        raise InputWindowError(
+            f"{input_path} was prepared for dataset {sidecar['dataset_run_id']}, but {model_uri} was "
+            f"trained on {info.dataset_run_id}: run `prepare-input --production-model-training-run-id "
+            f"{info.dataset_run_id}`"
+        )
+    with engine.connect() as conn:
+        _, y_scaler = load_scalers(conn, info.dataset_run_id)
+    model = registry.load_model(model_uri)
+    with torch.inference_mode():
+        scaled = model(torch.from_numpy(window)).numpy()[0]
+    tickers = list(sidecar["tickers"])
+    last_close = np.array([sidecar["last_close"][t] for t in tickers], dtype=np.float64)
+    predicted = targets_to_close(y_scaler.inverse_transform(scaled), last_close, sidecar["target"])
+    last_day = date.fromisoformat(sidecar["last_day"])
+    result = PredictResult(
+        as_of=date.fromisoformat(sidecar["as_of"]),
+        last_day=last_day,
+        target_date=next_trading_day(last_day),
+        model_uri=model_uri,
+        model_run_id=info.run_id,
+        model_version=info.version,
+        predictions=[
+            Prediction(t, float(c), float(p)) for t, c, p in zip(tickers, last_close, predicted, strict=True)
+        ],
+        json_path=settings.predictions_dir / "historical" / f"{last_day}.json",
+    )
+    _store(engine, result)
+    _write_files(result, settings.predictions_dir / LATEST_FILE)
+    log.info(
+        "predict %s -> %s with %s: %s",
+        last_day,
+        result.target_date,
+        model_uri,
+        ", ".join(f"{p.ticker} {p.predicted_close:.2f}" for p in result.predictions),
+    )
+    return result
+
+
+def _store(engine: Engine, result: PredictResult) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "kind": "daily",
+            "model_run_id": result.model_run_id,
+            "model_version": str(result.model_version),
+            "ticker": p.ticker,
+            "as_of_date": result.last_day,
+            "target_date": result.target_date,
+            "last_close": p.last_close,
+            "predicted_close": p.predicted_close,
+            "created_at": now,
+        }
+        for p in result.predictions
+    ]
+    with engine.begin() as conn:
+        upsert_predictions(conn, rows)
+
+
+def _write_files(result: PredictResult, latest_path: Path) -> None:
+    """The historical file of the day, and the latest file unless it already holds a newer day."""
+    document = {
+        "as_of": result.as_of,
+        "as_of_date": result.last_day,
+        "target_date": result.target_date,
+        "model_uri": result.model_uri,
+        "model_run_id": result.model_run_id,
+        "model_version": result.model_version,
+        "created_at": datetime.now(UTC).isoformat(),
+        "predictions": [asdict(p) for p in result.predictions],
+    }
+    write_json_atomic(result.json_path, document)
+    if (
+        latest_path.is_file()
+        and json.loads(latest_path.read_text()).get("as_of_date", "") > result.last_day.isoformat()
+    ):
+        return
+    write_json_atomic(latest_path, document)

@@ -1,0 +1,177 @@
+"""Stage `promote`: the gate between a newly trained version and the `production` alias.
+
+The candidate, the current production model and persistence (tomorrow's close = today's) are scored
+on the SAME most recent `promotion.window_days` trading days of raw data up to as_of, each model
+through its own dataset's tickers, feature columns and scalers (on the days and tickers both models
+cover). The candidate is promoted only when
+
+- its MAE <= persistence MAE x (1 + `promotion.persistence_tolerance`), and
+- its MAE <= production MAE x (1 - `promotion.min_improvement`) (skipped for the first model).
+
+`force=True` sets the alias without the gate (rollback). Every decision, with its numbers, is
+appended to `model_promotions` and set as `promotion_*` tags on the candidate's version and run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from stockpredictor import registry
+from stockpredictor.config import Params, PromotionParams, Settings
+from stockpredictor.db.promotions import PromotionRecord, record_promotion
+from stockpredictor.evaluation import PricePredictions, on_common_cells, recent_forecasts
+from stockpredictor.models import METRIC_NAMES, price_metrics
+from stockpredictor.registry import ModelVersionRef
+from stockpredictor.stages.common import resolve_as_of
+
+log = logging.getLogger(__name__)
+
+PROMOTED, REJECTED, FORCED = "promoted", "rejected", "forced"
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """The decision (`promoted` | `rejected` | `forced`), why, and the numbers behind it."""
+
+    decision: str
+    promoted: bool
+    reason: str
+    candidate_version: int
+    production_version: int | None
+    metrics: dict[str, float]
+
+
+def gate(metrics: dict[str, float], rules: PromotionParams, has_production: bool) -> tuple[bool, str]:
+    """Apply the promotion rules to `candidate_mae`, `persistence_mae` and `production_mae`."""
+    candidate, persistence = metrics["candidate_mae"], metrics["persistence_mae"]
+    limit = persistence * (1 + rules.persistence_tolerance)
+    versus_persistence = (
+        f"candidate MAE {candidate:.4f} {'<=' if candidate <= limit else '>'} "
+        f"persistence MAE {persistence:.4f} "
+        f"x (1 + persistence_tolerance {rules.persistence_tolerance:g}) = {limit:.4f}"
+    )
+    if candidate > limit:
+        return False, f"worse than persistence: {versus_persistence}"
+    if not has_production:
+        return True, f"first model, passes the persistence check: {versus_persistence}"
+    production = metrics["production_mae"]
+    needed = production * (1 - rules.min_improvement)
+    versus_production = (
+        f"candidate MAE {candidate:.4f} {'<=' if candidate <= needed else '>'} "
+        f"production MAE {production:.4f} "
+        f"x (1 - min_improvement {rules.min_improvement:g}) = {needed:.4f}"
+    )
+    if candidate > needed:
+        return False, f"not better than production: {versus_production}"
+    return True, f"better than production: {versus_production}; {versus_persistence}"
+
+
+def promote(
+    engine: Engine,
+    params: Params,
+    settings: Settings,
+    mlflow_run_id: str | None = None,
+    version: int | None = None,
+    force: bool = False,
+    as_of: date | None = None,
+) -> PromotionResult:
+    """Decide on the version registered by `mlflow_run_id` (or `version`, or the newest one) and record it."""
+    if mlflow_run_id and version is not None:
+        raise ValueError("give either an MLflow run id or a version, not both")
+    registry.use_tracking(settings)
+    name = params.train.model_name
+    if version is not None:
+        candidate = registry.model_version(name, version)
+    elif mlflow_run_id:
+        candidate = registry.version_of_run(name, mlflow_run_id)
+    else:
+        candidate = registry.latest_version(name)
+    production = registry.production_model(name)
+    window: dict[str, Any] = {}
+    metrics: dict[str, float] = {}
+    if force:
+        promoted, decision = True, FORCED
+        was = f"version {production.version}" if production else "no production model"
+        reason = f"forced: alias {registry.PRODUCTION_ALIAS} set to version {candidate.version} (was {was})"
+    elif production is not None and production.version == candidate.version:
+        promoted, decision = False, REJECTED
+        reason = f"version {candidate.version} already is the production model"
+    else:
+        metrics, window = _compare(engine, params, candidate, production, resolve_as_of(as_of, params))
+        promoted, reason = gate(metrics, params.promotion, production is not None)
+        decision = PROMOTED if promoted else REJECTED
+        reason += f" (on {window['n_days']} trading days {window['first']}..{window['last']})"
+    record = PromotionRecord(
+        created_at=datetime.now(UTC),
+        model_name=name,
+        candidate_run_id=candidate.run_id,
+        candidate_version=candidate.version,
+        production_version=production.version if production else None,
+        decision=decision,
+        reason=reason,
+        metrics={**metrics, **({"window": window} if window else {})},
+    )
+    with engine.begin() as conn:  # the decision is stored only if the alias change succeeded
+        record_promotion(conn, record)
+        if promoted:
+            registry.set_alias(name, candidate.version)
+    registry.tag_version(
+        candidate,
+        {
+            "promotion_decision": decision,
+            "promotion_reason": reason,
+            "promotion_time": record.created_at.isoformat(),
+            "promotion_metrics": json.dumps(record.metrics, sort_keys=True),
+        },
+    )
+    log.info("promote %s version %d: %s: %s", name, candidate.version, decision, reason)
+    return PromotionResult(decision, promoted, reason, candidate.version, record.production_version, metrics)
+
+
+def _compare(
+    engine: Engine,
+    params: Params,
+    candidate: ModelVersionRef,
+    production: ModelVersionRef | None,
+    as_of: date,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Metrics of the candidate, persistence and production on the same recent window, and that window."""
+    days = params.promotion.window_days
+    with engine.connect() as conn:
+        scored = recent_forecasts(
+            conn, registry.load_model(candidate.model_uri), candidate.dataset_run_id, params, as_of, days
+        )
+        current: PricePredictions | None = None
+        if production is not None:
+            current = recent_forecasts(
+                conn,
+                registry.load_model(production.model_uri),
+                production.dataset_run_id,
+                params,
+                as_of,
+                days,
+            )
+    if current is not None:
+        scored, current = on_common_cells(scored, current)
+    candidate_metrics = price_metrics(scored.predicted, scored.actual, scored.last_close)
+    metrics = {
+        **{f"candidate_{k}": candidate_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")},
+        **{f"persistence_{k}": candidate_metrics[f"persistence_{k}"] for k in METRIC_NAMES},
+    }
+    if current is not None:
+        production_metrics = price_metrics(current.predicted, current.actual, current.last_close)
+        metrics.update({f"production_{k}": production_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")})
+    window = {
+        "first": scored.target_dates[0].isoformat(),
+        "last": scored.target_dates[-1].isoformat(),
+        "n_days": len(scored.target_dates),
+        "tickers": list(scored.tickers),
+    }
+    metrics.update({"n_days": float(len(scored.target_dates)), "n_tickers": float(len(scored.tickers))})
+    return metrics, window

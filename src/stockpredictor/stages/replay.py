@@ -1,0 +1,132 @@
+"""Replay: the daily pipeline run for every trading day of a past range, with data revealed day by day.
+
+Each day: ingest up to that day, look up the production model (none: run the training pipeline, as
+the daily pipeline's bootstrap branch does), prepare its input, predict, monitor; on `retrain` the
+training pipeline runs on the data up to that day. Nothing after a day is visible on that day.
+
+A replay works in its own store and MLflow registry under `OUTPUT/workspace` (recreated on every
+run), so it never touches the configured ones and never starts from a model trained on the future.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from stockpredictor.calendar import trading_days
+from stockpredictor.config import Params, Settings
+from stockpredictor.db.engine import make_engine, migrate
+from stockpredictor.sources import PriceSource, SourceError, get_source
+from stockpredictor.stages.ingest import ingest
+from stockpredictor.stages.monitor import RETRAIN, MonitorResult, monitor
+from stockpredictor.stages.predict import PredictResult, predict
+from stockpredictor.stages.prepare_input import prepare_input
+from stockpredictor.stages.production_model import production_model
+from stockpredictor.stages.replay_report import ReplayReport, write_report
+from stockpredictor.stages.training_cycle import TrainingCycleResult, run_training
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingEvent:
+    """A run of the training pipeline during the replay, and what triggered it."""
+
+    day: date
+    trigger: str
+    result: TrainingCycleResult
+
+
+@dataclass(frozen=True)
+class ReplayDay:
+    """What the daily pipeline did on one day (no prediction when no model could be promoted yet)."""
+
+    day: date
+    prediction: PredictResult | None
+    monitor: MonitorResult | None
+    trainings: list[TrainingEvent] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """Every replayed day and the report written from them."""
+
+    days: list[ReplayDay]
+    report: ReplayReport
+    seconds: float
+
+
+def workspace_settings(output_dir: Path) -> Settings:
+    """The replay's own store, MLflow registry and predictions folder under `output_dir/workspace`."""
+    workspace = (output_dir / "workspace").resolve()
+    return Settings(
+        data_dir=workspace,
+        database_url=f"sqlite:///{workspace / 'store.db'}",
+        mlflow_tracking_uri=f"sqlite:///{workspace / 'mlflow.db'}",
+    )
+
+
+def replay(
+    params: Params,
+    start: date,
+    end: date,
+    output_dir: Path,
+    source: PriceSource | None = None,
+    on_day: Callable[[ReplayDay], None] | None = None,
+) -> ReplayResult:
+    """Replay the trading days start..end in a fresh workspace and write the report to `output_dir`.
+
+    `on_day` is called after each day (progress display).
+    """
+    days = trading_days(start, end)
+    if not days:
+        raise ValueError(f"no trading day between {start} and {end}")
+    settings = workspace_settings(output_dir)
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    source = source or get_source(params.data.source)
+    started = time.perf_counter()
+    replayed: list[ReplayDay] = []
+    try:
+        for day in days:
+            replayed.append(_replay_day(engine, params, settings, source, day))
+            if on_day is not None:
+                on_day(replayed[-1])
+        report = write_report(engine, params, replayed, output_dir)
+    finally:
+        engine.dispose()
+    return ReplayResult(replayed, report, time.perf_counter() - started)
+
+
+def _replay_day(
+    engine: Engine, params: Params, settings: Settings, source: PriceSource, day: date
+) -> ReplayDay:
+    started = time.perf_counter()
+    ingested = ingest(engine, params, day, source)
+    if ingested.errors:
+        raise SourceError(f"replay {day}: ingest failed: {ingested.errors}")
+    trainings: list[TrainingEvent] = []
+    production = production_model(params, settings)
+    if production is None:
+        trainings.append(
+            TrainingEvent(day, "no production model", run_training(engine, params, settings, day))
+        )
+        production = production_model(params, settings)
+    if production is None:
+        log.warning("replay %s: no model passed the promotion gate yet; no prediction", day)
+        return ReplayDay(day, None, None, trainings, time.perf_counter() - started)
+    prepared = prepare_input(engine, params, production.dataset_run_id, day, settings.data_dir / "inputs")
+    predicted = predict(engine, params, settings, prepared.path, production.model_uri)
+    monitored = monitor(engine, params, settings, day)
+    if monitored.decision == RETRAIN:
+        trainings.append(TrainingEvent(day, monitored.reason, run_training(engine, params, settings, day)))
+    return ReplayDay(day, predicted, monitored, trainings, time.perf_counter() - started)

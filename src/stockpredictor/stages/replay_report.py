@@ -1,0 +1,191 @@
+"""The replay report: predictions.csv, summary.md and one chart per ticker (actual vs predicted)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from matplotlib.dates import date2num
+from matplotlib.figure import Figure
+from sqlalchemy import Engine
+
+from stockpredictor.config import Params
+from stockpredictor.db.performance import prediction_outcomes
+from stockpredictor.db.prices import load_prices
+from stockpredictor.models.metrics import price_metrics
+
+if TYPE_CHECKING:
+    from stockpredictor.stages.replay import ReplayDay
+
+_METRIC_COLUMNS = (
+    ("mae", "MAE", "{:.4f}"),
+    ("mape", "MAPE %", "{:.3f}"),
+    ("directional_accuracy", "dir. acc.", "{:.3f}"),
+    ("persistence_mae", "persistence MAE", "{:.4f}"),
+    ("persistence_mape", "persistence MAPE %", "{:.3f}"),
+    ("persistence_directional_accuracy", "persistence dir. acc.", "{:.3f}"),
+    ("mae_ratio", "MAE / persistence", "{:.3f}"),
+)
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """Where the report went and how much of it was evaluated."""
+
+    output_dir: Path
+    predictions_csv: Path
+    summary: Path
+    charts: list[Path]
+    n_predictions: int
+    n_evaluated: int
+
+
+def write_report(engine: Engine, params: Params, days: list[ReplayDay], output_dir: Path) -> ReplayReport:
+    """Write the CSV of every prediction with its actual close, the Markdown summary and the charts."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with engine.connect() as conn:
+        outcomes = prediction_outcomes(conn)
+        actual = load_prices(conn, params.data.tickers, days[-1].day, start=days[0].day)
+    csv_path = output_dir / "predictions.csv"
+    outcomes.to_csv(csv_path, index=False)
+    summary = output_dir / "summary.md"
+    summary.write_text(_summary(outcomes, days))
+    charts = [_chart(outcomes, actual[t], t, days, output_dir / f"{t}.png") for t in params.data.tickers]
+    evaluated = int(outcomes["actual_close"].notna().sum())
+    return ReplayReport(output_dir, csv_path, summary, charts, len(outcomes), evaluated)
+
+
+def _metrics_row(label: str, rows: pd.DataFrame) -> str:
+    evaluated = rows[rows["actual_close"].notna()]
+    cells = [label, str(len(rows)), str(len(evaluated))]
+    if evaluated.empty:
+        return "| " + " | ".join(cells + ["–"] * len(_METRIC_COLUMNS)) + " |"
+    metrics = price_metrics(
+        *(
+            evaluated[c].to_numpy(dtype=np.float64)[:, None]
+            for c in ("predicted_close", "actual_close", "last_close")
+        )
+    )
+    return "| " + " | ".join(cells + [fmt.format(metrics[key]) for key, _, fmt in _METRIC_COLUMNS]) + " |"
+
+
+def _metrics_table(first_header: str, groups: Iterable[tuple[str, pd.DataFrame]]) -> list[str]:
+    headers = [first_header, "predictions", "evaluated", *(title for _, title, _ in _METRIC_COLUMNS)]
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" + "---:|" * (len(headers) - 1),
+        *(_metrics_row(label, rows) for label, rows in groups),
+    ]
+
+
+def _summary(outcomes: pd.DataFrame, days: list[ReplayDay]) -> str:
+    trainings = [event for d in days for event in d.trainings]
+    promoted = [event for event in trainings if event.result.promotion.promoted]
+    daily_seconds = [d.seconds for d in days if not d.trainings]
+    total = sum(d.seconds for d in days)
+    lines = [
+        f"# Replay {days[0].day} .. {days[-1].day}",
+        "",
+        f"- {len(days)} trading days in {total:.1f} s ({60 * len(days) / total:.1f} days/minute); "
+        + (
+            f"{np.mean(daily_seconds):.2f} s per day without training"
+            if daily_seconds
+            else "every day ran the training pipeline"
+        ),
+        f"- {len(outcomes)} predictions, {int(outcomes['actual_close'].notna().sum())} evaluated against the "
+        "actual close (the last day's targets lie after the range)",
+        f"- {len(trainings)} training run(s), {len(promoted)} promotion(s)",
+        "- Persistence: tomorrow's close = today's. Direction is measured against the last actual close "
+        "(persistence never calls a move: its directional accuracy is the share of unchanged closes).",
+        "",
+        "## Per model (over the replayed range)",
+        "",
+        *_metrics_table(
+            "model version",
+            [
+                *((f"v{v}", rows) for v, rows in outcomes.groupby("model_version", sort=False)),
+                ("all", outcomes),
+            ],
+        ),
+        "",
+        "## Per ticker (all models)",
+        "",
+        *_metrics_table("ticker", ((str(t), rows) for t, rows in outcomes.groupby("ticker"))),
+        "",
+        "## Retrain events and promotions",
+        "",
+    ]
+    if trainings:
+        lines += [
+            "| day | trigger | dataset | candidate | decision | production before | reason |",
+            "|---|---|---|---:|---|---:|---|",
+            *(
+                f"| {e.day} | {e.trigger} | {e.result.dataset_run_id} | v{e.result.model_version} | "
+                f"{e.result.promotion.decision} | {_version(e.result.promotion.production_version)} | "
+                f"{e.result.promotion.reason} |"
+                for e in trainings
+            ),
+        ]
+    else:
+        lines.append("No training during the replay.")
+    lines += [
+        "",
+        "## Days",
+        "",
+        "| day | model | target day | monitor | reason | seconds |",
+        "|---|---:|---|---|---|---:|",
+        *(
+            f"| {d.day} | {_version(d.prediction.model_version if d.prediction else None)} | "
+            f"{d.prediction.target_date if d.prediction else '–'} | "
+            f"{d.monitor.decision if d.monitor else '–'} | {d.monitor.reason if d.monitor else 'no model'} | "
+            f"{d.seconds:.2f} |"
+            for d in days
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _version(version: int | None) -> str:
+    return f"v{version}" if version is not None else "–"
+
+
+def _chart(
+    outcomes: pd.DataFrame, actual: pd.DataFrame, ticker: str, days: list[ReplayDay], path: Path
+) -> Path:
+    figure = Figure(figsize=(10, 4.5))
+    axes = figure.subplots()
+    axes.plot(actual.index, actual["close"], color="black", linewidth=1.5, label="actual close")
+    mine = outcomes[outcomes["ticker"] == ticker]
+    for version, rows in mine.groupby("model_version", sort=False):
+        axes.plot(
+            pd.to_datetime(rows["target_date"]),
+            rows["predicted_close"],
+            marker="o",
+            markersize=3,
+            linewidth=0.8,
+            label=f"predicted (v{version})",
+        )
+    for day in days:
+        for event in day.trainings:
+            promoted = event.result.promotion.promoted
+            axes.axvline(
+                date2num(event.day),
+                color="tab:red" if promoted else "tab:gray",
+                linestyle="--" if promoted else ":",
+                linewidth=1,
+                label=f"retrain ({'promoted' if promoted else 'rejected'})",
+            )
+    handles, labels = axes.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    axes.legend(unique.values(), unique.keys(), fontsize=8, loc="best")
+    axes.set_title(f"{ticker}: next-day close, actual vs predicted ({days[0].day} .. {days[-1].day})")
+    axes.set_ylabel("close")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return path

@@ -1,0 +1,239 @@
+"""Stage `train`: the final model on the best hyperparameters, evaluated once on the test windows.
+
+One MLflow run per call: the `dataset_run_id` (param and tag), hyperparameters, per-epoch loss
+curves, test metrics in price space next to persistence, a predicted-vs-actual plot per ticker, a
+Markdown report, and the model in the pickle-free `pt2` format, registered as `train.model_name`.
+Early stopping on the validation windows keeps the best epoch's weights (`models.fit`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+from sqlalchemy import Engine
+
+from stockpredictor import registry
+from stockpredictor.config import Params, Settings
+from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
+from stockpredictor.db.optimization import load_optimization
+from stockpredictor.db.predictions import upsert_predictions
+from stockpredictor.evaluation import PricePredictions, forecast
+from stockpredictor.models import FitResult, TrainConfig, build_model, fit, per_ticker_metrics, price_metrics
+from stockpredictor.stages.optimize import configure_torch_threads, model_spec
+
+log = logging.getLogger(__name__)
+
+#: Used when the dataset has no `optimize` result (the run is tagged `hyperparameters_source=defaults`);
+#: the architecture is the first of `optimize.architectures`.
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
+    "hidden_size": 64,
+    "num_layers": 2,
+    "dropout": 0.2,
+    "learning_rate": 1e-3,
+    "batch_size": 32,
+}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The MLflow run, the registered version, the test metrics and the run's Markdown report."""
+
+    mlflow_run_id: str
+    model_version: int
+    metrics: dict[str, float]
+    report_markdown: str
+
+
+def hyperparameters_for(engine: Engine, params: Params, run_id: str) -> tuple[dict[str, Any], str]:
+    """The dataset's best hyperparameters and "optuna", or the documented defaults and "defaults"."""
+    with engine.connect() as conn:
+        found = load_optimization(conn, run_id)
+    if found is not None:
+        return found.best_params, "optuna"
+    log.warning(
+        "train %s: no optimization result for this dataset (run `optimize` first?); "
+        "training with the default hyperparameters",
+        run_id,
+    )
+    return {"architecture": params.optimize.architectures[0], **DEFAULT_HYPERPARAMETERS}, "defaults"
+
+
+def train(engine: Engine, params: Params, settings: Settings, run_id: str) -> TrainResult:
+    """Train on dataset `run_id`, evaluate on its test windows, log and register the model in MLflow."""
+    configure_torch_threads()
+    with engine.connect() as conn:
+        processed = load_processed(conn, run_id)
+        dataset = load_scaled(conn, run_id)
+    hyperparameters, source = hyperparameters_for(engine, params, run_id)
+    spec = model_spec(hyperparameters, dataset)
+    config = TrainConfig(
+        learning_rate=float(hyperparameters["learning_rate"]),
+        batch_size=int(hyperparameters["batch_size"]),
+        max_epochs=params.train.max_epochs,
+        patience=params.train.patience,
+        seed=params.train.seed,
+    )
+    torch.manual_seed(params.train.seed)
+    model = build_model(spec)
+    panel = processed.panel
+
+    registry.use_tracking(settings)
+    registry.use_experiment(params.train.experiment_name)
+    with mlflow.start_run(run_name=f"train-{run_id}") as run:
+        mlflow.set_tags({"dataset_run_id": run_id, "hyperparameters_source": source})
+        mlflow.log_params(
+            {
+                "dataset_run_id": run_id,
+                "hyperparameters_source": source,
+                **spec.to_dict(),
+                **dataclasses.asdict(config),
+                "sequence_length": dataset.sequence_length,
+                "target": processed.target,
+                "tickers": ",".join(panel.tickers),
+                "feature_columns": ",".join(panel.feature_columns),
+                "n_train": dataset.split.train,
+                "n_validation": dataset.split.validation,
+                "n_test": dataset.split.test,
+            }
+        )
+        started = time.perf_counter()
+        fitted = fit(model, dataset.windows("train"), dataset.windows("validation"), config)
+        _log_curves(run.info.run_id, fitted)
+        test = forecast(
+            model,
+            dataset.windows("test"),
+            y_scaler=dataset.y_scaler,
+            close=panel.close,
+            dates=as_numpy_dates(panel.dates),
+            tickers=panel.tickers,
+            target=processed.target,
+        )
+        metrics = {
+            **{
+                f"test_{k}": v for k, v in price_metrics(test.predicted, test.actual, test.last_close).items()
+            },
+            "best_epoch": float(fitted.best_epoch),
+            "epochs_trained": float(len(fitted.history)),
+            "best_val_loss": fitted.best_val_loss,
+            "train_seconds": time.perf_counter() - started,
+        }
+        by_ticker = per_ticker_metrics(test.predicted, test.actual, test.last_close, test.tickers)
+        mlflow.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
+        for ticker in test.tickers:
+            mlflow.log_figure(_plot(test, ticker), f"plots/{ticker}.png")
+        example, _ = dataset.windows("train").batch(np.arange(2))
+        version = registry.log_model_version(
+            model,
+            example,
+            params.train.model_name,
+            metadata={"model_spec": spec.to_dict(), "dataset_run_id": run_id},
+        )
+        MlflowClient().set_model_version_tag(params.train.model_name, str(version), "dataset_run_id", run_id)
+        report = _report(
+            run.info.run_id, version, run_id, hyperparameters, source, fitted, metrics, by_ticker
+        )
+        mlflow.log_text(report, "report.md")
+    if params.train.log_test_predictions:
+        with engine.begin() as conn:
+            upsert_predictions(conn, _prediction_rows(test, run.info.run_id, version))
+    log.info(
+        "train %s: MLflow run %s, %s version %d, test MAE %.4f (persistence %.4f)",
+        run_id,
+        run.info.run_id,
+        params.train.model_name,
+        version,
+        metrics["test_mae"],
+        metrics["test_persistence_mae"],
+    )
+    return TrainResult(run.info.run_id, version, metrics, report)
+
+
+def _log_curves(mlflow_run_id: str, fitted: FitResult) -> None:
+    now = int(time.time() * 1000)
+    curves = [
+        Metric(key, value, now, e.epoch)
+        for e in fitted.history
+        for key, value in (("train_loss", e.train_loss), ("val_loss", e.val_loss))
+    ]
+    MlflowClient().log_batch(mlflow_run_id, metrics=curves)
+
+
+def _plot(test: PricePredictions, ticker: str) -> Figure:
+    j = test.tickers.index(ticker)
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots()
+    days = np.array(test.target_dates, dtype="datetime64[D]")
+    axes.plot(days, test.actual[:, j], label="actual close", color="black", linewidth=1)
+    axes.plot(days, test.predicted[:, j], label="predicted close", color="tab:blue", linewidth=1)
+    axes.set_title(f"{ticker}: next-day close on the test windows")
+    axes.legend()
+    figure.autofmt_xdate()
+    return figure
+
+
+def _report(
+    mlflow_run_id: str,
+    version: int,
+    dataset_run_id: str,
+    hyperparameters: dict[str, Any],
+    source: str,
+    fitted: FitResult,
+    metrics: dict[str, float],
+    by_ticker: dict[str, dict[str, float]],
+) -> str:
+    lines = [
+        f"## Model version {version} (MLflow run `{mlflow_run_id}`)",
+        "",
+        f"Dataset `{dataset_run_id}`; hyperparameters ({source}): "
+        + ", ".join(f"{k}={v}" for k, v in sorted(hyperparameters.items())),
+        "",
+        f"Best validation loss {fitted.best_val_loss:.6g} "
+        f"at epoch {fitted.best_epoch} of {len(fitted.history)}"
+        + (" (stopped early; best weights restored)" if fitted.stopped_early else ""),
+        "",
+        "| test metric | model | persistence |",
+        "|---|---:|---:|",
+        *(
+            f"| {name} | {metrics[f'test_{name}']:.4f} | {metrics[f'test_persistence_{name}']:.4f} |"
+            for name in ("mae", "rmse", "mape", "directional_accuracy")
+        ),
+        f"| MAE ratio to persistence | {metrics['test_mae_ratio']:.4f} | 1 |",
+        "",
+        "| ticker | MAE | persistence MAE | directional accuracy |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {t} | {m['mae']:.4f} | {m['persistence_mae']:.4f} | {m['directional_accuracy']:.3f} |"
+            for t, m in by_ticker.items()
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _prediction_rows(test: PricePredictions, mlflow_run_id: str, version: int) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        {
+            "kind": "test",
+            "model_run_id": mlflow_run_id,
+            "model_version": str(version),
+            "ticker": ticker,
+            "as_of_date": as_of,
+            "target_date": target,
+            "last_close": float(test.last_close[i, j]),
+            "predicted_close": float(test.predicted[i, j]),
+            "created_at": now,
+        }
+        for i, (as_of, target) in enumerate(zip(test.as_of_dates, test.target_dates, strict=True))
+        for j, ticker in enumerate(test.tickers)
+    ]

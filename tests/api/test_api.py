@@ -1,0 +1,200 @@
+"""The API on filled SQLite and PostgreSQL stores: values match the tables, errors are 404/422/503."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from mlflow import MlflowClient
+
+from stockpredictor.api import create_app
+from stockpredictor.api.app import Snapshot
+from stockpredictor.api.models import ErrorDetail
+from stockpredictor.calendar import next_trading_day
+from stockpredictor.config import Params, Settings
+from stockpredictor.registry import PRODUCTION_ALIAS
+from stockpredictor.stages.common import store_engine
+from stockpredictor.stages.monitor import monitor_model
+from tests.api.conftest import AS_OF, OLD_DAYS, PREDICTION_DAYS, TICKERS, Registry
+
+SVG_NS = "http://www.w3.org/2000/svg"
+
+
+def test_health_reports_database_and_registry(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] and "schema revision" in body["database"]["detail"]
+    assert body["registry"]["ok"] and "opens" in body["registry"]["detail"]
+
+
+def test_health_is_503_when_a_component_is_down(sqlite_store: Settings, api_params: Params) -> None:
+    no_registry = dataclasses.replace(sqlite_store, mlflow_tracking_uri="http://127.0.0.1:9")
+    body = TestClient(create_app(no_registry, api_params)).get("/health")
+    assert body.status_code == 503
+    assert body.json()["database"]["ok"] and not body.json()["registry"]["ok"]
+    no_store = dataclasses.replace(sqlite_store, database_url="postgresql://nobody@127.0.0.1:9/none")
+    with TestClient(create_app(no_store, api_params)) as client:
+        health = client.get("/health")
+        assert health.status_code == 503 and not health.json()["database"]["ok"]
+        assert health.json()["database"]["detail"].startswith("OperationalError")
+        latest = client.get("/predictions/latest")
+    assert latest.status_code == 503 and latest.json()["detail"].startswith("store unavailable")
+
+
+def test_tickers_lists_price_ranges_and_latest_prediction(client: TestClient) -> None:
+    body = client.get("/tickers").json()
+    assert [t["ticker"] for t in body] == list(TICKERS)
+    assert all(t["first_price_date"] == "2011-01-03" and t["last_price_date"] == str(AS_OF) for t in body)
+    assert {t["latest_prediction_as_of"] for t in body} == {str(AS_OF)}
+
+
+def test_latest_predictions_are_the_newest_per_ticker(client: TestClient, registry: Registry) -> None:
+    body = client.get("/predictions/latest").json()
+    assert body["as_of_date"] == str(AS_OF)
+    assert [p["ticker"] for p in body["predictions"]] == list(TICKERS)
+    for p in body["predictions"]:
+        assert p["target_date"] == str(next_trading_day(AS_OF)) == "2012-07-02"
+        assert p["model_run_id"] == registry.production_run_id and p["model_version"] == "2"
+        assert p["change_pct"] == pytest.approx(100 * (p["predicted_close"] / p["last_close"] - 1))
+        expected = "up" if p["predicted_close"] > p["last_close"] else "down"
+        assert p["direction"] == expected
+
+
+def test_ticker_history_has_actual_closes_where_known(client: TestClient) -> None:
+    body = client.get("/predictions/msft").json()
+    assert body["ticker"] == "MSFT" and len(body["predictions"]) == PREDICTION_DAYS
+    *matured, last = body["predictions"]
+    assert last["actual_close"] is None and last["error"] is None and last["direction_correct"] is None
+    for previous, p in zip(matured, body["predictions"][1:], strict=True):
+        # the close of a prediction's target day is the last close of the next day's prediction
+        assert p["last_close"] == previous["actual_close"]
+        assert previous["error"] == pytest.approx(previous["predicted_close"] - previous["actual_close"])
+    assert {p["model_version"] for p in matured[:OLD_DAYS]} == {"1"}
+
+
+def test_ticker_history_filters_by_as_of_day(client: TestClient) -> None:
+    body = client.get("/predictions/IBM", params={"start": "2012-06-04", "end": "2012-06-08"}).json()
+    assert [p["as_of_date"] for p in body["predictions"]] == [f"2012-06-0{d}" for d in range(4, 9)]
+    assert client.get("/predictions/IBM", params={"start": "2013-01-01"}).json()["predictions"] == []
+
+
+@pytest.mark.parametrize("ticker", ["ZZZZ", "latest2", "A" * 40, "%00", "日本"])
+def test_unknown_ticker_is_404(client: TestClient, ticker: str) -> None:
+    response = client.get(f"/predictions/{ticker}")
+    assert response.status_code == 404 and "unknown ticker" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": "2012-13-01"},
+        {"end": "yesterday"},
+        {"end": "0"},
+        {"start": "2012-06-01T00:00:00"},
+        {"start": "2012-06-08", "end": "2012-06-04"},
+        {"start": ""},
+    ],
+)
+def test_bad_dates_are_422(client: TestClient, query: dict[str, str]) -> None:
+    response = client.get("/predictions/AAPL", params=query)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "query"
+
+
+def test_performance_matches_the_monitor(
+    client: TestClient, store: Settings, api_params: Params, registry: Registry
+) -> None:
+    body = client.get("/performance").json()
+    assert body["window_days"] == api_params.monitoring.window_days
+    production, old = body["models"]
+    assert (production["model_run_id"], production["model_version"]) == (registry.production_run_id, "2")
+    assert (old["model_run_id"], old["model_version"]) == (registry.old_run_id, "1")
+    assert sorted(production["tickers"]) == list(TICKERS)
+    window_days = PREDICTION_DAYS - OLD_DAYS - 1  # the last prediction has not matured
+    assert production["overall"]["evaluations"] == window_days * len(TICKERS)
+    assert old["overall"]["evaluations"] == OLD_DAYS * len(TICKERS)
+    monitored = monitor_model(store_engine(store), api_params, registry.production_run_id, AS_OF).metrics
+    overall = production["overall"]
+    for name in (
+        "mae",
+        "rmse",
+        "mape",
+        "directional_accuracy",
+        "persistence_mae",
+        "persistence_mape",
+        "mae_ratio",
+    ):
+        assert overall[name] == pytest.approx(monitored[name]), name
+    narrow = client.get("/performance", params={"window": 3}).json()["models"][0]["overall"]
+    assert narrow["evaluations"] == 3 * len(TICKERS) and narrow["last_target_date"] == str(AS_OF)
+
+
+@pytest.mark.parametrize("window", ["0", "-1", "x", "100000"])
+def test_bad_window_is_422(client: TestClient, window: str) -> None:
+    assert client.get("/performance", params={"window": window}).status_code == 422
+
+
+def test_model_card_shows_production_version_and_promotion(client: TestClient, registry: Registry) -> None:
+    body = client.get("/model").json()
+    assert (body["version"], body["run_id"]) == ("2", registry.production_run_id)
+    assert body["model_uri"] == "models:/StockPricePredictorLSTM/2"
+    assert body["dataset_run_id"] == registry.dataset_run_id
+    assert body["test_metrics"] == {"test_mae": 1.2, "test_mae_ratio": None, "test_persistence_mae": 1.3}
+    assert body["promotion_decision"] == "promoted" and body["promoted_at"].startswith(str(date.today())[:4])
+
+
+def test_model_is_404_before_any_promotion(
+    sqlite_store: Settings, api_params: Params, registry: Registry
+) -> None:
+    mlflow = MlflowClient(tracking_uri=registry.tracking_uri, registry_uri=registry.tracking_uri)
+    mlflow.delete_registered_model_alias(api_params.train.model_name, PRODUCTION_ALIAS)
+    try:
+        response = TestClient(create_app(sqlite_store, api_params)).get("/model")
+    finally:
+        mlflow.set_registered_model_alias(api_params.train.model_name, PRODUCTION_ALIAS, "2")
+    assert response.status_code == 404 and "production alias" in response.json()["detail"], response.json()
+
+
+def test_dashboard_and_its_assets_are_served_by_the_app(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    texts = [page.text]
+    for asset in ("/static/dashboard.js", "/static/dashboard.css"):
+        assert asset in page.text and client.get(asset).status_code == 200
+        texts.append(client.get(asset).text)
+    # nothing is loaded from elsewhere: the only absolute URL is the SVG namespace
+    assert {url for text in texts for url in re.findall(r"https?://[^\s\"')]+", text)} == {SVG_NS}
+    assert not any(re.search(r'(src|href)="//|url\(', text) for text in texts)
+
+
+def test_openapi_documents_every_endpoint(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert set(paths) == {
+        "/health",
+        "/tickers",
+        "/predictions/latest",
+        "/predictions/{ticker}",
+        "/performance",
+        "/model",
+    }
+
+
+def test_snapshot_computes_once_per_ttl_for_concurrent_requests() -> None:
+    calls: list[int] = []
+
+    def compute() -> ErrorDetail:
+        calls.append(1)
+        return ErrorDetail(detail=str(len(calls)))
+
+    async def scenario() -> list[bytes]:
+        snapshot = Snapshot(compute, ttl_seconds=0.2)
+        first = await asyncio.gather(*(snapshot.body() for _ in range(20)))
+        await asyncio.sleep(0.3)
+        return [*first, await snapshot.body()]
+
+    bodies = asyncio.run(scenario())
+    assert set(bodies[:-1]) == {b'{"detail":"1"}'} and bodies[-1] == b'{"detail":"2"}' and len(calls) == 2

@@ -1,0 +1,128 @@
+"""Replay over 20 trading days of the sample data: predictions every day, evaluations, retraining, report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from stockpredictor.calendar import trading_days
+from stockpredictor.cli import app
+from stockpredictor.config import Params
+from stockpredictor.db.datasets import load_processed
+from stockpredictor.db.schema import raw_stock_data
+from stockpredictor.stages import replay as replay_module
+from stockpredictor.stages.monitor import INSUFFICIENT_DATA, RETRAIN
+from stockpredictor.stages.replay import ReplayDay, ReplayResult
+from tests.conftest import REPO
+from tests.daily.conftest import REPLAY_END, REPLAY_START, TINY, Replayed
+
+
+def test_every_day_has_predictions_and_every_ticker_evaluated_days(replayed: Replayed) -> None:
+    days = replayed.result.days
+    assert [d.day for d in days] == trading_days(REPLAY_START, REPLAY_END)
+    assert len(days) == 20
+    assert all(d.prediction is not None and len(d.prediction.predictions) == 2 for d in days)
+
+    outcomes = pd.read_csv(replayed.result.report.predictions_csv, parse_dates=["as_of_date", "target_date"])
+    assert len(outcomes) == 40
+    evaluated = outcomes[outcomes["actual_close"].notna()]
+    assert evaluated.groupby("ticker").size().to_dict() == {
+        "AAPL": 19,
+        "IBM": 19,
+    }  # the last day's target is later
+    assert outcomes.loc[outcomes["actual_close"].isna(), "as_of_date"].dt.date.unique().tolist() == [
+        REPLAY_END
+    ]
+    with replayed.engine.connect() as conn:
+        close = conn.execute(
+            select(raw_stock_data.c.close).where(
+                raw_stock_data.c.ticker == "IBM", raw_stock_data.c.date == date(2012, 10, 31)
+            )
+        ).scalar_one()
+    row = evaluated[(evaluated["ticker"] == "IBM") & (evaluated["target_date"] == "2012-10-31")].iloc[0]
+    assert row["actual_close"] == pytest.approx(close)
+    assert row["error"] == pytest.approx(row["predicted_close"] - close)
+
+
+def test_training_on_bootstrap_and_on_retrain_never_sees_the_future(replayed: Replayed) -> None:
+    events = [(e.day, e.trigger) for d in replayed.result.days for e in d.trainings]
+    assert events[0] == (REPLAY_START, "no production model")
+    assert [day for day, _ in events[1:]] == [REPLAY_END]
+    assert "persistence > max_mae_ratio_to_persistence 0.01" in events[1][1]
+    decisions = [d.monitor.decision for d in replayed.result.days if d.monitor]
+    assert decisions == [INSUFFICIENT_DATA] * 19 + [RETRAIN]
+    with replayed.engine.connect() as conn:
+        for d in replayed.result.days:
+            for event in d.trainings:
+                dataset = load_processed(conn, event.result.dataset_run_id)
+                assert dataset.as_of == d.day
+                assert dataset.panel.dates[-1].item() <= d.day
+
+
+def test_horizon_is_the_next_trading_day(replayed: Replayed) -> None:
+    targets = {d.day: d.prediction.target_date for d in replayed.result.days if d.prediction}
+    assert targets[date(2012, 10, 26)] == date(2012, 10, 31)  # Friday -> weekend and Sandy closure skipped
+    assert targets[date(2012, 11, 2)] == date(2012, 11, 5)  # Friday -> Monday
+    assert targets[date(2012, 11, 21)] == date(2012, 11, 23)  # the day before Thanksgiving -> Friday
+    assert targets[date(2012, 11, 13)] == date(2012, 11, 14)  # an ordinary day
+    historical = replayed.settings.predictions_dir / "historical"
+    assert len(list(historical.glob("*.json"))) == 20
+    document = json.loads((historical / "2012-10-26.json").read_text())
+    assert (document["as_of_date"], document["target_date"]) == ("2012-10-26", "2012-10-31")
+    latest = json.loads((replayed.settings.predictions_dir / "latest_predictions.json").read_text())
+    assert (latest["as_of_date"], latest["target_date"]) == ("2012-11-21", "2012-11-23")
+
+
+def test_report_has_summary_and_a_chart_per_ticker(replayed: Replayed) -> None:
+    report = replayed.result.report
+    summary = report.summary.read_text()
+    for heading in ("## Per model", "## Per ticker", "## Retrain events and promotions", "## Days"):
+        assert heading in summary
+    assert "| v1 | 40 | 38 |" in summary  # v1 made every prediction of the range
+    assert "persistence MAE" in summary and "no production model" in summary
+    assert [p.name for p in report.charts] == ["AAPL.png", "IBM.png"]
+    for chart in report.charts:
+        assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
+
+
+def test_replay_command_shows_progress_and_prints_the_report_folder(
+    replayed: Replayed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def replay_again(
+        params: Params, start: date, end: date, output_dir: Path, on_day: Callable[[ReplayDay], None]
+    ) -> ReplayResult:
+        assert (params, start, end, output_dir) == (
+            replayed.params,
+            REPLAY_START,
+            REPLAY_END,
+            replayed.output_dir,
+        )
+        for day in replayed.result.days:
+            on_day(day)
+        return replayed.result
+
+    monkeypatch.setattr(replay_module, "replay", replay_again)
+    args = ["--params", str(REPO / "params.yaml"), *(a for o in TINY for a in ("--set", o))]
+    result = CliRunner().invoke(
+        app,
+        [
+            *args,
+            "replay",
+            "--start",
+            "2012-10-23",
+            "--end",
+            "2012-11-21",
+            "--output",
+            str(replayed.output_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == str(replayed.output_dir.resolve())
+    assert "20 days" in result.stderr

@@ -1,0 +1,110 @@
+"""pytest plugin: one real `mlflow server` per test session, PostgreSQL backend store, proxied artifacts.
+
+The server starts when the `mlflow_server` fixture is first requested and is only waited for when a
+test reads `.url` (it takes 7-16 s to answer /health), so it can boot while other tests run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.conftest import create_pg_database, drop_pg_database
+
+STARTUP_TIMEOUT_SECONDS = 90
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MlflowServer:
+    """A running `mlflow server` process; `url` blocks until it answers /health."""
+
+    def __init__(self, backend_store_uri: str, artifacts: Path, log_path: Path) -> None:
+        self.address = f"http://127.0.0.1:{free_port()}"
+        self.log_path = log_path
+        self._healthy = False
+        self._log = log_path.open("wb")
+        host, port = self.address.removeprefix("http://").split(":")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--host",
+                host,
+                "--port",
+                port,
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                backend_store_uri,
+                "--serve-artifacts",
+                "--artifacts-destination",
+                artifacts.as_uri(),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopping it stops its workers too
+        )
+
+    @property
+    def url(self) -> str:
+        if not self._healthy:
+            self._wait_healthy()
+        return self.address
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"mlflow server exited with {self.process.returncode}:\n{self._log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.address}/health", timeout=2) as response:
+                    if response.status == 200:
+                        self._healthy = True
+                        return
+            except OSError:
+                time.sleep(0.5)
+        pytest.fail(f"mlflow server not healthy after {STARTUP_TIMEOUT_SECONDS} s:\n{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(pg_admin: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real MLflow tracking server on 127.0.0.1 with a fresh PostgreSQL database as backend store."""
+    backend = create_pg_database(pg_admin)
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    server = MlflowServer(backend, folder / "artifacts", folder / "server.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+        drop_pg_database(pg_admin, backend)

@@ -1,0 +1,131 @@
+"""A small real dataset (sample data, 4 stocks, 2004-10..2006-12, windows of 10 days) and MLflow stores.
+
+Raw data is ingested up to LATEST so that promotion windows lie after the dataset's as_of: models
+are scored there on days they never saw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+from sqlalchemy import Engine
+
+from stockpredictor.config import Params, Settings, load_params
+from stockpredictor.db.engine import make_engine, migrate
+from stockpredictor.db.optimization import OptimizationRecord, save_optimization
+from stockpredictor.stages.ingest import ingest
+from stockpredictor.stages.process import process
+from stockpredictor.stages.scale import scale
+from stockpredictor.stages.train import TrainResult, train
+from tests.conftest import REPO
+
+DATASET_AS_OF = date(2006, 12, 29)
+LATEST = date(2007, 6, 29)
+MODEL_NAME = "StockPricePredictorLSTM"
+TINY = [
+    "sequences.sequence_length=10",
+    "optimize.architectures=[lstm]",
+    "optimize.max_epochs=4",
+    "optimize.n_trials=6",
+    "train.max_epochs=8",
+    "train.patience=3",
+    "promotion.window_days=20",
+]
+# One hidden layer of 16 units: trains in well under a second per model.
+SMALL_LSTM: dict[str, Any] = {
+    "architecture": "lstm",
+    "hidden_size": 16,
+    "num_layers": 1,
+    "dropout": 0.0,
+    "learning_rate": 1e-2,
+    "batch_size": 64,
+}
+
+
+def tiny_params(*overrides: str) -> Params:
+    """The repository's params.yaml with test-sized settings (and `overrides` on top)."""
+    return load_params(REPO / "params.yaml", [*TINY, *overrides])
+
+
+def add_sample_dataset(engine: Engine, params: Params) -> str:
+    """Ingest the sample data up to LATEST, process up to DATASET_AS_OF, scale; returns the dataset run id."""
+    ingest(engine, params, LATEST)
+    run_id = process(engine, params, DATASET_AS_OF).dataset_run_id
+    scale(engine, params, run_id)
+    return run_id
+
+
+def train_with(
+    engine: Engine, params: Params, settings: Settings, run_id: str, **hyperparameters: Any
+) -> TrainResult:
+    """`train` on hyperparameters stored as the dataset's optimization result (SMALL_LSTM by default)."""
+    record = OptimizationRecord(run_id, "test", {**SMALL_LSTM, **hyperparameters}, 0.0, 1, 0)
+    with engine.begin() as conn:
+        save_optimization(conn, record)
+    return train(engine, params, settings, run_id)
+
+
+@dataclass(frozen=True)
+class SampleStore:
+    url: str
+    engine: Engine
+    run_id: str
+
+
+@pytest.fixture(scope="session")
+def _sample_store_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    path = tmp_path_factory.mktemp("sample-store") / "store.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    run_id = add_sample_dataset(engine, tiny_params())
+    engine.dispose()  # checkpoints the WAL into the file
+    return path, run_id
+
+
+@pytest.fixture
+def sample_store(_sample_store_file: tuple[Path, str], tmp_path: Path) -> Iterator[SampleStore]:
+    """A private copy of a SQLite store holding the scaled sample dataset."""
+    template, run_id = _sample_store_file
+    path = tmp_path / "store.db"
+    shutil.copyfile(template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    yield SampleStore(url, engine, run_id)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _mlflow_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates the schema (slow: once)
+    return path
+
+
+@pytest.fixture
+def settings(sample_store: SampleStore, _mlflow_store_file: Path, tmp_path: Path) -> Settings:
+    """The sample store and a private, empty embedded MLflow store (sqlite) with artifacts in tmp_path."""
+    mlflow_db = tmp_path / "mlflow" / "mlflow.db"
+    mlflow_db.parent.mkdir()
+    shutil.copyfile(_mlflow_store_file, mlflow_db)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=sample_store.url,
+        mlflow_tracking_uri=f"sqlite:///{mlflow_db}",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _boot_mlflow_server(request: pytest.FixtureRequest) -> None:
+    """Start the shared MLflow server (if a selected test needs it) when the training tests begin."""
+    if not any("mlflow_server" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        return
+    with contextlib.suppress(pytest.skip.Exception):  # no PostgreSQL: the server tests skip themselves
+        request.getfixturevalue("mlflow_server")  # boots while the other tests run

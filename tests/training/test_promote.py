@@ -1,0 +1,165 @@
+"""The promotion gate with real trained models, scored on raw data after their dataset's as_of."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from stockpredictor import registry
+from stockpredictor.config import PromotionParams, Settings
+from stockpredictor.db.datasets import load_scaled
+from stockpredictor.db.promotions import promotion_log
+from stockpredictor.evaluation import PricePredictions, model_input_panel, on_common_cells
+from stockpredictor.stages.promote import gate, promote
+from tests.training.conftest import DATASET_AS_OF, LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
+
+
+def production_version() -> int | None:
+    production = registry.production_model(MODEL_NAME)
+    return production.version if production else None
+
+
+RULES = PromotionParams(window_days=20, min_improvement=0.1, persistence_tolerance=0.05)
+
+
+@pytest.mark.parametrize(
+    ("metrics", "has_production", "promoted", "reason"),
+    [
+        ({"candidate_mae": 1.05, "persistence_mae": 1.0}, False, True, "first model, passes"),
+        ({"candidate_mae": 1.06, "persistence_mae": 1.0}, False, False, "worse than persistence"),
+        (
+            {"candidate_mae": 0.9, "persistence_mae": 1.0, "production_mae": 1.0},
+            True,
+            True,
+            "better than production",
+        ),
+        (
+            {"candidate_mae": 0.95, "persistence_mae": 1.0, "production_mae": 1.0},
+            True,
+            False,
+            "not better than",
+        ),
+        (
+            {"candidate_mae": 1.2, "persistence_mae": 1.0, "production_mae": 9.0},
+            True,
+            False,
+            "worse than persistence",
+        ),
+    ],
+)
+def test_gate_rules(metrics: dict[str, float], has_production: bool, promoted: bool, reason: str) -> None:
+    decision, why = gate(metrics, RULES, has_production)
+    assert decision is promoted and why.startswith(reason)
+
+
+def test_both_models_are_compared_on_the_cells_they_share() -> None:
+    def predictions(tickers: tuple[str, ...], days: list[date]) -> PricePredictions:
+        values = np.arange(len(days) * len(tickers), dtype=float).reshape(len(days), len(tickers)) + 1
+        return PricePredictions(tickers, days, days, values, values, values)
+
+    days = [date(2007, 6, d) for d in (25, 26, 27, 28)]
+    first, second = on_common_cells(predictions(("A", "B", "C"), days), predictions(("C", "A"), days[1:]))
+    assert (
+        first.tickers == second.tickers == ("A", "C")
+        and first.target_dates == second.target_dates == days[1:]
+    )
+    np.testing.assert_array_equal(first.actual, [[4, 6], [7, 9], [10, 12]])
+    np.testing.assert_array_equal(second.actual, [[2, 1], [4, 3], [6, 5]])
+
+
+def test_model_inputs_from_raw_prices_match_the_training_rows(sample_store: SampleStore) -> None:
+    with sample_store.engine.connect() as conn:
+        rebuilt = model_input_panel(conn, sample_store.run_id, tiny_params(), DATASET_AS_OF, n_days=3)
+        stored = load_scaled(conn, sample_store.run_id)
+    assert rebuilt.scaled.shape == (10 - 1 + 3, 4, 11) and rebuilt.dates[-1] == DATASET_AS_OF
+    np.testing.assert_allclose(rebuilt.scaled, stored.x_scaled[-12:], atol=1e-5)
+
+
+def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
+    sample_store: SampleStore, settings: Settings
+) -> None:
+    engine, run_id = sample_store.engine, sample_store.run_id
+    params = tiny_params("promotion.persistence_tolerance=0.25")
+    # One barely trained model (1 epoch at a tiny learning rate) and one trained for 8 epochs.
+    bad = train_with(engine, tiny_params("train.max_epochs=1"), settings, run_id, learning_rate=1e-4)
+    good = train_with(engine, params, settings, run_id)
+
+    first = promote(engine, params, settings, mlflow_run_id=bad.mlflow_run_id, as_of=LATEST)
+    assert (first.decision, first.promoted, first.production_version) == ("rejected", False, None)
+    assert first.reason.startswith("worse than persistence")
+    assert first.metrics["candidate_mae"] > 1.25 * first.metrics["persistence_mae"]
+    assert production_version() is None
+
+    forced = promote(engine, params, settings, version=bad.model_version, force=True)
+    assert (forced.decision, forced.promoted) == ("forced", True)
+    assert production_version() == bad.model_version
+
+    better = promote(engine, params, settings, mlflow_run_id=good.mlflow_run_id, as_of=LATEST)
+    assert (better.decision, better.promoted, better.production_version) == (
+        "promoted",
+        True,
+        bad.model_version,
+    )
+    assert better.reason.startswith("better than production")
+    assert better.metrics["candidate_mae"] < better.metrics["production_mae"]
+    assert better.metrics["candidate_mae"] <= 1.25 * better.metrics["persistence_mae"]
+    assert production_version() == good.model_version
+
+    # A lenient persistence tolerance leaves the comparison with production as the deciding rule.
+    worse = promote(
+        engine,
+        tiny_params("promotion.persistence_tolerance=100"),
+        settings,
+        version=bad.model_version,
+        as_of=LATEST,
+    )
+    assert (worse.decision, worse.promoted, worse.production_version) == (
+        "rejected",
+        False,
+        good.model_version,
+    )
+    assert worse.reason.startswith("not better than production")
+    assert production_version() == good.model_version
+    # Same window, same numbers: the production model's MAE now is the good candidate's MAE before.
+    assert worse.metrics["production_mae"] == pytest.approx(better.metrics["candidate_mae"])
+    assert worse.metrics["candidate_mae"] == pytest.approx(better.metrics["production_mae"])
+    assert (
+        worse.metrics["persistence_mae"]
+        == better.metrics["persistence_mae"]
+        == first.metrics["persistence_mae"]
+    )
+
+    itself = promote(engine, params, settings, version=good.model_version, as_of=LATEST)
+    assert (itself.decision, itself.metrics) == (
+        "rejected",
+        {},
+    ) and "already is the production" in itself.reason
+
+    with engine.connect() as conn:
+        log = promotion_log(conn, MODEL_NAME)
+    assert [(r.decision, r.candidate_version, r.production_version) for r in log] == [
+        ("rejected", bad.model_version, None),
+        ("forced", bad.model_version, None),
+        ("promoted", good.model_version, bad.model_version),
+        ("rejected", bad.model_version, good.model_version),
+        ("rejected", good.model_version, good.model_version),
+    ]
+    assert [r.reason for r in log] == [r.reason for r in (first, forced, better, worse, itself)]
+    assert log[2].candidate_run_id == good.mlflow_run_id
+    assert (
+        log[2].metrics["window"]
+        == log[3].metrics["window"]
+        == {
+            "first": "2007-06-04",
+            "last": "2007-06-29",
+            "n_days": 20,
+            "tickers": ["AAPL", "GOOG", "IBM", "MSFT"],
+        }
+    )
+    assert log[3].metrics["candidate_mae"] == worse.metrics["candidate_mae"]
+    tags = MlflowClient().get_model_version(MODEL_NAME, str(bad.model_version)).tags
+    assert tags["promotion_decision"] == "rejected" and tags["promotion_reason"] == worse.reason
+    assert MlflowClient().get_run(good.mlflow_run_id).data.tags["promotion_decision"] == "rejected"

@@ -1,0 +1,89 @@
+"""The registry against a real MLflow server (PostgreSQL backend), and the no-pickle guarantees."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import mlflow.pytorch
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from stockpredictor import registry
+from stockpredictor.config import Settings
+from stockpredictor.db.datasets import load_scaled
+from stockpredictor.models import ModelSpec, build_model, predict
+from tests.conftest import REPO
+from tests.mlflow_server import MlflowServer, free_port
+from tests.training.conftest import MODEL_NAME, SampleStore, tiny_params, train_with
+
+# Ways to deserialise with pickle; `torch.load` is only allowed with weights_only=True.
+PICKLE_USE = re.compile(
+    r"\bpickle\.(load|loads|Unpickler)\b|cloudpickle|joblib\.load|dill\.load|allow_pickle\s*=\s*True"
+    r"|serialization_format\s*=\s*[\"']pickle|torch\.load\((?![^)]*weights_only\s*=\s*True)"
+)
+
+
+def test_round_trip_against_a_real_mlflow_server_with_postgres_backend(
+    mlflow_server: MlflowServer, sample_store: SampleStore, tmp_path: Path
+) -> None:
+    settings = Settings(tmp_path / "data", sample_store.url, mlflow_server.url)
+    result = train_with(sample_store.engine, tiny_params(), settings, sample_store.run_id)
+    run = MlflowClient().get_run(result.mlflow_run_id)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # artifacts went through the server
+    assert registry.production_model(MODEL_NAME) is None
+
+    registry.set_alias(MODEL_NAME, result.model_version)
+    production = registry.production_model(MODEL_NAME)
+    assert production is not None
+    assert (production.version, production.run_id, production.dataset_run_id) == (
+        result.model_version,
+        result.mlflow_run_id,
+        sample_store.run_id,
+    )
+    assert registry.model_info(f"models:/{MODEL_NAME}@production") == production
+    model = registry.load_model(f"models:/{MODEL_NAME}@production")
+    with sample_store.engine.connect() as conn:
+        validation = load_scaled(conn, sample_store.run_id).windows("validation")
+    _, y = validation.all()
+    loss = float(np.nanmean((predict(model, validation).astype(np.float64) - y) ** 2))
+    assert loss == pytest.approx(result.metrics["best_val_loss"], rel=1e-4)
+
+
+def test_an_unreachable_server_fails_in_seconds(tmp_path: Path) -> None:
+    registry.use_tracking(Settings(tmp_path, "sqlite://", f"http://127.0.0.1:{free_port()}"))
+    started = time.monotonic()
+    with pytest.raises(MlflowException):
+        registry.production_model(MODEL_NAME)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.filterwarnings("ignore:The tensor attributes")
+def test_a_pickled_model_is_refused_before_loading(tmp_path: Path) -> None:
+    model = build_model(ModelSpec("lstm", n_stocks=2, n_features=3, hidden_size=4, num_layers=1, dropout=0.0))
+    mlflow.pytorch.save_model(
+        model, tmp_path / "pickled", serialization_format="pickle", pip_requirements=["torch"]
+    )
+    with pytest.raises(registry.UnsafeModelError, match="not a pytorch model logged in 'pt2' format"):
+        registry.load_model(str(tmp_path / "pickled"))
+    example = np.zeros((2, 5, 2, 3), dtype=np.float32)
+    mlflow.pytorch.save_model(
+        model, tmp_path / "undeclared", input_example=example, pip_requirements=["torch"]
+    )
+    with pytest.raises(registry.UnsafeModelError):  # pt2, but not logged by `log_model_version`
+        registry.load_model(str(tmp_path / "undeclared"))
+
+
+def test_no_code_deserialises_with_pickle() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for folder in ("src", "components", "pipelines")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if PICKLE_USE.search(line)
+    ]
+    assert offenders == []
+    assert PICKLE_USE.search("torch.load(path)") and not PICKLE_USE.search("torch.load(f, weights_only=True)")

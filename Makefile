@@ -37,6 +37,10 @@ format: $(STAMP) ## Format the code with ruff
 	$(VENV_BIN)/ruff check --fix src tests components pipelines bench
 	$(VENV_BIN)/ruff format src tests components pipelines bench
 
+.PHONY: compile
+compile: $(STAMP) ## Compile the KFP pipelines to pipelines/training.yaml and pipelines/daily.yaml
+	$(VENV_BIN)/python -m pipelines.compile
+
 .PHONY: bench
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(VENV_BIN)/python -m bench

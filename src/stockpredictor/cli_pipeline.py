@@ -20,7 +20,10 @@ from stockpredictor.orchestration import (
     pipeline_arguments,
 )
 
-pipeline_app = typer.Typer(no_args_is_help=True, help=__doc__)
+pipeline_app = typer.Typer(
+    no_args_is_help=True,
+    help="Run the KFP pipelines here (kfp.local), or upload, submit and schedule them on a cluster.",
+)
 app.add_typer(pipeline_app, name="pipeline")
 
 
@@ -32,6 +35,12 @@ class PipelineName(StrEnum):
 Name = Annotated[PipelineName, typer.Argument(help="Which pipeline.")]
 Host = Annotated[
     str, typer.Option("--host", envvar="KFP_HOST", help="Kubeflow Pipelines API, e.g. http://localhost:8080.")
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="KFP_TOKEN", help="Bearer token when the KFP API requires authentication."
+    ),
 ]
 Tickers = Annotated[str, typer.Option("--tickers", help="Comma-separated tickers instead of params.yaml's.")]
 Trials = Annotated[
@@ -70,10 +79,19 @@ def run_pipeline(
     params_path: Path = ctx.find_root().params.get("params") or default_params_path()
     with _reported():
         result = run_local(name.value, _arguments(ctx, as_of, tickers, n_trials), c.settings, params_path)
-    stderr.print(
-        f"pipeline {name.value} succeeded in {result.seconds:.0f} s; store {c.settings.database_url}"
-    )
+    stderr.print(f"pipeline {name.value} succeeded in {result.seconds:.0f} s")
     emit(result.output_dir)
+
+
+@pipeline_app.command()
+def upload(name: Name, host: Host, token: Token = None, version: Version = None) -> None:
+    """Upload the pipeline, or a new version of it when it exists; prints the version id."""
+    with _reported():
+        published = Cluster(host, token).publish(name.value, version)
+    stderr.print(
+        f"pipeline {published.display_name} ({published.pipeline_id}): version {published.version_id}"
+    )
+    emit(published.version_id)
 
 
 @pipeline_app.command()
@@ -81,6 +99,7 @@ def submit(
     ctx: typer.Context,
     name: Name,
     host: Host,
+    token: Token = None,
     as_of: AsOf = None,
     tickers: Tickers = "",
     n_trials: Trials = 0,
@@ -93,7 +112,7 @@ def submit(
 ) -> None:
     """Upload the pipeline (or a new version of it) and start a run; prints the run id."""
     with _reported():
-        cluster = Cluster(host)
+        cluster = Cluster(host, token)
         run = cluster.submit(name.value, _arguments(ctx, as_of, tickers, n_trials), experiment, version)
         stderr.print(f"run {run.run_id} started: {cluster.run_url(run.run_id)}")
         if wait:
@@ -106,6 +125,7 @@ def submit(
 def schedule_(
     ctx: typer.Context,
     host: Host,
+    token: Token = None,
     name: Annotated[PipelineName, typer.Argument(help="Which pipeline.")] = PipelineName.daily,
     cron: Annotated[
         str,
@@ -118,7 +138,7 @@ def schedule_(
 ) -> None:
     """Create a recurring run (one at a time, no catch-up); each run uses its own day as as_of."""
     with _reported():
-        recurring = Cluster(host).schedule(
+        recurring = Cluster(host, token).schedule(
             name.value, _arguments(ctx, None, tickers, n_trials), cron, experiment, version
         )
     stderr.print(
@@ -130,6 +150,7 @@ def schedule_(
 @pipeline_app.command()
 def runs(
     host: Host,
+    token: Token = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 10,
     experiment: Annotated[
         str | None, typer.Option("--experiment", help="Only this experiment's runs.")
@@ -137,7 +158,7 @@ def runs(
 ) -> None:
     """Recent runs, newest first: one line per run (id, state, created, name)."""
     with _reported():
-        cluster = Cluster(host)
+        cluster = Cluster(host, token)
         recent = cluster.recent_runs(limit, experiment)
     for run in recent:
         print(f"{run.run_id}\t{run.state}\t{run.created_at}\t{run.display_name}")

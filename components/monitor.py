@@ -1,0 +1,22 @@
+"""Component `monitor`: rolling-window evaluation of the production model and the retraining decision."""
+
+from kfp import dsl
+from kfp.dsl import Metrics, Output
+
+from components.image import PROJECT_IMAGE
+
+
+@dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
+def monitor(params_overrides: str, as_of: str, window_metrics: Output[Metrics]) -> str:
+    """Log matured predictions and judge the window; returns "retrain", "ok" or "insufficient_data"."""
+    import logging
+
+    from stockpredictor.runtime import parse_as_of, runtime_context
+    from stockpredictor.stages.monitor import monitor as run
+
+    ctx = runtime_context(params_overrides)
+    result = run(ctx.engine, ctx.params, ctx.settings, parse_as_of(as_of))
+    for name, value in result.metrics.items():
+        window_metrics.log_metric(name, value)
+    logging.getLogger("monitor").info("%s: %s", result.decision, result.reason)
+    return result.decision

@@ -1,0 +1,39 @@
+"""Component `predict`: next-day closes from the production model, stored for the API and monitoring."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Markdown, Model, Output
+
+from components.image import PROJECT_IMAGE
+
+
+@dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
+def predict(
+    params_overrides: str,
+    model: Input[Model],
+    window: Input[Dataset],
+    predictions: Output[Dataset],
+    table: Output[Markdown],
+) -> str:
+    """Predict, store the rows and JSON files; returns the target date (the next trading day)."""
+    import shutil
+    from pathlib import Path
+
+    from stockpredictor.runtime import predictions_markdown, runtime_context
+    from stockpredictor.stages.predict import predict as run
+
+    ctx = runtime_context(params_overrides)
+    result = run(
+        ctx.engine,
+        ctx.params,
+        ctx.settings,
+        Path(window.path) / window.metadata["file"],
+        model.metadata["model_uri"],
+    )
+    shutil.copyfile(result.json_path, predictions.path)
+    predictions.metadata.update(
+        target_date=result.target_date.isoformat(),
+        model_uri=model.metadata["model_uri"],
+        as_of=result.as_of.isoformat(),
+    )
+    Path(table.path).write_text(predictions_markdown(result))
+    return result.target_date.isoformat()

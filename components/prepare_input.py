@@ -1,0 +1,32 @@
+"""Component `prepare-input`: the production model's scaled input window for as_of."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+from components.image import PROJECT_IMAGE
+
+
+@dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
+def prepare_input(params_overrides: str, as_of: str, model: Input[Model], window: Output[Dataset]) -> str:
+    """Save the window (.npy + JSON sidecar) in the `window` folder; returns its last observed day."""
+    from pathlib import Path
+
+    from stockpredictor.runtime import parse_as_of, runtime_context
+    from stockpredictor.stages.prepare_input import prepare_input as run
+
+    ctx = runtime_context(params_overrides)
+    result = run(
+        ctx.engine,
+        ctx.params,
+        model.metadata["dataset_run_id"],
+        parse_as_of(as_of),
+        output_dir=Path(window.path),
+    )
+    window.metadata.update(
+        file=result.path.name,
+        dataset_run_id=result.dataset_run_id,
+        as_of=result.as_of.isoformat(),
+        last_day=result.last_day.isoformat(),
+        tickers=list(result.tickers),
+    )
+    return result.last_day.isoformat()

@@ -1,0 +1,27 @@
+"""Component `process`: causal features from all raw data up to as_of, stored as a new dataset."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Output
+
+from components.image import PROJECT_IMAGE
+
+
+@dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
+def process(params_overrides: str, as_of: str, dataset: Output[Dataset]) -> str:
+    """Build and store the feature panel; returns the new DATASET_RUN_ID (also in the dataset's metadata)."""
+    from stockpredictor.runtime import parse_as_of, runtime_context, write_reference
+    from stockpredictor.stages.process import process as run
+
+    ctx = runtime_context(params_overrides)
+    result = run(ctx.engine, ctx.params, parse_as_of(as_of))
+    write_reference(
+        dataset,
+        dataset_run_id=result.dataset_run_id,
+        as_of=result.as_of.isoformat(),
+        tickers=list(result.tickers),
+        feature_columns=list(result.feature_columns),
+        n_days=result.n_days,
+        first_date=result.first_date.isoformat(),
+        last_date=result.last_date.isoformat(),
+    )
+    return result.dataset_run_id

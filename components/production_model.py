@@ -1,0 +1,27 @@
+"""Component `production-model`: the registry's production model, or a signal to bootstrap training."""
+
+from kfp import dsl
+from kfp.dsl import Model, Output
+
+from components.image import PROJECT_IMAGE
+
+
+@dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
+def production_model(params_overrides: str, model: Output[Model]) -> str:
+    """Returns "found" (the model's URI and dataset run id are in `model`'s metadata) or "none"."""
+    from stockpredictor.runtime import (
+        PRODUCTION_MODEL_FOUND,
+        PRODUCTION_MODEL_NONE,
+        runtime_context,
+        write_model_reference,
+        write_reference,
+    )
+    from stockpredictor.stages.production_model import production_model as lookup
+
+    ctx = runtime_context(params_overrides)
+    production = lookup(ctx.params, ctx.settings)
+    if production is None:
+        write_reference(model)
+        return PRODUCTION_MODEL_NONE
+    write_model_reference(model, production)
+    return PRODUCTION_MODEL_FOUND

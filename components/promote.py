@@ -1,0 +1,22 @@
+"""Component `promote`: the promotion gate (candidate vs production vs persistence on the same window)."""
+
+from kfp import dsl
+from kfp.dsl import Metrics, Output
+
+from components.image import PROJECT_IMAGE
+
+
+@dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
+def promote(params_overrides: str, as_of: str, mlflow_run_id: str, comparison: Output[Metrics]) -> str:
+    """Alias the candidate `production` when it passes the gate; returns the decision (reason in the log)."""
+    import logging
+
+    from stockpredictor.runtime import parse_as_of, runtime_context
+    from stockpredictor.stages.promote import promote as run
+
+    ctx = runtime_context(params_overrides)
+    result = run(ctx.engine, ctx.params, ctx.settings, mlflow_run_id=mlflow_run_id, as_of=parse_as_of(as_of))
+    for name, value in result.metrics.items():
+        comparison.log_metric(name, value)
+    logging.getLogger("promote").info("%s: %s", result.decision, result.reason)
+    return result.decision

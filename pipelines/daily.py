@@ -1,0 +1,54 @@
+"""Daily pipeline: ingest -> production model -> prepare input -> predict -> monitor -> [retrain].
+
+With no production model yet, the training pipeline runs instead (bootstrap); when monitoring says
+`retrain`, it runs as a branch of the same run.
+"""
+
+from components.configure import configure
+from components.ingest import ingest
+from components.monitor import monitor
+from components.predict import predict
+from components.prepare_input import prepare_input
+from components.production_model import production_model
+from kfp import dsl
+
+from pipelines.tasks import retried, step
+from pipelines.training import training_pipeline
+from stockpredictor.runtime import PRODUCTION_MODEL_NONE
+
+RETRAIN = "retrain"
+
+
+@dsl.pipeline(
+    name="stockpredictor-daily",
+    description="Ingest the day's prices, predict the next trading day, monitor the production model, "
+    "retrain when it degrades (or train the first model).",
+)
+def daily_pipeline(
+    as_of: str = "", tickers: str = "", n_trials: int = 0, params_overrides: str = "[]"
+) -> None:
+    """Parameters as the training pipeline's (tickers and n_trials matter only when it trains)."""
+    training_args = {
+        "as_of": as_of,
+        "tickers": tickers,
+        "n_trials": n_trials,
+        "params_overrides": params_overrides,
+    }
+    overrides = step(configure(params_overrides=params_overrides, tickers=tickers, n_trials=n_trials)).output
+    fetched = step(retried(ingest(params_overrides=overrides, as_of=as_of)))
+    production = step(production_model(params_overrides=overrides).after(fetched))
+    # Conditions test a single str output: kfp.local evaluates conditions on NamedTuple fields as False.
+    with dsl.If(production.outputs["Output"] == PRODUCTION_MODEL_NONE, name="no-production-model"):
+        training_pipeline(**training_args).set_display_name("bootstrap-training").set_caching_options(False)
+    with dsl.Else(name="production-model-found"):
+        window = step(
+            prepare_input(params_overrides=overrides, as_of=as_of, model=production.outputs["model"])
+        )
+        predicted = step(
+            predict(
+                params_overrides=overrides, model=production.outputs["model"], window=window.outputs["window"]
+            )
+        )
+        decision = step(monitor(params_overrides=overrides, as_of=as_of).after(predicted))
+        with dsl.If(decision.outputs["Output"] == RETRAIN, name="retrain"):
+            training_pipeline(**training_args).set_display_name("retraining").set_caching_options(False)

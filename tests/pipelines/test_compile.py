@@ -1,0 +1,214 @@
+"""Both pipelines compile; the compiled specs have the declared structure, types and cluster settings."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pipelines.compile import compile_pipeline, main
+from pipelines.daily import RETRAIN
+from pipelines.tasks import PARAMS_CONFIG_MAP, PARAMS_MOUNT_PATH, PARAMS_PATH, SECRET_NAME
+
+from pipelines import PIPELINES, compiled_path
+from stockpredictor.runtime import PRODUCTION_MODEL_NONE
+from stockpredictor.stages import monitor
+from tests.conftest import REPO
+
+STRING, INTEGER = "STRING", "NUMBER_INTEGER"
+METRICS, MARKDOWN, DATASET, MODEL = "system.Metrics", "system.Markdown", "system.Dataset", "system.Model"
+
+# component: (inputs, outputs) with KFP parameter types or artifact schema titles.
+DECLARED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "configure": ({"params_overrides": STRING, "tickers": STRING, "n_trials": INTEGER}, {"Output": STRING}),
+    "ingest": ({"params_overrides": STRING, "as_of": STRING}, {"Output": INTEGER, "rows_added": METRICS}),
+    "process": ({"params_overrides": STRING, "as_of": STRING}, {"Output": STRING, "dataset": DATASET}),
+    "scale": ({"params_overrides": STRING, "dataset_run_id": STRING}, {"Output": STRING, "split": METRICS}),
+    "optimize": (
+        {"params_overrides": STRING, "dataset_run_id": STRING},
+        {"Output": STRING, "study": METRICS},
+    ),
+    "train": (
+        {"params_overrides": STRING, "dataset_run_id": STRING},
+        {"Output": STRING, "test_metrics": METRICS, "report": MARKDOWN, "model": MODEL},
+    ),
+    "promote": (
+        {"params_overrides": STRING, "as_of": STRING, "mlflow_run_id": STRING},
+        {"Output": STRING, "comparison": METRICS},
+    ),
+    "production-model": ({"params_overrides": STRING}, {"Output": STRING, "model": MODEL}),
+    "prepare-input": (
+        {"params_overrides": STRING, "as_of": STRING, "model": MODEL},
+        {"Output": STRING, "window": DATASET},
+    ),
+    "predict": (
+        {"params_overrides": STRING, "model": MODEL, "window": DATASET},
+        {"Output": STRING, "predictions": DATASET, "table": MARKDOWN},
+    ),
+    "monitor": ({"params_overrides": STRING, "as_of": STRING}, {"Output": STRING, "window_metrics": METRICS}),
+}
+TRAINING_STEPS = {"configure", "ingest", "process", "scale", "optimize", "train", "promote"}
+DAILY_STEPS = {"configure", "ingest", "production-model", "prepare-input", "predict", "monitor"}
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Each pipeline compiled afresh: its pipeline spec and its platform (Kubernetes) spec."""
+    folder = tmp_path_factory.mktemp("compiled")
+    specs = {}
+    for name in PIPELINES:
+        pipeline_spec, platform_spec = yaml.safe_load_all(
+            compile_pipeline(name, folder / f"{name}.yaml").read_text()
+        )
+        specs[name] = {"pipeline": pipeline_spec, "platform": platform_spec}
+    return specs
+
+
+def base_name(key: str) -> str:
+    """`comp-ingest-2` / `exec-ingest-2` -> `ingest` (the compiler numbers every further use)."""
+    return re.sub(r"-\d+$", "", key.removeprefix("comp-").removeprefix("exec-"))
+
+
+def executors(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return spec["pipeline"]["deploymentSpec"]["executors"]
+
+
+def tasks(dag: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dag["dag"]["tasks"]
+
+
+def test_committed_yaml_is_fresh() -> None:
+    assert main(["--check"]) == 0, "run `make compile` and commit pipelines/*.yaml"
+    assert {path.name for path in compiled_path("x").parent.glob("*.yaml")} == {"training.yaml", "daily.yaml"}
+
+
+def test_check_fails_on_stale_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    stale = tmp_path / "training.yaml"
+    stale.write_text("# edited by hand\n")
+    monkeypatch.setattr("pipelines.compile.compiled_path", lambda name: stale)
+    assert main(["--check"]) == 1
+
+
+def test_training_pipeline_steps_and_order(compiled: dict[str, dict[str, Any]]) -> None:
+    spec = compiled["training"]["pipeline"]
+    root = tasks(spec["root"])
+    assert set(root) == TRAINING_STEPS
+    after = {name: set(task.get("dependentTasks", [])) for name, task in root.items()}
+    assert after["process"] == {"configure", "ingest"}
+    assert after["train"] == {"configure", "optimize", "scale"}
+    assert after["promote"] == {"configure", "train"}
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {
+        "as_of",
+        "tickers",
+        "n_trials",
+        "params_overrides",
+    }
+
+
+def test_daily_yaml_has_the_bootstrap_and_retraining_conditions_with_nested_training(
+    compiled: dict[str, dict[str, Any]],
+) -> None:
+    spec = compiled["daily"]["pipeline"]
+    components = spec["components"]
+    conditions = {}
+    for component in components.values():
+        for task in tasks(component).values() if "dag" in component else []:
+            if "triggerPolicy" in task:
+                conditions[task["taskInfo"]["name"]] = (
+                    task["triggerPolicy"]["condition"],
+                    task["componentRef"]["name"],
+                )
+    bootstrap, _ = conditions["no-production-model"]
+    assert (
+        bootstrap
+        == f"inputs.parameter_values['pipelinechannel--production-model-Output'] == '{PRODUCTION_MODEL_NONE}'"
+    )
+    retrain, _ = conditions["retrain"]
+    assert retrain == f"inputs.parameter_values['pipelinechannel--monitor-Output'] == '{RETRAIN}'"
+    # Inside each branch, the whole training pipeline runs as a nested DAG.
+    for group, display_name in (("no-production-model", "bootstrap-training"), ("retrain", "retraining")):
+        branch = components[conditions[group][1]]
+        [nested] = tasks(branch).values()
+        assert nested["taskInfo"]["name"] == display_name
+        training_dag = components[nested["componentRef"]["name"]]
+        assert {base_name(t["componentRef"]["name"]) for t in tasks(training_dag).values()} == TRAINING_STEPS
+    # The prediction path runs only when a production model exists, and monitoring after predicting.
+    found = components[conditions["production-model-found"][1]]
+    assert {base_name(t["componentRef"]["name"]) for t in tasks(found).values()} >= {
+        "prepare-input",
+        "predict",
+        "monitor",
+    }
+    assert tasks(found)["monitor"]["dependentTasks"] == ["predict"]
+    assert RETRAIN == monitor.RETRAIN
+
+
+def test_every_component_has_its_declared_inputs_and_outputs(compiled: dict[str, dict[str, Any]]) -> None:
+    seen = set()
+    for spec in compiled.values():
+        for key, component in spec["pipeline"]["components"].items():
+            name = base_name(key)
+            if name not in DECLARED:
+                continue
+            seen.add(name)
+            inputs, outputs = DECLARED[name]
+            assert _interface(component.get("inputDefinitions", {})) == inputs, name
+            assert _interface(component.get("outputDefinitions", {})) == outputs, name
+    assert seen == set(DECLARED) == TRAINING_STEPS | DAILY_STEPS
+
+
+def _interface(definitions: dict[str, Any]) -> dict[str, str]:
+    parameters = {name: p["parameterType"] for name, p in definitions.get("parameters", {}).items()}
+    artifacts = {
+        name: a["artifactType"]["schemaTitle"] for name, a in definitions.get("artifacts", {}).items()
+    }
+    return {**parameters, **artifacts}
+
+
+def test_every_step_gets_credentials_and_params_from_the_cluster(compiled: dict[str, dict[str, Any]]) -> None:
+    for name, spec in compiled.items():
+        platform = spec["platform"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        assert set(platform) == set(executors(spec)), name
+        for executor_name, config in platform.items():
+            [secret] = config["secretAsEnv"]
+            assert secret["secretName"] == SECRET_NAME
+            assert {(k["secretKey"], k["envVar"]) for k in secret["keyToEnv"]} == {
+                ("STOCKPREDICTOR_DATABASE_URL", "STOCKPREDICTOR_DATABASE_URL"),
+                ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+            }
+            [mount] = config["configMapAsVolume"]
+            assert (mount["configMapName"], mount["mountPath"]) == (PARAMS_CONFIG_MAP, PARAMS_MOUNT_PATH)
+            env = executors(spec)[executor_name]["container"]["env"]
+            assert env == [{"name": "STOCKPREDICTOR_PARAMS", "value": PARAMS_PATH}]
+
+
+def test_images_retries_caching_and_resources(compiled: dict[str, dict[str, Any]]) -> None:
+    from components.image import PROJECT_IMAGE
+
+    for spec in compiled.values():
+        for name, executor in executors(spec).items():
+            container = executor["container"]
+            assert container["image"] == PROJECT_IMAGE
+            assert "pip install" not in " ".join(container["command"])  # kfp is in the image
+            assert ("resources" in container) == (base_name(name) in {"optimize", "train"}), name
+        for component in [spec["pipeline"]["root"], *spec["pipeline"]["components"].values()]:
+            for task_name, task in tasks(component).items() if "dag" in component else []:
+                step = base_name(task["componentRef"]["name"])
+                if step in DECLARED:
+                    cached = task.get("cachingOptions", {}).get("enableCache", False)
+                    assert cached == (step in {"scale", "optimize", "train"}), task_name
+                    assert ("retryPolicy" in task) == (step == "ingest"), task_name
+
+
+def test_the_package_does_not_import_components_or_pipelines() -> None:
+    """Layering: `stockpredictor` (CLI included) imports the KFP definitions only when a command runs."""
+    code = "import json, sys, stockpredictor.cli; print(json.dumps([m.split('.')[0] for m in sys.modules]))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert not {"components", "pipelines"} & set(json.loads(loaded.stdout))

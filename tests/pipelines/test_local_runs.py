@@ -1,0 +1,168 @@
+"""Real `kfp.local` runs of the daily pipeline on one store, checked by what landed in the store and registry.
+
+One module-scoped store goes through the product's first days on the bundled sample data:
+2012-12-31 (empty store: bootstrap training), 2013-01-02 (predict; nothing has matured yet, so no
+retraining) and 2013-01-03 (the 2013-01-03 prediction has matured; thresholds forced: retraining).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from sqlalchemy import ColumnElement, Engine, Table, func, select
+from typer.testing import CliRunner, Result
+
+from stockpredictor.cli import app
+from stockpredictor.db.engine import make_engine
+from stockpredictor.db.schema import (
+    latest_predictions,
+    model_performance_log,
+    model_promotions,
+    processed_feature_data,
+)
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+MODEL = "StockPricePredictorLSTM"
+TICKERS = ["AAPL", "IBM"]
+# Small enough for a test; a first model is promoted whatever two epochs achieve.
+TINY = [
+    f"data.tickers=[{','.join(TICKERS)}]",
+    "data.start=2009-01-01",
+    "sequences.sequence_length=10",
+    "optimize.n_trials=2",
+    "optimize.max_epochs=2",
+    "train.max_epochs=2",
+    "promotion.persistence_tolerance=100",
+]
+FORCE_RETRAIN = ["monitoring.min_evaluations=1", "monitoring.max_mape=1e-9"]
+
+
+@dataclass
+class Store:
+    """A data dir with an SQLite store and an MLflow registry, and the CLI that runs pipelines on it."""
+
+    data_dir: Path
+
+    def run_daily(self, as_of: str, *overrides: str) -> Result:
+        sets = [arg for override in [*TINY, *overrides] for arg in ("--set", override)]
+        env = {"STOCKPREDICTOR_DATA_DIR": str(self.data_dir)}
+        args = ["--params", str(REPO / "params.yaml"), *sets, "pipeline", "run", "daily", "--as-of", as_of]
+        return CliRunner().invoke(app, args, env=env)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(f"sqlite:///{self.data_dir / 'stockpredictor.db'}")
+
+    def count(self, table: Table, *where: ColumnElement[bool]) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+    @cached_property
+    def registry(self) -> MlflowClient:
+        uri = f"sqlite:///{self.data_dir / 'mlflow.db'}"
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def versions(self) -> list[ModelVersion]:
+        return sorted(self.registry.search_model_versions(f"name = '{MODEL}'"), key=lambda v: int(v.version))
+
+    def production(self) -> ModelVersion | None:
+        try:
+            return self.registry.get_model_version_by_alias(MODEL, "production")
+        except MlflowException:
+            return None
+
+    def daily_predictions(self, target: date) -> dict[str, str]:
+        """Ticker -> model run id of the daily predictions for `target`."""
+        query = select(latest_predictions.c.ticker, latest_predictions.c.model_run_id).where(
+            latest_predictions.c.kind == "daily", latest_predictions.c.target_date == target
+        )
+        with self.engine.connect() as conn:
+            return {ticker: run_id for ticker, run_id in conn.execute(query)}
+
+
+def task_output(run_dir: Path, task: str) -> str:
+    """The str a task of a local run returned."""
+    document = json.loads((run_dir / task / "executor_output.json").read_text())
+    return str(document["parameterValues"]["Output"])
+
+
+def succeeded(result: Result) -> Path:
+    """The run's artifact folder (the last stdout line); the CLI's output when the run failed."""
+    assert result.exit_code == 0, result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return Store(tmp_path_factory.mktemp("local-runs") / "data")
+
+
+@pytest.fixture(scope="module")
+def bootstrap(store: Store) -> Path:
+    """The first daily run, on an empty store."""
+    return succeeded(store.run_daily("2012-12-31"))
+
+
+@pytest.fixture(scope="module")
+def second_day(store: Store, bootstrap: Path) -> Path:
+    """The next trading day's run with the default monitoring thresholds."""
+    return succeeded(store.run_daily("2013-01-02"))
+
+
+def test_first_daily_run_on_an_empty_store_bootstraps_a_production_model(
+    store: Store, bootstrap: Path
+) -> None:
+    [version] = store.versions()
+    production = store.production()
+    assert production is not None and production.version == version.version
+    assert store.count(processed_feature_data) == 1
+    assert store.count(model_promotions, model_promotions.c.decision == "promoted") == 1
+    assert (bootstrap / "promote").is_dir()
+    assert not (bootstrap / "predict").exists()  # bootstrapping trains instead of predicting
+    assert store.count(latest_predictions, latest_predictions.c.kind == "daily") == 0
+
+
+def test_daily_run_predicts_and_does_not_retrain_when_monitoring_does_not_ask(
+    store: Store, second_day: Path
+) -> None:
+    production = store.production()
+    assert production is not None
+    assert store.daily_predictions(date(2013, 1, 3)) == dict.fromkeys(TICKERS, production.run_id)
+    assert len(store.versions()) == 1  # no training ran
+    assert store.count(processed_feature_data) == 1
+    assert task_output(second_day, "monitor") == "insufficient_data"
+    table = (second_day / "predict" / "table").read_text()
+    assert "Predicted closes for 2013-01-03" in table and all(f"| {t} |" in table for t in TICKERS)
+    model = json.loads((second_day / "production-model" / "model").read_text())
+    assert model["model_uri"] == f"models:/{MODEL}/{production.version}"
+
+
+def test_daily_run_takes_the_retrain_branch_when_thresholds_are_breached(
+    store: Store, second_day: Path
+) -> None:
+    before = store.production()
+    assert before is not None
+    run_dir = succeeded(store.run_daily("2013-01-03", *FORCE_RETRAIN))
+
+    evaluated = model_performance_log.c.target_date == date(2013, 1, 3)
+    assert (
+        store.count(model_performance_log, evaluated, model_performance_log.c.model_run_id == before.run_id)
+        == 2
+    )
+    assert task_output(run_dir, "monitor") == "retrain"
+    assert store.daily_predictions(date(2013, 1, 4)) == dict.fromkeys(TICKERS, before.run_id)
+    # The nested training pipeline ran: a new dataset, a new registered version, a promotion decision on it.
+    assert store.count(processed_feature_data) == 2
+    first, retrained = store.versions()
+    assert int(retrained.version) == int(first.version) + 1
+    assert store.count(model_promotions, model_promotions.c.candidate_version == int(retrained.version)) == 1

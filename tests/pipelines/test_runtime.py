@@ -1,0 +1,78 @@
+"""The helpers component bodies share: overrides from pipeline parameters, as_of, reference artifacts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stockpredictor.config import ConfigError
+from stockpredictor.orchestration import pipeline_arguments
+from stockpredictor.runtime import (
+    merge_overrides,
+    parse_as_of,
+    parse_overrides,
+    runtime_context,
+    write_reference,
+)
+from tests.conftest import REPO
+
+
+@pytest.fixture(autouse=True)
+def _repo_params(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOCKPREDICTOR_PARAMS", str(REPO / "params.yaml"))
+
+
+def test_pipeline_parameters_become_one_override_list() -> None:
+    merged = merge_overrides(json.dumps(["train.max_epochs=3"]), tickers="AAPL, IBM", n_trials=4)
+    assert json.loads(merged) == ["train.max_epochs=3", "data.tickers=[AAPL, IBM]", "optimize.n_trials=4"]
+    params = runtime_context(merged).params
+    assert (params.data.tickers, params.optimize.n_trials, params.train.max_epochs) == (("AAPL", "IBM"), 4, 3)
+    assert json.loads(merge_overrides("[]")) == []  # empty tickers and 0 trials keep params.yaml's
+
+
+def test_cli_values_round_trip_through_the_pipeline_parameters() -> None:
+    arguments = pipeline_arguments(date(2013, 1, 2), "MSFT", 0, ["optimize.max_epochs=2"])
+    assert arguments == {
+        "as_of": "2013-01-02",
+        "tickers": "MSFT",
+        "n_trials": 0,
+        "params_overrides": '["optimize.max_epochs=2"]',
+    }
+    assert parse_as_of(arguments["as_of"]) == date(2013, 1, 2)
+    assert parse_as_of(pipeline_arguments()["as_of"]) is None
+
+
+@pytest.mark.parametrize(
+    ("params_overrides", "tickers", "message"),
+    [
+        ("not json", "", "params_overrides is not JSON"),
+        ('{"a": 1}', "", "must be a JSON list"),
+        ('["data.nope=1"]', "", "key 'data.nope': unknown key"),
+        ("[]", "AAPL,AAPL", "tickers must be unique"),
+    ],
+)
+def test_bad_parameters_fail_before_any_work(params_overrides: str, tickers: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        merge_overrides(params_overrides, tickers=tickers)
+
+
+def test_empty_overrides_mean_none() -> None:
+    assert parse_overrides("") == parse_overrides("[]") == []
+
+
+@dataclass
+class FakeArtifact:
+    path: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def test_reference_artifacts_carry_their_metadata_in_both_places(tmp_path: Path) -> None:
+    artifact = FakeArtifact(str(tmp_path / "task" / "model"))
+    write_reference(artifact, model_uri="models:/M/3", dataset_run_id="20130102T000000_abc")
+    assert artifact.metadata == {"model_uri": "models:/M/3", "dataset_run_id": "20130102T000000_abc"}
+    assert json.loads(Path(artifact.path).read_text()) == artifact.metadata

@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
-# `make demo`: the product end to end, offline, on the embedded default (sample data, SQLite,
-# embedded MLflow). Until the pipelines are wired in, it runs the stages one by one.
+# `make demo`: both pipelines end to end through kfp.local, offline, on the embedded default
+# (bundled sample prices, SQLite store, embedded MLflow store under data/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sp=".venv/bin/stockpredictor"
-echo "== ingest (sample data, as of 2012-12-31)" >&2
-$sp ingest --as-of 2012-12-31
-echo "== process" >&2
-run_id=$($sp process --as-of 2012-12-31 | tail -n 1)
-echo "== scale $run_id" >&2
-$sp scale --run-id "$run_id"
+export STOCKPREDICTOR_DATA_DIR="${STOCKPREDICTOR_DATA_DIR:-$PWD/data}"
+TRAIN_AS_OF="${TRAIN_AS_OF:-2013-02-28}"
+DAILY_AS_OF="${DAILY_AS_OF:-2013-03-01}"
+N_TRIALS="${N_TRIALS:-8}"
+
+echo "== training pipeline (as of $TRAIN_AS_OF, $N_TRIALS Optuna trials)" >&2
+$sp pipeline run training --as-of "$TRAIN_AS_OF" --n-trials "$N_TRIALS" >&2
+echo "== daily pipeline (as of $DAILY_AS_OF)" >&2
+run_dir=$($sp pipeline run daily --as-of "$DAILY_AS_OF" | tail -n 1)
+
+echo
+if [ -f "$run_dir/predict/table" ]; then
+  cat "$run_dir/predict/table"
+else
+  echo "No predictions: no model has passed the promotion gate yet (see the promote step's log above)."
+fi
+echo
+echo "Pipeline artifacts: $run_dir"
+echo "Predictions JSON:   $STOCKPREDICTOR_DATA_DIR/predictions/latest_predictions.json"
+echo "MLflow UI:          $PWD/.venv/bin/mlflow ui --backend-store-uri sqlite:///$STOCKPREDICTOR_DATA_DIR/mlflow.db"
+echo "                    then open http://127.0.0.1:5000 (experiment 'stockpredictor', model StockPricePredictorLSTM)"
+echo "Prediction API:     $PWD/.venv/bin/stockpredictor serve   (dashboard on http://127.0.0.1:8000)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -19,6 +20,9 @@ from sqlalchemy.engine import make_url
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "stockpredictor_alembic_version"
 _PG_MIGRATION_LOCK = 7_310_001  # advisory lock id held while migrating PostgreSQL
+
+# Alembic logs every plugin it loads at INFO on each revision check; only its warnings matter here.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def normalise_url(url: str) -> str:

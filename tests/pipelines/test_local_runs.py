@@ -55,7 +55,13 @@ class Store:
 
     def run_daily(self, as_of: str, *overrides: str) -> Result:
         sets = [arg for override in [*TINY, *overrides] for arg in ("--set", override)]
-        env = {"STOCKPREDICTOR_DATA_DIR": str(self.data_dir)}
+        # Explicit URIs: `mlflow.set_tracking_uri` in earlier tests of this process exports
+        # MLFLOW_TRACKING_URI, and this module-scoped store is set up before the per-test isolation.
+        env = {
+            "STOCKPREDICTOR_DATA_DIR": str(self.data_dir),
+            "STOCKPREDICTOR_DATABASE_URL": f"sqlite:///{self.data_dir / 'stockpredictor.db'}",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{self.data_dir / 'mlflow.db'}",
+        }
         args = ["--params", str(REPO / "params.yaml"), *sets, "pipeline", "run", "daily", "--as-of", as_of]
         return CliRunner().invoke(app, args, env=env)
 

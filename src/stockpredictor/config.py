@@ -97,6 +97,7 @@ class OptimizeParams(_Section):
     n_trials: int = Field(20, ge=1)
     max_epochs: int = Field(15, ge=1)
     timeout_seconds: int = Field(900, ge=1)
+    workers: int = Field(1, ge=1)  # parallel search processes (pipeline pods) sharing the study
     seed: int = 42
     architectures: tuple[Literal["lstm", "lstm_attention", "lstm_cross_attention"], ...] = (
         "lstm",

@@ -86,7 +86,14 @@ class LocalRun:
 
 
 def run_local(name: str, arguments: dict[str, Any], settings: Settings, params_path: Path) -> LocalRun:
-    """Run pipeline `name` with `kfp.local.SubprocessRunner` in this environment (no cluster, no Docker).
+    """Run pipeline `name` locally (see `run_graph_local`)."""
+    return run_graph_local(load_pipeline(name), arguments, settings, params_path)
+
+
+def run_graph_local(
+    pipeline: GraphComponent, arguments: dict[str, Any], settings: Settings, params_path: Path
+) -> LocalRun:
+    """Run a pipeline with `kfp.local.SubprocessRunner` in this environment (no cluster, no Docker).
 
     Every task is a subprocess of this interpreter: it gets the store, MLflow and data-dir settings
     as absolute values in its environment, and the params file at `params_path` instead of the
@@ -94,7 +101,7 @@ def run_local(name: str, arguments: dict[str, Any], settings: Settings, params_p
     """
     from kfp import local
 
-    pipeline = _with_params_file(load_pipeline(name), params_path.resolve())
+    local_pipeline = _with_params_file(pipeline, params_path.resolve())
     root = settings.data_dir / "kfp"
     root.mkdir(parents=True, exist_ok=True)
     before = set(root.iterdir())
@@ -113,9 +120,9 @@ def run_local(name: str, arguments: dict[str, Any], settings: Settings, params_p
             runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True
         )
         try:
-            pipeline(**arguments)
+            local_pipeline(**arguments)
         except RuntimeError as exc:
-            raise PipelineError(f"local {name} pipeline failed: {exc}") from None
+            raise PipelineError(f"local {pipeline.name} pipeline failed: {exc}") from None
     new = sorted(set(root.iterdir()) - before, key=lambda p: p.stat().st_mtime)
     return LocalRun(new[-1] if new else root, time.perf_counter() - start)
 

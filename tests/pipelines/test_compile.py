@@ -14,13 +14,14 @@ import yaml
 from pipelines.compile import compile_pipeline, main
 from pipelines.daily import RETRAIN
 from pipelines.tasks import PARAMS_CONFIG_MAP, PARAMS_MOUNT_PATH, PARAMS_PATH, SECRET_NAME
+from pipelines.training import MAX_PARALLEL_WORKERS
 
 from pipelines import PIPELINES, compiled_path
 from stockpredictor.runtime import PRODUCTION_MODEL_NONE
 from stockpredictor.stages import monitor
 from tests.conftest import REPO
 
-STRING, INTEGER = "STRING", "NUMBER_INTEGER"
+STRING, INTEGER, LIST = "STRING", "NUMBER_INTEGER", "LIST"
 METRICS, MARKDOWN, DATASET, MODEL = "system.Metrics", "system.Markdown", "system.Dataset", "system.Model"
 
 # component: (inputs, outputs) with KFP parameter types or artifact schema titles.
@@ -29,7 +30,15 @@ DECLARED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "ingest": ({"params_overrides": STRING, "as_of": STRING}, {"Output": INTEGER, "rows_added": METRICS}),
     "process": ({"params_overrides": STRING, "as_of": STRING}, {"Output": STRING, "dataset": DATASET}),
     "scale": ({"params_overrides": STRING, "dataset_run_id": STRING}, {"Output": STRING, "split": METRICS}),
-    "optimize": (
+    "optimize-study": (
+        {"params_overrides": STRING, "dataset_run_id": STRING, "workers": INTEGER},
+        {"Output": LIST},
+    ),
+    "optimize-worker": (
+        {"params_overrides": STRING, "dataset_run_id": STRING, "worker": INTEGER},
+        {"Output": INTEGER},
+    ),
+    "optimize-collect": (
         {"params_overrides": STRING, "dataset_run_id": STRING},
         {"Output": STRING, "study": METRICS},
     ),
@@ -52,7 +61,18 @@ DECLARED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     ),
     "monitor": ({"params_overrides": STRING, "as_of": STRING}, {"Output": STRING, "window_metrics": METRICS}),
 }
-TRAINING_STEPS = {"configure", "ingest", "process", "scale", "optimize", "train", "promote"}
+TRAINING_STEPS = {
+    "configure",
+    "ingest",
+    "process",
+    "scale",
+    "optimize-study",
+    "optimize-worker",
+    "optimize-collect",
+    "train",
+    "promote",
+}
+CACHED = {"scale", "optimize-worker", "optimize-collect", "train"}
 DAILY_STEPS = {"configure", "ingest", "production-model", "prepare-input", "predict", "monitor"}
 
 
@@ -82,6 +102,15 @@ def tasks(dag: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dag["dag"]["tasks"]
 
 
+def steps(components: dict[str, Any], dag: dict[str, Any]) -> set[str]:
+    """The components a DAG runs, looking into its nested graphs and ParallelFor loops."""
+    found = set()
+    for task in tasks(dag).values():
+        name = task["componentRef"]["name"]
+        found |= steps(components, components[name]) if "dag" in components[name] else {base_name(name)}
+    return found
+
+
 def test_committed_yaml_is_fresh() -> None:
     assert main(["--check"]) == 0, "run `make compile` and commit pipelines/*.yaml"
     assert {path.name for path in compiled_path("x").parent.glob("*.yaml")} == {"training.yaml", "daily.yaml"}
@@ -97,17 +126,36 @@ def test_check_fails_on_stale_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def test_training_pipeline_steps_and_order(compiled: dict[str, dict[str, Any]]) -> None:
     spec = compiled["training"]["pipeline"]
     root = tasks(spec["root"])
-    assert set(root) == TRAINING_STEPS
+    assert steps(spec["components"], spec["root"]) == TRAINING_STEPS
     after = {name: set(task.get("dependentTasks", [])) for name, task in root.items()}
     assert after["process"] == {"configure", "ingest"}
-    assert after["train"] == {"configure", "optimize", "scale"}
+    assert after["train"] == {"configure", "optimize-search", "scale"}
     assert after["promote"] == {"configure", "train"}
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == {
         "as_of",
         "tickers",
         "n_trials",
+        "optimize_workers",
         "params_overrides",
     }
+
+
+def test_optimize_workers_fan_out_in_a_parallel_for_then_one_task_collects(
+    compiled: dict[str, dict[str, Any]],
+) -> None:
+    spec = compiled["training"]["pipeline"]
+    search = tasks(spec["root"])["optimize-search"]
+    assert search["taskInfo"]["name"] == "optimize"
+    graph = tasks(spec["components"][search["componentRef"]["name"]])
+    [loop_name] = set(graph) - {"optimize-study", "optimize-collect"}
+    loop = graph[loop_name]
+    assert loop["iteratorPolicy"] == {"parallelismLimit": MAX_PARALLEL_WORKERS}
+    assert loop["parameterIterator"]["items"] == {"inputParameter": "pipelinechannel--optimize-study-Output"}
+    assert "optimize-study" in loop["dependentTasks"]
+    assert set(tasks(spec["components"][loop["componentRef"]["name"]])) == {"optimize-worker"}
+    assert loop_name in graph["optimize-collect"]["dependentTasks"]
+    resources = executors(compiled["training"])["exec-optimize-worker"]["container"]["resources"]
+    assert resources["resourceCpuRequest"] and resources["resourceMemoryRequest"]
 
 
 def test_daily_yaml_has_the_bootstrap_and_retraining_conditions_with_nested_training(
@@ -136,7 +184,7 @@ def test_daily_yaml_has_the_bootstrap_and_retraining_conditions_with_nested_trai
         [nested] = tasks(branch).values()
         assert nested["taskInfo"]["name"] == display_name
         training_dag = components[nested["componentRef"]["name"]]
-        assert {base_name(t["componentRef"]["name"]) for t in tasks(training_dag).values()} == TRAINING_STEPS
+        assert steps(components, training_dag) == TRAINING_STEPS
     # The prediction path runs only when a production model exists, and monitoring after predicting.
     found = components[conditions["production-model-found"][1]]
     assert {base_name(t["componentRef"]["name"]) for t in tasks(found).values()} >= {
@@ -195,13 +243,13 @@ def test_images_retries_caching_and_resources(compiled: dict[str, dict[str, Any]
             container = executor["container"]
             assert container["image"] == PROJECT_IMAGE
             assert "pip install" not in " ".join(container["command"])  # kfp is in the image
-            assert ("resources" in container) == (base_name(name) in {"optimize", "train"}), name
+            assert ("resources" in container) == (base_name(name) in {"optimize-worker", "train"}), name
         for component in [spec["pipeline"]["root"], *spec["pipeline"]["components"].values()]:
             for task_name, task in tasks(component).items() if "dag" in component else []:
                 step = base_name(task["componentRef"]["name"])
                 if step in DECLARED:
                     cached = task.get("cachingOptions", {}).get("enableCache", False)
-                    assert cached == (step in {"scale", "optimize", "train"}), task_name
+                    assert cached == (step in CACHED), task_name
                     assert ("retryPolicy" in task) == (step == "ingest"), task_name
 
 

@@ -2,13 +2,16 @@
 
 The study lives in the project database (Optuna's RDB storage) under `dataset-<run id>`: running the
 stage again resumes it, running only the trials still missing from `optimize.n_trials` (complete and
-pruned trials count; failed ones are retried).
+pruned trials count; failed ones are retried). The search scales out as `create_study` once, then
+`run_worker` in any number of processes sharing the study, then `collect`; `optimize` runs the three
+in one process.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import optuna
@@ -115,30 +118,97 @@ def storage_for(engine: Engine) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
 
 
-def optimize(engine: Engine, params: Params, run_id: str) -> OptimizeResult:
-    """Run (or resume) the dataset's study and store its best hyperparameters in `optimization_results`."""
-    configure_torch_threads()
-    with engine.connect() as conn:
-        dataset = load_scaled(conn, run_id)
-    name = study_name(run_id)
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage_for(engine),
+def _open_study(storage: optuna.storages.RDBStorage, run_id: str) -> optuna.Study:
+    """The dataset's study, created on first use, with this process's pruner."""
+    return optuna.create_study(
+        study_name=study_name(run_id),
+        storage=storage,
         direction="minimize",
         load_if_exists=True,
         pruner=optuna.pruners.MedianPruner(
             n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS
         ),
     )
-    done = len(study.get_trials(deepcopy=False, states=_COUNTED))
-    # Seeded by how far the search got, so a resumed search does not replay the first trials' samples.
-    study.sampler = optuna.samplers.TPESampler(seed=params.optimize.seed + done)
-    missing = params.optimize.n_trials - done
-    if missing > 0:
-        log.info(
-            "optimize %s: %d of %d trials done, running %d", name, done, params.optimize.n_trials, missing
+
+
+def _fail_orphans(study: optuna.Study, storage: optuna.storages.RDBStorage) -> None:
+    """Mark the study's RUNNING trials failed: call only when none of its workers runs."""
+    for orphan in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        log.warning(
+            "optimize %s: trial %d was left running, marking it failed", study.study_name, orphan.number
         )
-        study.optimize(_objective(dataset, params), n_trials=missing, timeout=params.optimize.timeout_seconds)
+        storage.set_trial_state_values(orphan._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def create_study(engine: Engine, params: Params, run_id: str) -> str:
+    """Create the dataset's study, or resume it (failing trials a killed earlier search left RUNNING).
+
+    Returns the study's name. Call it before the workers start.
+    """
+    storage = storage_for(engine)
+    study = _open_study(storage, run_id)
+    _fail_orphans(study, storage)
+    return study.study_name
+
+
+def worker_indices(params: Params, workers: int = 0) -> list[int]:
+    """The indices of the search's workers: `workers` of them, 0 = `optimize.workers`."""
+    return list(range(workers or params.optimize.workers))
+
+
+def _claimed(study: optuna.Study, before_trial_id: int | None = None) -> int:
+    """Trials that count towards the budget (finished or running), optionally only those created earlier."""
+    trials = study.get_trials(deepcopy=False, states=(*_COUNTED, optuna.trial.TrialState.RUNNING))
+    return sum(1 for t in trials if before_trial_id is None or t._trial_id < before_trial_id)
+
+
+def run_worker(engine: Engine, params: Params, run_id: str, worker: int = 0) -> int:
+    """Run trials of the shared study until `optimize.n_trials` are finished or running; returns how many.
+
+    Workers race safely: a worker takes a trial (Optuna assigns it an increasing id) and runs it only
+    when fewer than `n_trials` counted trials were created before it; otherwise it marks it failed
+    and stops. Each trial records its worker in the user attribute `worker`.
+    """
+    configure_torch_threads()
+    with engine.connect() as conn:
+        dataset = load_scaled(conn, run_id)
+    n_trials = params.optimize.n_trials
+    study = _open_study(storage_for(engine), run_id)
+    done = len(study.get_trials(deepcopy=False, states=_COUNTED))
+    # Seeded by how far the search got and by the worker, so neither a resumed search nor another
+    # worker replays the same samples.
+    study.sampler = optuna.samplers.TPESampler(seed=params.optimize.seed + done + worker)
+    objective = _objective(dataset, params)
+    deadline = time.monotonic() + params.optimize.timeout_seconds
+    ran = 0
+    log.info("optimize %s worker %d: %d of %d trials done", study.study_name, worker, done, n_trials)
+    while _claimed(study) < n_trials and time.monotonic() < deadline:
+        trial = study.ask()
+        if _claimed(study, before_trial_id=trial._trial_id) >= n_trials:
+            trial.set_user_attr("surplus", True)  # another worker claimed the last trial first
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            break
+        trial.set_user_attr("worker", worker)
+        try:
+            study.tell(trial, objective(trial))
+        except optuna.TrialPruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        except Exception:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        ran += 1
+    return ran
+
+
+def collect(engine: Engine, params: Params, run_id: str) -> OptimizeResult:
+    """After the workers: fail the trials left RUNNING (a killed worker's), store the best trial's result.
+
+    Call it once every worker has stopped: it takes any running trial for an orphan.
+    """
+    name = study_name(run_id)
+    storage = storage_for(engine)
+    study = optuna.load_study(study_name=name, storage=storage)
+    _fail_orphans(study, storage)
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not complete:
         raise NoCompletedTrialError(f"study {name} has no completed trial (see the log for failures)")
@@ -163,3 +233,10 @@ def optimize(engine: Engine, params: Params, run_id: str) -> OptimizeResult:
         record.n_pruned,
     )
     return record
+
+
+def optimize(engine: Engine, params: Params, run_id: str) -> OptimizeResult:
+    """Run (or resume) the dataset's study in this process and store its best hyperparameters."""
+    create_study(engine, params, run_id)
+    run_worker(engine, params, run_id)
+    return collect(engine, params, run_id)

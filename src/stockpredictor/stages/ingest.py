@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from stockpredictor.config import Params
+from stockpredictor.db.engine import write_transaction
 from stockpredictor.db.prices import insert_prices, latest_dates
 from stockpredictor.sources import PriceSource, SourceError, get_source
 from stockpredictor.stages.common import resolve_as_of
@@ -71,5 +72,5 @@ def ingest(
 
 
 def _store(engine: Engine, frames: dict[str, pd.DataFrame], source: str) -> dict[str, int]:
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         return insert_prices(conn, frames, source)

@@ -30,6 +30,12 @@ def small(params: Params, **changes: object) -> Params:
     return params.model_copy(update={"data": data})
 
 
+def cli(*overrides: str) -> list[str]:
+    """The `stockpredictor` command with the repository's params and `--set` overrides."""
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    return [sys.executable, "-m", "stockpredictor", "--params", str(REPO / "params.yaml"), *sets]
+
+
 def count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
@@ -61,15 +67,7 @@ def test_sample_prices_are_split_adjusted(engine: Engine, params: Params) -> Non
 def test_concurrent_ingest_neither_duplicates_nor_fails(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "STOCKPREDICTOR_DATABASE_URL": db_url, "STOCKPREDICTOR_DATA_DIR": str(tmp_path)}
     command = [
-        sys.executable,
-        "-m",
-        "stockpredictor",
-        "--params",
-        str(REPO / "params.yaml"),
-        "--set",
-        "data.tickers=[AAPL,IBM,MSFT]",
-        "--set",
-        "data.start=2004-01-01",
+        *cli("data.tickers=[AAPL,IBM,MSFT]", "data.start=2004-01-01"),
         "ingest",
         "--as-of",
         "2008-12-31",
@@ -152,17 +150,7 @@ def test_missing_inputs_are_named_and_nothing_is_written(engine: Engine, params:
 
 def test_cli_chain_prints_key_outputs_last(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "STOCKPREDICTOR_DATA_DIR": str(tmp_path)}
-    base = [
-        sys.executable,
-        "-m",
-        "stockpredictor",
-        "--params",
-        str(REPO / "params.yaml"),
-        "--set",
-        "data.tickers=[IBM]",
-        "--set",
-        "data.start=2005-01-01",
-    ]
+    base = cli("data.tickers=[IBM]", "data.start=2005-01-01")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*base, *args], env=env, capture_output=True, text=True, timeout=300)
@@ -173,19 +161,5 @@ def test_cli_chain_prints_key_outputs_last(tmp_path) -> None:  # type: ignore[no
     assert run("scale", "--run-id", run_id).stdout.strip().splitlines()[-1] == run_id
     missing = run("scale", "--run-id", "nope")
     assert missing.returncode != 0 and "'nope'" in missing.stderr and "Traceback" not in missing.stderr
-    typo = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "stockpredictor",
-            "--params",
-            str(REPO / "params.yaml"),
-            "--set",
-            "data.tikers=[IBM]",
-            "ingest",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    typo = subprocess.run([*cli("data.tikers=[IBM]"), "ingest"], env=env, capture_output=True, text=True)
     assert typo.returncode == 2 and "data.tikers" in typo.stderr and "params.yaml" in typo.stderr

@@ -17,8 +17,8 @@ from stockpredictor.config import Settings
 from stockpredictor.db.datasets import load_scaled
 from stockpredictor.models import ModelSpec, build_model, predict
 from tests.conftest import REPO
-from tests.mlflow_server import MlflowServer, free_port
-from tests.training.conftest import MODEL_NAME, SampleStore, tiny_params, train_with
+from tests.support.mlflow_server import MlflowServer, free_port
+from tests.support.sample_dataset import MODEL_NAME, SampleStore, tiny_params, train_with
 
 # Ways to deserialise with pickle; `torch.load` is only allowed with weights_only=True.
 PICKLE_USE = re.compile(

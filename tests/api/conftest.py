@@ -30,7 +30,7 @@ from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.monitor import monitor_model
 from stockpredictor.stages.replay import ReplayResult, replay, workspace_settings
 from tests.conftest import REPO, create_pg_database, drop_pg_database
-from tests.daily.conftest import TINY
+from tests.support.replay import TINY
 
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
 DAILY_RUN = (date(2012, 6, 18), date(2012, 6, 29))  # first and last day of the replayed daily runs

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from tests.pipelines.fake_kfp import FakeKfpServer
+from tests.support.fake_kfp import FakeKfpServer
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typer.testing import CliRunner, Result
 from stockpredictor.cli import app
 from stockpredictor.orchestration import DEFAULT_CRON
 from tests.conftest import REPO
-from tests.pipelines.fake_kfp import FakeKfp, FakeKfpServer
+from tests.support.fake_kfp import FakeKfp, FakeKfpServer
 
 PARAMS = ["--params", str(REPO / "params.yaml")]
 

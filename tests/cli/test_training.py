@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from stockpredictor.cli import app
 from stockpredictor.config import DATABASE_URL_ENV, MLFLOW_URI_ENV, Settings
 from tests.conftest import REPO
-from tests.training.conftest import TINY, SampleStore
+from tests.support.sample_dataset import TINY, SampleStore
 
 
 def test_optimize_train_promote_and_roll_back(

@@ -12,7 +12,7 @@ import requests
 from stockpredictor.sources import SourceError, UnknownTickerError, get_source, yahoo
 from stockpredictor.sources.yahoo import EXCHANGE_TZ, YahooSource
 from tests.sources.contract import assert_price_frame
-from tests.sources.fake_yahoo import BAD_GATEWAY, RATE_LIMITED, SERVER_ERROR, Bar, FakeYahoo, yahoo_session
+from tests.support.fake_yahoo import BAD_GATEWAY, RATE_LIMITED, SERVER_ERROR, Bar, FakeYahoo, yahoo_session
 
 DIVIDEND_FACTOR = 0.98
 TRADING_DAYS = [date(2024, 1, d) for d in (2, 3, 4, 5, 8, 9, 10, 11, 12)]

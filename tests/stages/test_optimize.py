@@ -7,7 +7,7 @@ from sqlalchemy import Engine, inspect
 
 from stockpredictor.db.optimization import load_optimization
 from stockpredictor.stages.optimize import optimize, storage_for, study_name
-from tests.training.conftest import add_sample_dataset, tiny_params
+from tests.support.sample_dataset import add_sample_dataset, tiny_params
 
 States = optuna.trial.TrialState
 

@@ -21,7 +21,7 @@ from stockpredictor.db.optimization import load_optimization
 from stockpredictor.orchestration import run_graph_local
 from stockpredictor.stages.optimize import collect, create_study, run_worker, storage_for, study_name
 from tests.conftest import REPO
-from tests.training.conftest import TINY, SampleStore, tiny_params
+from tests.support.sample_dataset import TINY, SampleStore, tiny_params
 
 States = optuna.trial.TrialState
 FINISHED = (States.COMPLETE, States.PRUNED)

@@ -21,7 +21,7 @@ from stockpredictor.stages.prepare_input import InputWindowError, StaleDataError
 from stockpredictor.stages.process import MissingDataError
 from stockpredictor.stages.production_model import production_model
 from tests.conftest import REPO
-from tests.daily.conftest import REPLAY_END, REPLAY_START, TINY, Replayed
+from tests.support.replay import REPLAY_END, REPLAY_START, TINY, Replayed
 
 
 def bootstrap_dataset(replayed: Replayed) -> str:

@@ -21,7 +21,7 @@ from stockpredictor.stages import replay as replay_module
 from stockpredictor.stages.monitor import INSUFFICIENT_DATA, RETRAIN
 from stockpredictor.stages.replay import ReplayDay, ReplayResult
 from tests.conftest import REPO
-from tests.daily.conftest import REPLAY_END, REPLAY_START, TINY, Replayed
+from tests.support.replay import REPLAY_END, REPLAY_START, TINY, Replayed
 
 
 def test_every_day_has_predictions_and_every_ticker_evaluated_days(replayed: Replayed) -> None:

@@ -21,7 +21,7 @@ from stockpredictor.db.schema import latest_predictions
 from stockpredictor.evaluation import forecast
 from stockpredictor.models import predict
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, hyperparameters_for
-from tests.training.conftest import MODEL_NAME, SampleStore, tiny_params, train_with
+from tests.support.sample_dataset import MODEL_NAME, SampleStore, tiny_params, train_with
 
 # A high learning rate makes the validation loss bounce: the best epoch is not the last one.
 BOUNCY = {"learning_rate": 5e-2}

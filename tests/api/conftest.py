@@ -1,8 +1,8 @@
 """Stores and registries behind the API tests.
 
-`daily_run`: real daily runs (a replay of the sample data with tiny training), for the browser test,
-the fuzzing and the end-to-end API tests. `store`: a store filled by hand with two models'
-predictions on SQLite and on PostgreSQL, for exact expectations on both backends.
+The browser test, the fuzzing and the end-to-end API tests read the shared replay of real daily runs
+(`replayed`, tests/support/replay.py). `store`: a store filled by hand with two models' predictions on
+SQLite and on PostgreSQL, for exact expectations on both backends.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from stockpredictor.api import create_app
 from stockpredictor.calendar import next_trading_day, trading_days
-from stockpredictor.config import Params, Settings, load_params
+from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import make_engine, migrate
 from stockpredictor.db.predictions import upsert_predictions
 from stockpredictor.db.prices import load_prices
@@ -28,13 +28,10 @@ from stockpredictor.db.promotions import PromotionRecord, record_promotion
 from stockpredictor.registry import PRODUCTION_ALIAS
 from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.monitor import monitor_model
-from stockpredictor.stages.replay import ReplayResult, replay, workspace_settings
-from tests.conftest import REPO, create_pg_database, drop_pg_database
-from tests.support.replay import TINY
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.support.overrides import SAMPLE_TICKERS, repo_params
 
-TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
-DAILY_RUN = (date(2012, 6, 18), date(2012, 6, 29))  # first and last day of the replayed daily runs
-DAILY_RUN_OVERRIDES = [*TINY, f"data.tickers=[{','.join(TICKERS)}]"]
+TICKERS = SAMPLE_TICKERS
 AS_OF = date(2012, 6, 29)  # a Friday: its predictions target Monday 2012-07-02 (no close stored yet)
 PREDICTION_DAYS = 25  # the old model predicted the first OLD_DAYS of them, production the rest
 OLD_DAYS = 10
@@ -50,26 +47,9 @@ class Registry:
     dataset_run_id: str = "dataset-for-api-tests"
 
 
-@dataclass(frozen=True)
-class DailyRun:
-    """A replay of the daily operations (bootstrap training, then prepare-input, predict, monitor)."""
-
-    result: ReplayResult
-    params: Params
-    settings: Settings
-
-
-@pytest.fixture(scope="session")
-def daily_run(tmp_path_factory: pytest.TempPathFactory) -> DailyRun:
-    """Two weeks of real daily runs on the sample data, four tickers, tiny training settings."""
-    params = load_params(REPO / "params.yaml", DAILY_RUN_OVERRIDES)
-    output = tmp_path_factory.mktemp("daily-run")
-    return DailyRun(replay(params, *DAILY_RUN, output), params, workspace_settings(output))
-
-
 @pytest.fixture(scope="session")
 def api_params() -> Params:
-    return load_params(REPO / "params.yaml", ["data.start=2011-01-03"])
+    return repo_params("data.start=2011-01-03")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The API on the store and registry of real daily runs (replay of the sample data, tiny training)."""
+"""The API on the store and registry of the shared replay of real daily runs (sample data, tiny training)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from fastapi.testclient import TestClient
 from stockpredictor.api import create_app
 from stockpredictor.calendar import next_trading_day, trading_days
 from stockpredictor.db.prices import load_prices
-from stockpredictor.stages.common import store_engine
 from stockpredictor.stages.monitor import monitor_model
-from tests.api.conftest import DAILY_RUN, TICKERS, DailyRun
+from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
 
 @pytest.fixture(scope="module")
-def client(daily_run: DailyRun) -> Iterator[TestClient]:
-    with TestClient(create_app(daily_run.settings, daily_run.params)) as test_client:
+def client(replayed: Replayed) -> Iterator[TestClient]:
+    with TestClient(create_app(replayed.settings, replayed.params)) as test_client:
         yield test_client
 
 
@@ -25,19 +24,19 @@ def test_health_and_tickers(client: TestClient) -> None:
     assert client.get("/health").json()["status"] == "ok"
     tickers = client.get("/tickers").json()
     assert [t["ticker"] for t in tickers] == list(TICKERS)
-    assert {t["latest_prediction_as_of"] for t in tickers} == {str(DAILY_RUN[1])}
+    assert {t["latest_prediction_as_of"] for t in tickers} == {str(REPLAY_END)}
 
 
-def test_latest_predictions_are_the_last_days_predictions(client: TestClient, daily_run: DailyRun) -> None:
-    last = daily_run.result.days[-1].prediction
+def test_latest_predictions_are_the_last_days_predictions(client: TestClient, replayed: Replayed) -> None:
+    last = replayed.result.days[-1].prediction
     assert last is not None
     body = client.get("/predictions/latest").json()
-    assert body["as_of_date"] == str(last.last_day) == str(DAILY_RUN[1])
+    assert body["as_of_date"] == str(last.last_day) == str(REPLAY_END)
     assert [p["ticker"] for p in body["predictions"]] == list(TICKERS)
     for served, made in zip(body["predictions"], last.predictions, strict=True):
         assert (served["ticker"], served["last_close"]) == (made.ticker, made.last_close)
         assert served["predicted_close"] == pytest.approx(made.predicted_close)
-        assert served["target_date"] == str(last.target_date) == str(next_trading_day(DAILY_RUN[1]))
+        assert served["target_date"] == str(last.target_date) == str(next_trading_day(REPLAY_END))
         assert (served["model_run_id"], served["model_version"]) == (
             last.model_run_id,
             str(last.model_version),
@@ -45,11 +44,11 @@ def test_latest_predictions_are_the_last_days_predictions(client: TestClient, da
 
 
 def test_history_has_one_prediction_per_day_with_the_actual_close(
-    client: TestClient, daily_run: DailyRun
+    client: TestClient, replayed: Replayed
 ) -> None:
-    days = trading_days(*DAILY_RUN)
-    with store_engine(daily_run.settings).connect() as conn:
-        closes = load_prices(conn, ["GOOG"], DAILY_RUN[1])["GOOG"]["close"]
+    days = trading_days(REPLAY_START, REPLAY_END)
+    with replayed.engine.connect() as conn:
+        closes = load_prices(conn, ["GOOG"], REPLAY_END)["GOOG"]["close"]
     predictions = client.get("/predictions/GOOG").json()["predictions"]
     assert [p["as_of_date"] for p in predictions] == [str(day) for day in days]
     for p in predictions[:-1]:
@@ -58,28 +57,23 @@ def test_history_has_one_prediction_per_day_with_the_actual_close(
     assert predictions[-1]["actual_close"] is None  # its target day lies after the last run
 
 
-def test_performance_is_the_monitors_window(client: TestClient, daily_run: DailyRun) -> None:
-    production = client.get("/model").json()["run_id"]
+def test_performance_is_the_monitors_window(client: TestClient, replayed: Replayed) -> None:
+    predicting = replayed.bootstrap.result.mlflow_run_id  # every prediction of the range is its
     (model,) = client.get("/performance").json()["models"]
-    assert model["model_run_id"] == production
-    assert model["overall"]["evaluations"] == (len(trading_days(*DAILY_RUN)) - 1) * len(TICKERS)
-    monitored = monitor_model(
-        store_engine(daily_run.settings), daily_run.params, production, DAILY_RUN[1]
-    ).metrics
+    assert model["model_run_id"] == predicting
+    assert model["overall"]["evaluations"] == (len(trading_days(REPLAY_START, REPLAY_END)) - 1) * len(TICKERS)
+    monitored = monitor_model(replayed.engine, replayed.params, predicting, REPLAY_END).metrics
     for name in ("mae", "mape", "directional_accuracy", "persistence_mae", "mae_ratio"):
         assert model["overall"][name] == pytest.approx(monitored[name]), name
 
 
-def test_model_card_is_the_promoted_bootstrap_model(client: TestClient, daily_run: DailyRun) -> None:
-    (training,) = daily_run.result.days[0].trainings
+def test_model_card_is_the_last_promoted_model(client: TestClient, replayed: Replayed) -> None:
+    promoted = [e.result for e in replayed.trainings if e.result.promotion.promoted][-1]
     card = client.get("/model").json()
-    assert (card["run_id"], card["version"]) == (
-        training.result.mlflow_run_id,
-        str(training.result.model_version),
-    )
-    assert card["dataset_run_id"] == training.result.dataset_run_id
-    assert card["promotion_decision"] == "promoted" == training.result.promotion.decision
-    assert card["promotion_reason"] == training.result.promotion.reason
+    assert (card["run_id"], card["version"]) == (promoted.mlflow_run_id, str(promoted.model_version))
+    assert card["dataset_run_id"] == promoted.dataset_run_id
+    assert card["promotion_decision"] == "promoted" == promoted.promotion.decision
+    assert card["promotion_reason"] == promoted.promotion.reason
     metrics = card["test_metrics"]
     assert {"test_mae", "test_persistence_mae", "test_mape", *(f"test_mae_{t}" for t in TICKERS)} <= set(
         metrics

@@ -6,7 +6,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -18,8 +17,10 @@ import pytest
 
 from stockpredictor.calendar import trading_days
 from stockpredictor.config import DATA_DIR_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV
-from tests.api.conftest import DAILY_RUN, DAILY_RUN_OVERRIDES, TICKERS, DailyRun
 from tests.conftest import REPO
+from tests.support.cli import command
+from tests.support.overrides import REPLAY
+from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "test-artifacts" / "dashboard.png"
@@ -32,20 +33,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(daily_run: DailyRun) -> Iterator[str]:
-    """Base URL of `stockpredictor serve` on the daily runs' store and registry."""
+def served(replayed: Replayed) -> Iterator[str]:
+    """Base URL of `stockpredictor serve` on the replay's store and registry."""
     port = _free_port()
-    settings = daily_run.settings
+    settings = replayed.settings
     env = {
         **os.environ,
         DATA_DIR_ENV: str(settings.data_dir),
         DATABASE_URL_ENV: settings.database_url,
         MLFLOW_URI_ENV: settings.mlflow_tracking_uri,
     }
-    overrides = [arg for override in DAILY_RUN_OVERRIDES for arg in ("--set", override)]
-    command = [sys.executable, "-m", "stockpredictor", *overrides, "serve", "--port", str(port)]
     server = subprocess.Popen(
-        command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [*command(*REPLAY), "serve", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -115,7 +119,7 @@ def test_dashboard_shows_a_row_and_a_chart_per_ticker(served: str, tmp_path: Pat
     document = _chromium(tmp_path, served, "--dump-dom")
     dom = _Dom(document)
     assert dom.rows == list(TICKERS)
-    days = len(trading_days(*DAILY_RUN))
+    days = len(trading_days(REPLAY_START, REPLAY_END))
     # a point per prediction: the actual close is known for all but the last one
     assert dom.segments == {t: {"actual": days - 2, "predicted": days - 1} for t in TICKERS}
     assert re.search(r'<dl id="model-card"[^>]*><dt>Model</dt>', document)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from schemathesis import BaseSchema, Case, GenerationMode
 
 from stockpredictor.api import create_app
-from tests.api.conftest import DailyRun
+from tests.support.replay import Replayed
 
 PARAMETERLESS = ["/health", "/tickers", "/predictions/latest", "/model"]
 WITH_PARAMETERS = ["/predictions/{ticker}", "/performance"]
@@ -23,9 +23,9 @@ def _inverted(query: dict[str, str]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def api_schema(daily_run: DailyRun) -> BaseSchema:
-    """The schema of the app serving the daily runs' store and registry."""
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(daily_run.settings, daily_run.params))
+def api_schema(replayed: Replayed) -> BaseSchema:
+    """The schema of the app serving the replay's store and registry."""
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(replayed.settings, replayed.params))
 
 
 def test_the_schema_lists_every_path(api_schema: BaseSchema) -> None:

@@ -1,18 +1,12 @@
-"""Fixtures for the pipeline tests: a CLI runner and a fake Kubeflow Pipelines API."""
+"""Fixtures for the CLI tests: a fake Kubeflow Pipelines API."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.support.fake_kfp import FakeKfpServer
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
 
 
 @pytest.fixture

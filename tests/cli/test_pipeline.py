@@ -5,28 +5,15 @@ from __future__ import annotations
 import json
 import socket
 
-from typer.testing import CliRunner, Result
-
-from stockpredictor.cli import app
 from stockpredictor.orchestration import DEFAULT_CRON
 from tests.conftest import REPO
+from tests.support.cli import invoke, key_output
 from tests.support.fake_kfp import FakeKfp, FakeKfpServer
 
-PARAMS = ["--params", str(REPO / "params.yaml")]
 
-
-def invoke(runner: CliRunner, *args: str) -> Result:
-    return runner.invoke(app, [*PARAMS, *args])
-
-
-def test_submit_uploads_the_pipeline_then_a_new_version_and_starts_runs(
-    runner: CliRunner, kfp_server: FakeKfpServer
-) -> None:
+def test_submit_uploads_the_pipeline_then_a_new_version_and_starts_runs(kfp_server: FakeKfpServer) -> None:
     fake = kfp_server.fake
     first = invoke(
-        runner,
-        "--set",
-        "optimize.n_trials=3",
         "pipeline",
         "submit",
         "training",
@@ -36,9 +23,10 @@ def test_submit_uploads_the_pipeline_then_a_new_version_and_starts_runs(
         "2013-01-04",
         "--tickers",
         "AAPL,IBM",
+        overrides=["optimize.n_trials=3"],
     )
     assert first.exit_code == 0, first.output
-    second = invoke(runner, "pipeline", "submit", "training", "--host", kfp_server.url, "--version", "abc123")
+    second = invoke("pipeline", "submit", "training", "--host", kfp_server.url, "--version", "abc123")
     assert second.exit_code == 0, second.output
 
     assert fake.sent("GET", "/healthz")
@@ -67,8 +55,8 @@ def test_submit_uploads_the_pipeline_then_a_new_version_and_starts_runs(
         "params_overrides": json.dumps(["optimize.n_trials=3"]),
     }
     first_id, second_id = fake.runs
-    assert last_line(first.stdout) == first_id  # the key output: the run id
-    assert last_line(second.stdout) == second_id
+    assert key_output(first) == first_id  # the key output: the run id
+    assert key_output(second) == second_id
     assert "Run details" not in first.stdout  # the client's own prints go to stderr
 
 
@@ -76,45 +64,35 @@ def upload_id(fake: FakeKfp) -> str:
     return next(iter(fake.pipelines))
 
 
-def last_line(text: str) -> str:
-    return text.strip().splitlines()[-1]
-
-
-def test_upload_publishes_new_versions_with_a_bearer_token(
-    runner: CliRunner, kfp_server: FakeKfpServer
-) -> None:
+def test_upload_publishes_new_versions_with_a_bearer_token(kfp_server: FakeKfpServer) -> None:
     url = kfp_server.url
-    first = invoke(runner, "pipeline", "upload", "daily", "--host", url, "--token", "t0ken")
-    second = invoke(
-        runner, "pipeline", "upload", "daily", "--host", url, "--token", "t0ken", "--version", "v2"
-    )
+    first = invoke("pipeline", "upload", "daily", "--host", url, "--token", "t0ken")
+    second = invoke("pipeline", "upload", "daily", "--host", url, "--token", "t0ken", "--version", "v2")
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     versions = kfp_server.fake.versions[upload_id(kfp_server.fake)]
     assert [v["display_name"] for v in versions] == ["stockpredictor-daily", "v2"]
-    assert [last_line(first.stdout), last_line(second.stdout)] == [v["pipeline_version_id"] for v in versions]
+    assert [key_output(first), key_output(second)] == [v["pipeline_version_id"] for v in versions]
     assert not kfp_server.fake.sent("POST", "/runs")
     assert {r.authorization for r in kfp_server.fake.requests} == {"Bearer t0ken"}
 
 
-def test_submit_wait_reports_a_failed_run(runner: CliRunner, kfp_server: FakeKfpServer) -> None:
+def test_submit_wait_reports_a_failed_run(kfp_server: FakeKfpServer) -> None:
     kfp_server.fake.run_state, kfp_server.fake.run_error = "FAILED", "task train: exit code 1"
-    result = invoke(runner, "pipeline", "submit", "daily", "--host", kfp_server.url, "--wait")
+    result = invoke("pipeline", "submit", "daily", "--host", kfp_server.url, "--wait")
     assert result.exit_code == 1
     assert "ended FAILED: task train: exit code 1" in result.stderr
     [run_id] = kfp_server.fake.runs
     assert kfp_server.fake.sent("GET", f"/runs/{run_id}")
 
 
-def test_submit_wait_succeeds(runner: CliRunner, kfp_server: FakeKfpServer) -> None:
-    result = invoke(runner, "pipeline", "submit", "daily", "--host", kfp_server.url, "--wait")
+def test_submit_wait_succeeds(kfp_server: FakeKfpServer) -> None:
+    result = invoke("pipeline", "submit", "daily", "--host", kfp_server.url, "--wait")
     assert result.exit_code == 0, result.output
     assert "succeeded" in result.stderr
 
 
-def test_schedule_creates_a_weekday_evening_recurring_run(
-    runner: CliRunner, kfp_server: FakeKfpServer
-) -> None:
-    result = invoke(runner, "pipeline", "schedule", "--host", kfp_server.url)
+def test_schedule_creates_a_weekday_evening_recurring_run(kfp_server: FakeKfpServer) -> None:
+    result = invoke("pipeline", "schedule", "--host", kfp_server.url)
     assert result.exit_code == 0, result.output
     [sent] = kfp_server.fake.sent("POST", "/recurringruns")
     recurring = sent.json()
@@ -129,17 +107,17 @@ def test_schedule_creates_a_weekday_evening_recurring_run(
     assert recurring["pipeline_version_reference"]["pipeline_id"] == upload_id(kfp_server.fake)
 
 
-def test_schedule_rejects_a_five_field_cron(runner: CliRunner, kfp_server: FakeKfpServer) -> None:
-    result = invoke(runner, "pipeline", "schedule", "--host", kfp_server.url, "--cron", "30 22 * * 1-5")
+def test_schedule_rejects_a_five_field_cron(kfp_server: FakeKfpServer) -> None:
+    result = invoke("pipeline", "schedule", "--host", kfp_server.url, "--cron", "30 22 * * 1-5")
     assert result.exit_code == 1
     assert "6 fields" in result.stderr
     assert not kfp_server.fake.sent("POST", "/recurringruns")
 
 
-def test_runs_lists_recent_runs(runner: CliRunner, kfp_server: FakeKfpServer) -> None:
+def test_runs_lists_recent_runs(kfp_server: FakeKfpServer) -> None:
     for _ in range(2):
-        assert invoke(runner, "pipeline", "submit", "training", "--host", kfp_server.url).exit_code == 0
-    result = invoke(runner, "pipeline", "runs", "--host", kfp_server.url, "--limit", "5")
+        assert invoke("pipeline", "submit", "training", "--host", kfp_server.url).exit_code == 0
+    result = invoke("pipeline", "runs", "--host", kfp_server.url, "--limit", "5")
     assert result.exit_code == 0, result.output
     first_id, second_id = kfp_server.fake.runs
     lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
@@ -152,17 +130,17 @@ def test_runs_lists_recent_runs(runner: CliRunner, kfp_server: FakeKfpServer) ->
     assert listed.query["sort_by"] == "created_at desc"
 
 
-def test_unreachable_host_is_a_clear_error(runner: CliRunner) -> None:
+def test_unreachable_host_is_a_clear_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = invoke(runner, "pipeline", "runs", "--host", f"http://127.0.0.1:{port}")
+    result = invoke("pipeline", "runs", "--host", f"http://127.0.0.1:{port}")
     assert result.exit_code == 1
     assert f"cannot reach Kubeflow Pipelines at http://127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.output
 
 
-def test_the_upload_is_the_committed_compiled_yaml(runner: CliRunner, kfp_server: FakeKfpServer) -> None:
-    assert invoke(runner, "pipeline", "submit", "daily", "--host", kfp_server.url).exit_code == 0
+def test_the_upload_is_the_committed_compiled_yaml(kfp_server: FakeKfpServer) -> None:
+    assert invoke("pipeline", "submit", "daily", "--host", kfp_server.url).exit_code == 0
     [upload] = kfp_server.fake.sent("POST", "/pipelines/upload")
     assert (REPO / "pipelines" / "daily.yaml").read_bytes() in upload.body

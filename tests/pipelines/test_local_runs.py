@@ -18,9 +18,8 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from sqlalchemy import ColumnElement, Engine, Table, func, select
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from stockpredictor.cli import app
 from stockpredictor.db.engine import make_engine
 from stockpredictor.db.schema import (
     latest_predictions,
@@ -28,23 +27,13 @@ from stockpredictor.db.schema import (
     model_promotions,
     processed_feature_data,
 )
-from tests.conftest import REPO
+from tests.support.cli import invoke, key_output
+from tests.support.overrides import FORCE_RETRAIN, LOCAL_RUN, LOCAL_RUN_TICKERS
 
 pytestmark = pytest.mark.slow
 
 MODEL = "StockPricePredictorLSTM"
-TICKERS = ["AAPL", "IBM"]
-# Small enough for a test; a first model is promoted whatever two epochs achieve.
-TINY = [
-    f"data.tickers=[{','.join(TICKERS)}]",
-    "data.start=2009-01-01",
-    "sequences.sequence_length=10",
-    "optimize.n_trials=2",
-    "optimize.max_epochs=2",
-    "train.max_epochs=2",
-    "promotion.persistence_tolerance=100",
-]
-FORCE_RETRAIN = ["monitoring.min_evaluations=1", "monitoring.max_mape=1e-9"]
+TICKERS = LOCAL_RUN_TICKERS
 
 
 @dataclass
@@ -54,7 +43,6 @@ class Store:
     data_dir: Path
 
     def run_daily(self, as_of: str, *overrides: str) -> Result:
-        sets = [arg for override in [*TINY, *overrides] for arg in ("--set", override)]
         # Explicit URIs: `mlflow.set_tracking_uri` in earlier tests of this process exports
         # MLFLOW_TRACKING_URI, and this module-scoped store is set up before the per-test isolation.
         env = {
@@ -62,8 +50,9 @@ class Store:
             "STOCKPREDICTOR_DATABASE_URL": f"sqlite:///{self.data_dir / 'stockpredictor.db'}",
             "MLFLOW_TRACKING_URI": f"sqlite:///{self.data_dir / 'mlflow.db'}",
         }
-        args = ["--params", str(REPO / "params.yaml"), *sets, "pipeline", "run", "daily", "--as-of", as_of]
-        return CliRunner().invoke(app, args, env=env)
+        return invoke(
+            "pipeline", "run", "daily", "--as-of", as_of, overrides=[*LOCAL_RUN, *overrides], env=env
+        )
 
     @cached_property
     def engine(self) -> Engine:
@@ -104,8 +93,7 @@ def task_output(run_dir: Path, task: str) -> str:
 
 def succeeded(result: Result) -> Path:
     """The run's artifact folder (the last stdout line); the CLI's output when the run failed."""
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
+    return Path(key_output(result))
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from stockpredictor.config import Params, load_params
+from stockpredictor.config import Params
 from stockpredictor.db.schema import latest_predictions, model_performance_log, raw_stock_data
 from stockpredictor.stages.monitor import INSUFFICIENT_DATA, OK, RETRAIN, monitor_model
-from tests.conftest import REPO
+from tests.support.overrides import repo_params
 
 PROD, OLD = "run-production", "run-old"
 # Fri 2012-06-01, Mon 06-04 .. Fri 06-08: the Friday prediction targets Monday.
@@ -34,7 +34,7 @@ MAPE = 100 * (1 / 102 + 2 / 101 + 1 / 103 + 1 / 103) / 4  # 1.2256...
 
 
 def params_with(**monitoring: float) -> Params:
-    return load_params(REPO / "params.yaml", [f"monitoring.{k}={v}" for k, v in monitoring.items()])
+    return repo_params(*(f"monitoring.{k}={v}" for k, v in monitoring.items()))
 
 
 def _store(engine: Engine) -> None:

@@ -21,7 +21,8 @@ from stockpredictor.db.optimization import load_optimization
 from stockpredictor.orchestration import run_graph_local
 from stockpredictor.stages.optimize import collect, create_study, run_worker, storage_for, study_name
 from tests.conftest import REPO
-from tests.support.sample_dataset import TINY, SampleStore, tiny_params
+from tests.support.overrides import SAMPLE_DATASET
+from tests.support.sample_dataset import SampleStore, tiny_params
 
 States = optuna.trial.TrialState
 FINISHED = (States.COMPLETE, States.PRUNED)
@@ -45,7 +46,7 @@ def load(store: SampleStore) -> optuna.Study:
 
 
 def test_two_pipeline_workers_share_the_budget_exactly(sample_store: SampleStore, tmp_path: Path) -> None:
-    overrides = [*TINY, "optimize.n_trials=6", "optimize.max_epochs=2"]
+    overrides = [*SAMPLE_DATASET, "optimize.n_trials=6", "optimize.max_epochs=2"]
     settings = Settings(tmp_path, sample_store.url, f"sqlite:///{tmp_path / 'mlflow.db'}")
     arguments = {
         "params_overrides": json.dumps(overrides),

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-import numpy as np
 import pytest
 from mlflow import MlflowClient
 
 from stockpredictor import registry
 from stockpredictor.config import PromotionParams, Settings
-from stockpredictor.db.datasets import load_scaled
 from stockpredictor.db.promotions import promotion_log
-from stockpredictor.evaluation import PricePredictions, model_input_panel, on_common_cells
 from stockpredictor.stages.promote import gate, promote
-from tests.support.sample_dataset import (
-    DATASET_AS_OF,
-    LATEST,
-    MODEL_NAME,
-    SampleStore,
-    tiny_params,
-    train_with,
-)
+from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
 
 
 def production_version() -> int | None:
@@ -60,29 +48,6 @@ RULES = PromotionParams(window_days=20, min_improvement=0.1, persistence_toleran
 def test_gate_rules(metrics: dict[str, float], has_production: bool, promoted: bool, reason: str) -> None:
     decision, why = gate(metrics, RULES, has_production)
     assert decision is promoted and why.startswith(reason)
-
-
-def test_both_models_are_compared_on_the_cells_they_share() -> None:
-    def predictions(tickers: tuple[str, ...], days: list[date]) -> PricePredictions:
-        values = np.arange(len(days) * len(tickers), dtype=float).reshape(len(days), len(tickers)) + 1
-        return PricePredictions(tickers, days, days, values, values, values)
-
-    days = [date(2007, 6, d) for d in (25, 26, 27, 28)]
-    first, second = on_common_cells(predictions(("A", "B", "C"), days), predictions(("C", "A"), days[1:]))
-    assert (
-        first.tickers == second.tickers == ("A", "C")
-        and first.target_dates == second.target_dates == days[1:]
-    )
-    np.testing.assert_array_equal(first.actual, [[4, 6], [7, 9], [10, 12]])
-    np.testing.assert_array_equal(second.actual, [[2, 1], [4, 3], [6, 5]])
-
-
-def test_model_inputs_from_raw_prices_match_the_training_rows(sample_store: SampleStore) -> None:
-    with sample_store.engine.connect() as conn:
-        rebuilt = model_input_panel(conn, sample_store.run_id, tiny_params(), DATASET_AS_OF, n_days=3)
-        stored = load_scaled(conn, sample_store.run_id)
-    assert rebuilt.scaled.shape == (10 - 1 + 3, 4, 11) and rebuilt.dates[-1] == DATASET_AS_OF
-    np.testing.assert_allclose(rebuilt.scaled, stored.x_scaled[-12:], atol=1e-5)
 
 
 def test_gate_scenarios_are_decided_on_the_same_window_and_logged(

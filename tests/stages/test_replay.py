@@ -1,42 +1,32 @@
-"""Replay over 20 trading days of the sample data: predictions every day, evaluations, retraining, report."""
+"""The shared replay (20 trading days, 4 tickers): predictions every day, evaluations, retraining, report."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from stockpredictor.calendar import trading_days
-from stockpredictor.cli import app
-from stockpredictor.config import Params
 from stockpredictor.db.datasets import load_processed
 from stockpredictor.db.schema import raw_stock_data
-from stockpredictor.stages import replay as replay_module
 from stockpredictor.stages.monitor import INSUFFICIENT_DATA, RETRAIN
-from stockpredictor.stages.replay import ReplayDay, ReplayResult
-from tests.conftest import REPO
-from tests.support.replay import REPLAY_END, REPLAY_START, TINY, Replayed
+from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
 
 def test_every_day_has_predictions_and_every_ticker_evaluated_days(replayed: Replayed) -> None:
     days = replayed.result.days
     assert [d.day for d in days] == trading_days(REPLAY_START, REPLAY_END)
     assert len(days) == 20
-    assert all(d.prediction is not None and len(d.prediction.predictions) == 2 for d in days)
+    assert all(d.prediction is not None and len(d.prediction.predictions) == len(TICKERS) for d in days)
 
     outcomes = pd.read_csv(replayed.result.report.predictions_csv, parse_dates=["as_of_date", "target_date"])
-    assert len(outcomes) == 40
+    assert len(outcomes) == 20 * len(TICKERS)
     evaluated = outcomes[outcomes["actual_close"].notna()]
-    assert evaluated.groupby("ticker").size().to_dict() == {
-        "AAPL": 19,
-        "IBM": 19,
-    }  # the last day's target is later
+    # the last day's target is later
+    assert evaluated.groupby("ticker").size().to_dict() == dict.fromkeys(TICKERS, 19)
     assert outcomes.loc[outcomes["actual_close"].isna(), "as_of_date"].dt.date.unique().tolist() == [
         REPLAY_END
     ]
@@ -85,44 +75,8 @@ def test_report_has_summary_and_a_chart_per_ticker(replayed: Replayed) -> None:
     summary = report.summary.read_text()
     for heading in ("## Per model", "## Per ticker", "## Retrain events and promotions", "## Days"):
         assert heading in summary
-    assert "| v1 | 40 | 38 |" in summary  # v1 made every prediction of the range
+    assert "| v1 | 80 | 76 |" in summary  # v1 made every prediction of the range (20 days x 4 tickers)
     assert "persistence MAE" in summary and "no production model" in summary
-    assert [p.name for p in report.charts] == ["AAPL.png", "IBM.png"]
+    assert [p.name for p in report.charts] == [f"{ticker}.png" for ticker in TICKERS]
     for chart in report.charts:
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
-
-
-def test_replay_command_shows_progress_and_prints_the_report_folder(
-    replayed: Replayed, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def replay_again(
-        params: Params, start: date, end: date, output_dir: Path, on_day: Callable[[ReplayDay], None]
-    ) -> ReplayResult:
-        assert (params, start, end, output_dir) == (
-            replayed.params,
-            REPLAY_START,
-            REPLAY_END,
-            replayed.output_dir,
-        )
-        for day in replayed.result.days:
-            on_day(day)
-        return replayed.result
-
-    monkeypatch.setattr(replay_module, "replay", replay_again)
-    args = ["--params", str(REPO / "params.yaml"), *(a for o in TINY for a in ("--set", o))]
-    result = CliRunner().invoke(
-        app,
-        [
-            *args,
-            "replay",
-            "--start",
-            "2012-10-23",
-            "--end",
-            "2012-11-21",
-            "--output",
-            str(replayed.output_dir),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert result.stdout.strip().splitlines()[-1] == str(replayed.output_dir.resolve())
-    assert "20 days" in result.stderr

@@ -6,6 +6,7 @@ test reads `.url` (it takes 7-16 s to answer /health), so it can boot while othe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -108,3 +109,12 @@ def mlflow_server(pg_admin: Engine, tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         server.stop()
         drop_pg_database(pg_admin, backend)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _boot_mlflow_server(request: pytest.FixtureRequest) -> None:
+    """Start the shared MLflow server at the first test when a selected test needs it (it boots meanwhile)."""
+    if not any("mlflow_server" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        return
+    with contextlib.suppress(pytest.skip.Exception):  # no PostgreSQL: the server tests skip themselves
+        request.getfixturevalue("mlflow_server")

@@ -1,8 +1,12 @@
-"""One replay over 20 trading days of the sample data (tiny training settings), shared by the daily tests.
+"""One replay of the daily operations, shared by the stage, CLI and API tests (session scope, read-only).
 
-The range 2012-10-23..2012-11-21 holds the Hurricane Sandy closure (Oct 29-30), weekends and the
-day before Thanksgiving. The first day bootstraps training; the thresholds make the monitor ask for
-a retrain exactly once, on the last day (the first day with `min_evaluations` = 19 evaluated days).
+20 trading days of the sample data, 2012-10-23..2012-11-21, four tickers, tiny training settings
+(`overrides.REPLAY`). The range holds the Hurricane Sandy closure (Oct 29-30), weekends and the day
+before Thanksgiving. The first day bootstraps training; the thresholds make the monitor ask for a
+retrain exactly once, on the last day (the first day with `min_evaluations` = 19 evaluated days), so
+every prediction of the range is the bootstrap model's.
+
+Tests must not change the replay's store or registry: whatever they write goes to their own tmp_path.
 """
 
 from __future__ import annotations
@@ -15,24 +19,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from stockpredictor.config import Params, Settings, load_params
+from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import make_engine
-from stockpredictor.stages.replay import ReplayResult, replay, workspace_settings
-from tests.conftest import REPO
+from stockpredictor.stages.replay import ReplayResult, TrainingEvent, replay, workspace_settings
+from tests.support.overrides import REPLAY, SAMPLE_TICKERS, repo_params
 
 REPLAY_START, REPLAY_END = date(2012, 10, 23), date(2012, 11, 21)
-TINY = [
-    "data.tickers=[AAPL,IBM]",
-    "data.start=2010-06-01",
-    "sequences.sequence_length=5",
-    "optimize.architectures=[lstm]",
-    "optimize.n_trials=1",
-    "optimize.max_epochs=1",
-    "train.max_epochs=1",
-    "promotion.persistence_tolerance=100",  # a one-epoch model must still pass the first gate
-    "monitoring.min_evaluations=19",
-    "monitoring.max_mae_ratio_to_persistence=0.01",  # breached as soon as the window is long enough
-]
+TICKERS = SAMPLE_TICKERS
 
 
 @dataclass(frozen=True)
@@ -45,17 +38,23 @@ class Replayed:
     engine: Engine
     output_dir: Path
 
+    @property
+    def trainings(self) -> list[TrainingEvent]:
+        """Every run of the training pipeline, in order."""
+        return [event for day in self.result.days for event in day.trainings]
+
+    @property
+    def bootstrap(self) -> TrainingEvent:
+        """The training of the first day, on an empty registry."""
+        return self.trainings[0]
+
 
 @pytest.fixture(scope="session")
-def tiny_params() -> Params:
-    return load_params(REPO / "params.yaml", TINY)
-
-
-@pytest.fixture(scope="session")
-def replayed(tiny_params: Params, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
+    params = repo_params(*REPLAY)
     output = tmp_path_factory.mktemp("replay")
-    result = replay(tiny_params, REPLAY_START, REPLAY_END, output)
+    result = replay(params, REPLAY_START, REPLAY_END, output)
     settings = workspace_settings(output)
     engine = make_engine(settings.database_url)
-    yield Replayed(result, tiny_params, settings, engine, output)
+    yield Replayed(result, params, settings, engine, output)
     engine.dispose()

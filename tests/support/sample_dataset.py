@@ -1,4 +1,5 @@
-"""A small real dataset (sample data, 4 stocks, 2004-10..2006-12, windows of 10 days) and MLflow stores.
+"""pytest plugin: a small real dataset (sample data, 4 stocks, 2004-10..2006-12, windows of 10 days) and
+MLflow stores, for the training-stage, registry and CLI tests.
 
 Raw data is ingested up to LATEST so that promotion windows lie after the dataset's as_of: models
 are scored there on days they never saw.
@@ -6,7 +7,6 @@ are scored there on days they never saw.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,27 +18,18 @@ import pytest
 from mlflow import MlflowClient
 from sqlalchemy import Engine
 
-from stockpredictor.config import Params, Settings, load_params
+from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import make_engine, migrate
 from stockpredictor.db.optimization import OptimizationRecord, save_optimization
 from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from stockpredictor.stages.train import TrainResult, train
-from tests.conftest import REPO
+from tests.support.overrides import SAMPLE_DATASET, repo_params
 
 DATASET_AS_OF = date(2006, 12, 29)
 LATEST = date(2007, 6, 29)
 MODEL_NAME = "StockPricePredictorLSTM"
-TINY = [
-    "sequences.sequence_length=10",
-    "optimize.architectures=[lstm]",
-    "optimize.max_epochs=4",
-    "optimize.n_trials=6",
-    "train.max_epochs=8",
-    "train.patience=3",
-    "promotion.window_days=20",
-]
 # One hidden layer of 16 units: trains in well under a second per model.
 SMALL_LSTM: dict[str, Any] = {
     "architecture": "lstm",
@@ -51,8 +42,8 @@ SMALL_LSTM: dict[str, Any] = {
 
 
 def tiny_params(*overrides: str) -> Params:
-    """The repository's params.yaml with test-sized settings (and `overrides` on top)."""
-    return load_params(REPO / "params.yaml", [*TINY, *overrides])
+    """The repository's params.yaml with the SAMPLE_DATASET settings (and `overrides` on top)."""
+    return repo_params(*SAMPLE_DATASET, *overrides)
 
 
 def add_sample_dataset(engine: Engine, params: Params) -> str:
@@ -120,12 +111,3 @@ def settings(sample_store: SampleStore, _mlflow_store_file: Path, tmp_path: Path
         database_url=sample_store.url,
         mlflow_tracking_uri=f"sqlite:///{mlflow_db}",
     )
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _boot_mlflow_server(request: pytest.FixtureRequest) -> None:
-    """Start the shared MLflow server (if a selected test needs it) when the training tests begin."""
-    if not any("mlflow_server" in getattr(item, "fixturenames", ()) for item in request.session.items):
-        return
-    with contextlib.suppress(pytest.skip.Exception):  # no PostgreSQL: the server tests skip themselves
-        request.getfixturevalue("mlflow_server")  # boots while the other tests run

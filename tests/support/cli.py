@@ -1,0 +1,34 @@
+"""The `stockpredictor` command in tests: in this process through Typer's runner, or as a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+
+from typer.testing import CliRunner, Result
+
+from stockpredictor.cli import app
+from tests.support.overrides import PARAMS_FILE
+
+
+def global_options(*overrides: str) -> list[str]:
+    """`--params` (the repository's params.yaml) and one `--set` per override."""
+    return ["--params", str(PARAMS_FILE), *(arg for override in overrides for arg in ("--set", override))]
+
+
+def command(*overrides: str) -> list[str]:
+    """The `stockpredictor` command line with `global_options`, for a subprocess."""
+    return [sys.executable, "-m", "stockpredictor", *global_options(*overrides)]
+
+
+def invoke(*args: str, overrides: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Result:
+    """Run `stockpredictor <global options> <args>` in this process."""
+    return CliRunner().invoke(app, [*global_options(*overrides), *args], env=env)
+
+
+def key_output(result: Result | subprocess.CompletedProcess[str]) -> str:
+    """The last stdout line (every command prints its key output last) of a command that succeeded."""
+    code = result.exit_code if isinstance(result, Result) else result.returncode
+    assert code == 0, (result.stdout, result.stderr)
+    return str(result.stdout).strip().splitlines()[-1]

@@ -1,0 +1,69 @@
+"""Named override sets (`section.key=value`, as `--set` and `load_params` take them), written once.
+
+Test-sized settings: a test picks a set and adds its own few overrides on top.
+"""
+
+from __future__ import annotations
+
+from stockpredictor.config import Params, load_params
+from tests.conftest import REPO
+
+PARAMS_FILE = REPO / "params.yaml"
+SAMPLE_TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
+
+
+def tickers(*symbols: str) -> str:
+    """The override that selects `symbols`."""
+    return f"data.tickers=[{','.join(symbols)}]"
+
+
+def repo_params(*overrides: str) -> Params:
+    """The repository's params.yaml with `overrides` applied and validated."""
+    return load_params(PARAMS_FILE, list(overrides))
+
+
+LSTM_ONLY = "optimize.architectures=[lstm]"
+ANY_FIRST_MODEL_PASSES = "promotion.persistence_tolerance=100"  # however little the first model trained
+
+# ingest / process / scale: two tickers from 2005.
+TWO_TICKERS = [tickers("AAPL", "IBM"), "data.start=2005-01-01"]
+
+# The scaled sample dataset of the training-stage tests (tests/support/sample_dataset.py).
+SAMPLE_DATASET = [
+    "sequences.sequence_length=10",
+    LSTM_ONLY,
+    "optimize.max_epochs=4",
+    "optimize.n_trials=6",
+    "train.max_epochs=8",
+    "train.patience=3",
+    "promotion.window_days=20",
+]
+
+# The shared replay (tests/support/replay.py): trainings of one trial and one epoch; the monitor asks
+# for a retrain as soon as 19 days are evaluated (its ratio threshold is always breached).
+REPLAY = [
+    tickers(*SAMPLE_TICKERS),
+    "data.start=2010-06-01",
+    "sequences.sequence_length=5",
+    LSTM_ONLY,
+    "optimize.n_trials=1",
+    "optimize.max_epochs=1",
+    "train.max_epochs=1",
+    ANY_FIRST_MODEL_PASSES,
+    "monitoring.min_evaluations=19",
+    "monitoring.max_mae_ratio_to_persistence=0.01",
+]
+
+# kfp.local runs of the daily pipeline (tests/pipelines/test_local_runs.py): small enough for a test;
+# a first model is promoted whatever two epochs achieve.
+LOCAL_RUN_TICKERS = ("AAPL", "IBM")
+LOCAL_RUN = [
+    tickers(*LOCAL_RUN_TICKERS),
+    "data.start=2009-01-01",
+    "sequences.sequence_length=10",
+    "optimize.n_trials=2",
+    "optimize.max_epochs=2",
+    "train.max_epochs=2",
+    ANY_FIRST_MODEL_PASSES,
+]
+FORCE_RETRAIN = ["monitoring.min_evaluations=1", "monitoring.max_mape=1e-9"]

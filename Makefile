@@ -26,6 +26,10 @@ demo: $(STAMP) ## Run the product end to end offline on the bundled sample data
 test: $(STAMP) ## Run the test suite (needs PostgreSQL at 127.0.0.1:5432 for the postgres tests)
 	$(VENV_BIN)/python -m pytest
 
+.PHONY: test-fast
+test-fast: $(STAMP) ## Run the tests that neither train models nor run pipelines (pytest -m "not slow")
+	$(VENV_BIN)/python -m pytest -m "not slow"
+
 .PHONY: lint
 lint: $(STAMP) ## ruff + mypy
 	$(VENV_BIN)/ruff check src tests components pipelines bench

@@ -27,6 +27,7 @@ PICKLE_USE = re.compile(
 )
 
 
+@pytest.mark.slow
 def test_round_trip_against_a_real_mlflow_server_with_postgres_backend(
     mlflow_server: MlflowServer, sample_store: SampleStore, tmp_path: Path
 ) -> None:

@@ -150,7 +150,7 @@ def postgresql_store(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest) -> Settings:
     """Every API test runs on a filled SQLite store and on a filled PostgreSQL store."""
-    return request.getfixturevalue(f"{request.param}_store")  # type: ignore[no-any-return]
+    return request.getfixturevalue(f"{request.param}_store")
 
 
 @pytest.fixture

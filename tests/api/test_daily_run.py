@@ -13,6 +13,8 @@ from stockpredictor.db.prices import load_prices
 from stockpredictor.stages.monitor import monitor_model
 from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
+pytestmark = pytest.mark.slow  # the shared replay trains models
+
 
 @pytest.fixture(scope="module")
 def client(replayed: Replayed) -> Iterator[TestClient]:

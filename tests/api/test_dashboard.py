@@ -22,6 +22,8 @@ from tests.support.cli import command
 from tests.support.overrides import REPLAY
 from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
+pytestmark = pytest.mark.slow  # the shared replay trains models
+
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "test-artifacts" / "dashboard.png"
 

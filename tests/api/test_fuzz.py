@@ -11,6 +11,8 @@ from schemathesis import BaseSchema, Case, GenerationMode
 from stockpredictor.api import create_app
 from tests.support.replay import Replayed
 
+pytestmark = pytest.mark.slow  # the shared replay trains models
+
 PARAMETERLESS = ["/health", "/tickers", "/predictions/latest", "/model"]
 WITH_PARAMETERS = ["/predictions/{ticker}", "/performance"]
 CASES = [(path, GenerationMode.POSITIVE) for path in PARAMETERLESS + WITH_PARAMETERS] + [

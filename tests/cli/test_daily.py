@@ -17,6 +17,8 @@ from tests.support.cli import invoke, key_output
 from tests.support.overrides import REPLAY
 from tests.support.replay import REPLAY_END, REPLAY_START, Replayed
 
+pytestmark = pytest.mark.slow  # the shared replay trains models
+
 
 def test_daily_commands_print_their_key_output_last(
     replayed: Replayed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

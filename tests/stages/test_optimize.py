@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import optuna
+import pytest
 from sqlalchemy import Engine, inspect
 
 from stockpredictor.db.optimization import load_optimization
 from stockpredictor.stages.optimize import optimize, storage_for, study_name
 from tests.support.sample_dataset import add_sample_dataset, tiny_params
+
+pytestmark = pytest.mark.slow  # runs Optuna trials: trains models
 
 States = optuna.trial.TrialState
 

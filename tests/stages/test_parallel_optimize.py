@@ -13,6 +13,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import optuna
+import pytest
 from pipelines.training import optimize_search
 
 from stockpredictor.config import Settings
@@ -23,6 +24,8 @@ from stockpredictor.stages.optimize import collect, create_study, run_worker, st
 from tests.conftest import REPO
 from tests.support.overrides import SAMPLE_DATASET
 from tests.support.sample_dataset import SampleStore, tiny_params
+
+pytestmark = pytest.mark.slow  # runs the optimize graph with kfp.local: trains models
 
 States = optuna.trial.TrialState
 FINISHED = (States.COMPLETE, States.PRUNED)

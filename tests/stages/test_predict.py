@@ -14,6 +14,8 @@ from stockpredictor.stages.predict import predict
 from stockpredictor.stages.prepare_input import InputWindowError, prepare_input
 from tests.support.replay import REPLAY_END, Replayed
 
+pytestmark = pytest.mark.slow  # the shared replay trains models
+
 
 def test_predict_rerun_replaces_and_a_foreign_window_is_refused(replayed: Replayed, tmp_path: Path) -> None:
     first_model = replayed.result.days[0].prediction

@@ -13,6 +13,8 @@ from stockpredictor.stages.prepare_input import StaleDataError, load_input, prep
 from stockpredictor.stages.process import MissingDataError
 from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
+pytestmark = pytest.mark.slow  # the shared replay trains models
+
 
 # Serving reads warmup_days + sequence_length days of history: for these days that starts a year after
 # the dataset's first day, so the EWM indicators (RSI, MACD, ATR) really have to have converged.

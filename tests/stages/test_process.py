@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, Table, func, select
@@ -28,7 +29,7 @@ def test_crash_inside_process_leaves_no_dataset(engine: Engine, monkeypatch: pyt
     ingest(engine, PARAMS, AS_OF)
     real_save = process_module.save_processed
 
-    def save_then_crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def save_then_crash(*args: Any, **kwargs: Any) -> None:
         real_save(*args, **kwargs)
         raise RuntimeError("injected crash after the insert, before the commit")
 

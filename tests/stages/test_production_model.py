@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from stockpredictor.stages.production_model import production_model
 from tests.support.replay import Replayed
+
+pytestmark = pytest.mark.slow  # the shared replay trains models
 
 
 def test_production_model_is_the_aliased_version(replayed: Replayed) -> None:

@@ -50,6 +50,7 @@ def test_gate_rules(metrics: dict[str, float], has_production: bool, promoted: b
     assert decision is promoted and why.startswith(reason)
 
 
+@pytest.mark.slow
 def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     sample_store: SampleStore, settings: Settings
 ) -> None:

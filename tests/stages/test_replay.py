@@ -15,6 +15,8 @@ from stockpredictor.db.schema import raw_stock_data
 from stockpredictor.stages.monitor import INSUFFICIENT_DATA, RETRAIN
 from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
+pytestmark = pytest.mark.slow  # the shared replay trains models
+
 
 def test_every_day_has_predictions_and_every_ticker_evaluated_days(replayed: Replayed) -> None:
     days = replayed.result.days

@@ -45,6 +45,7 @@ def _refuse_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch, "load", restricted_torch_load)
 
 
+@pytest.mark.slow
 def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     sample_store: SampleStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,8 @@
 One module-scoped store goes through the product's first days on the bundled sample data:
 2012-12-31 (empty store: bootstrap training), 2013-01-02 (predict; nothing has matured yet, so no
 retraining) and 2013-01-03 (the 2013-01-03 prediction has matured; thresholds forced: retraining).
+Every training searches with two parallel workers (the ParallelFor of `optimize_search`, real OS
+processes on the one SQLite store, as the pods of a cluster share PostgreSQL).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
+import optuna
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
@@ -21,19 +24,22 @@ from sqlalchemy import ColumnElement, Engine, Table, func, select
 from typer.testing import Result
 
 from stockpredictor.db.engine import make_engine
+from stockpredictor.db.optimization import load_optimization
 from stockpredictor.db.schema import (
     latest_predictions,
     model_performance_log,
     model_promotions,
     processed_feature_data,
 )
+from stockpredictor.stages.optimize import run_worker, storage_for, study_name
 from tests.support.cli import invoke, key_output
-from tests.support.overrides import FORCE_RETRAIN, LOCAL_RUN, LOCAL_RUN_TICKERS
+from tests.support.overrides import FORCE_RETRAIN, LOCAL_RUN, LOCAL_RUN_TICKERS, LOCAL_RUN_TRIALS, repo_params
 
 pytestmark = pytest.mark.slow
 
 MODEL = "StockPricePredictorLSTM"
 TICKERS = LOCAL_RUN_TICKERS
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
 @dataclass
@@ -124,6 +130,29 @@ def test_first_daily_run_on_an_empty_store_bootstraps_a_production_model(
     assert (bootstrap / "promote").is_dir()
     assert not (bootstrap / "predict").exists()  # bootstrapping trains instead of predicting
     assert store.count(latest_predictions, latest_predictions.c.kind == "daily") == 0
+
+
+def test_the_bootstrap_search_shares_its_trial_budget_between_two_workers(
+    store: Store, bootstrap: Path
+) -> None:
+    dataset_run_id = task_output(bootstrap, "scale")
+    storage = storage_for(store.engine)
+    study = optuna.load_study(study_name=study_name(dataset_run_id), storage=storage)
+    finished = study.get_trials(states=FINISHED)
+    assert len(finished) == LOCAL_RUN_TRIALS
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    assert {trial.user_attrs["worker"] for trial in finished} == {0, 1}
+    outputs = bootstrap.glob("for-loop-*-iteration-*/optimize-worker/executor_output.json")
+    assert sorted(json.loads(path.read_text())["parameterValues"]["Output"] for path in outputs) == sorted(
+        sum(trial.user_attrs["worker"] == worker for trial in finished) for worker in (0, 1)
+    )
+    with store.engine.connect() as conn:
+        result = load_optimization(conn, dataset_run_id)
+    assert result is not None and result.n_complete + result.n_pruned == LOCAL_RUN_TRIALS
+    assert (result.best_params, result.best_value) == (study.best_trial.params, study.best_trial.value)
+    # Rerunning a worker resumes the study: the budget is spent, no trial is added.
+    assert run_worker(store.engine, repo_params(*LOCAL_RUN), dataset_run_id, 0) == 0
+    assert len(optuna.load_study(study_name=study.study_name, storage=storage).trials) == len(study.trials)
 
 
 def test_daily_run_predicts_and_does_not_retrain_when_monitoring_does_not_ask(

@@ -1,31 +1,23 @@
-"""A search shared by parallel workers: exact trial budget, both workers used, killed workers' trials failed.
+"""A search shared by parallel workers: a worker killed mid-trial leaves a trial that `collect` fails.
 
-The workers are real OS processes on one SQLite store (as the pods of the ParallelFor share PostgreSQL):
-the training pipeline's `optimize_search` graph run by kfp.local, and a spawned worker killed mid-trial.
+The worker is a real OS process on one SQLite store (as the pods of the ParallelFor share PostgreSQL).
+Two pipeline workers sharing the trial budget exactly: tests/pipelines/test_local_runs.py.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import time
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 
 import optuna
 import pytest
-from pipelines.training import optimize_search
 
-from stockpredictor.config import Settings
 from stockpredictor.db.engine import make_engine
-from stockpredictor.db.optimization import load_optimization
-from stockpredictor.orchestration import run_graph_local
 from stockpredictor.stages.optimize import collect, create_study, run_worker, storage_for, study_name
-from tests.conftest import REPO
-from tests.support.overrides import SAMPLE_DATASET
 from tests.support.sample_dataset import SampleStore, tiny_params
 
-pytestmark = pytest.mark.slow  # runs the optimize graph with kfp.local: trains models
+pytestmark = pytest.mark.slow  # runs Optuna trials: trains models
 
 States = optuna.trial.TrialState
 FINISHED = (States.COMPLETE, States.PRUNED)
@@ -46,33 +38,6 @@ def start_worker(store: SampleStore, worker: int, *overrides: str) -> BaseProces
 
 def load(store: SampleStore) -> optuna.Study:
     return optuna.load_study(study_name=study_name(store.run_id), storage=storage_for(store.engine))
-
-
-def test_two_pipeline_workers_share_the_budget_exactly(sample_store: SampleStore, tmp_path: Path) -> None:
-    overrides = [*SAMPLE_DATASET, "optimize.n_trials=6", "optimize.max_epochs=2"]
-    settings = Settings(tmp_path, sample_store.url, f"sqlite:///{tmp_path / 'mlflow.db'}")
-    arguments = {
-        "params_overrides": json.dumps(overrides),
-        "dataset_run_id": sample_store.run_id,
-        "workers": 2,
-    }
-    run = run_graph_local(optimize_search, arguments, settings, REPO / "params.yaml")
-
-    study = load(sample_store)
-    finished = study.get_trials(states=FINISHED)
-    assert len(finished) == 6 and not study.get_trials(states=(States.RUNNING,))
-    assert {trial.user_attrs["worker"] for trial in finished} == {0, 1}
-    outputs = run.output_dir.glob("for-loop-*-iteration-*/optimize-worker/executor_output.json")
-    assert sorted(json.loads(path.read_text())["parameterValues"]["Output"] for path in outputs) == sorted(
-        sum(trial.user_attrs["worker"] == worker for trial in finished) for worker in (0, 1)
-    )
-    with sample_store.engine.connect() as conn:
-        result = load_optimization(conn, sample_store.run_id)
-    assert result is not None and result.n_complete + result.n_pruned == 6
-    assert (result.best_params, result.best_value) == (study.best_trial.params, study.best_trial.value)
-    # Rerunning resumes the study: the budget is spent, no trial is added.
-    assert run_worker(sample_store.engine, tiny_params("optimize.n_trials=6"), sample_store.run_id, 0) == 0
-    assert len(load(sample_store).trials) == len(study.trials)
 
 
 def test_a_killed_workers_trial_is_failed_by_collect_and_the_search_resumes(

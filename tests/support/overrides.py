@@ -55,13 +55,15 @@ REPLAY = [
 ]
 
 # kfp.local runs of the daily pipeline (tests/pipelines/test_local_runs.py): small enough for a test;
-# a first model is promoted whatever two epochs achieve.
+# a first model is promoted whatever two epochs achieve. Two search workers share the trial budget.
 LOCAL_RUN_TICKERS = ("AAPL", "IBM")
+LOCAL_RUN_TRIALS = 4
 LOCAL_RUN = [
     tickers(*LOCAL_RUN_TICKERS),
     "data.start=2009-01-01",
     "sequences.sequence_length=10",
-    "optimize.n_trials=2",
+    f"optimize.n_trials={LOCAL_RUN_TRIALS}",
+    "optimize.workers=2",
     "optimize.max_epochs=2",
     "train.max_epochs=2",
     ANY_FIRST_MODEL_PASSES,

@@ -1,4 +1,4 @@
-"""Shared fixtures: real SQLite files and real PostgreSQL databases, params, sample data."""
+"""Shared fixtures: real SQLite files and real PostgreSQL databases, a data dir of its own per test."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from stockpredictor.config import Params, load_params
 from stockpredictor.db.engine import make_engine, migrate, normalise_url
 
 pytest_plugins = ["tests.support.mlflow_server", "tests.support.sample_dataset", "tests.support.replay"]
@@ -62,11 +61,6 @@ def pg_url(pg_admin: Engine) -> Iterator[str]:
     drop_pg_database(pg_admin, url)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'store.db'}"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every store test runs on a real SQLite file and on a real PostgreSQL database."""
@@ -82,12 +76,6 @@ def engine(db_url: str) -> Iterator[Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def params() -> Params:
-    """The repository's params.yaml."""
-    return load_params(REPO / "params.yaml")
 
 
 @pytest.fixture(autouse=True)

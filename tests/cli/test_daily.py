@@ -45,30 +45,12 @@ def test_daily_commands_print_their_key_output_last(
         )
     )
     assert path.is_absolute() and path.is_file()
-    document = Path(
-        last_line(
-            "predict",
-            "--input-sequence-path",
-            str(path),
-            "--production-model-uri",
-            found["model_uri"],
-            "--as-of",
-            "2012-11-21",
-        )
-    )
+    predict = ("predict", "--input-sequence-path", str(path), "--production-model-uri", found["model_uri"])
+    document = Path(last_line(*predict, "--as-of", "2012-11-21"))
     assert json.loads(document.read_text())["target_date"] == "2012-11-23"
     assert last_line("monitor", "--as-of", "2012-11-21") in (RETRAIN, OK, INSUFFICIENT_DATA)
 
-    wrong_day = invoke(
-        "predict",
-        "--input-sequence-path",
-        str(path),
-        "--production-model-uri",
-        found["model_uri"],
-        "--as-of",
-        "2012-11-20",
-        overrides=REPLAY,
-    )
+    wrong_day = invoke(*predict, "--as-of", "2012-11-20", overrides=REPLAY)
     assert wrong_day.exit_code == 1 and "not for --as-of 2012-11-20" in wrong_day.stderr
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -76,6 +78,22 @@ def engine(db_url: str) -> Iterator[Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty embedded MLflow store (sqlite): its schema takes seconds to create, a copy milliseconds."""
+    path = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates the schema
+    return path
+
+
+def copy_mlflow_store(template: Path, folder: Path) -> str:
+    """A private copy of the empty MLflow store `template` in `folder`; returns its tracking URI."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "mlflow.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(autouse=True)

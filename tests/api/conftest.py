@@ -28,7 +28,7 @@ from stockpredictor.db.promotions import PromotionRecord, record_promotion
 from stockpredictor.registry import PRODUCTION_ALIAS
 from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.monitor import monitor_model
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import copy_mlflow_store, create_pg_database, drop_pg_database
 from tests.support.overrides import SAMPLE_TICKERS, repo_params
 
 TICKERS = SAMPLE_TICKERS
@@ -53,9 +53,11 @@ def api_params() -> Params:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory, api_params: Params) -> Registry:
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_store_template: Path, api_params: Params
+) -> Registry:
     """Two versions of the model registered from runs with test metrics; version 2 aliased production."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    uri = copy_mlflow_store(mlflow_store_template, tmp_path_factory.mktemp("mlflow"))
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.create_experiment("api-tests")
     name = api_params.train.model_name

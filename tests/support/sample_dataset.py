@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow import MlflowClient
 from sqlalchemy import Engine
 
 from stockpredictor.config import Params, Settings
@@ -25,6 +24,7 @@ from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from stockpredictor.stages.train import TrainResult, train
+from tests.conftest import copy_mlflow_store
 from tests.support.overrides import SAMPLE_DATASET, repo_params
 
 DATASET_AS_OF = date(2006, 12, 29)
@@ -93,21 +93,11 @@ def sample_store(_sample_store_file: tuple[Path, str], tmp_path: Path) -> Iterat
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def _mlflow_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates the schema (slow: once)
-    return path
-
-
 @pytest.fixture
-def settings(sample_store: SampleStore, _mlflow_store_file: Path, tmp_path: Path) -> Settings:
+def settings(sample_store: SampleStore, mlflow_store_template: Path, tmp_path: Path) -> Settings:
     """The sample store and a private, empty embedded MLflow store (sqlite) with artifacts in tmp_path."""
-    mlflow_db = tmp_path / "mlflow" / "mlflow.db"
-    mlflow_db.parent.mkdir()
-    shutil.copyfile(_mlflow_store_file, mlflow_db)
     return Settings(
         data_dir=tmp_path / "data",
         database_url=sample_store.url,
-        mlflow_tracking_uri=f"sqlite:///{mlflow_db}",
+        mlflow_tracking_uri=copy_mlflow_store(mlflow_store_template, tmp_path / "mlflow"),
     )

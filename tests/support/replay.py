@@ -1,4 +1,4 @@
-"""One replay of the daily operations, shared by the stage, CLI and API tests (session scope, read-only).
+"""pytest plugin: one replay of the daily operations, shared by the stage, CLI and API tests (session).
 
 20 trading days of the sample data, 2012-10-23..2012-11-21, four tickers, tiny training settings
 (`overrides.REPLAY`). The range holds the Hurricane Sandy closure (Oct 29-30), weekends and the day
@@ -6,7 +6,8 @@ before Thanksgiving. The first day bootstraps training; the thresholds make the 
 retrain exactly once, on the last day (the first day with `min_evaluations` = 19 evaluated days), so
 every prediction of the range is the bootstrap model's.
 
-Tests must not change the replay's store or registry: whatever they write goes to their own tmp_path.
+Tests treat the replay as read-only: they may only redo what it did (reruns are idempotent: same rows,
+same files); anything new they write goes to their own tmp_path.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""pytest plugin: a small real dataset (sample data, 4 stocks, 2004-10..2006-12, windows of 10 days) and
-MLflow stores, for the training-stage, registry and CLI tests.
+"""pytest plugin: the training tests' dataset (sample data, 4 stocks, 2004-10..2006-12, 10-day windows).
 
-Raw data is ingested up to LATEST so that promotion windows lie after the dataset's as_of: models
-are scored there on days they never saw.
+Used by the training-stage, evaluation, registry and CLI tests, each on a private copy with a private
+empty MLflow store. Raw data is ingested up to LATEST so that promotion windows lie after the
+dataset's as_of: models are scored there on days they never saw.
 """
 
 from __future__ import annotations

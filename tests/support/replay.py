@@ -6,8 +6,8 @@ before Thanksgiving. The first day bootstraps training; the thresholds make the 
 retrain exactly once, on the last day (the first day with `min_evaluations` = 19 evaluated days), so
 every prediction of the range is the bootstrap model's.
 
-Tests treat the replay as read-only: they may only redo what it did (reruns are idempotent: same rows,
-same files); anything new they write goes to their own tmp_path.
+Tests treat the replay as read-only: they may only redo what it did (a rerun replaces rows and files,
+adds none); anything new they write goes to their own tmp_path.
 """
 
 from __future__ import annotations

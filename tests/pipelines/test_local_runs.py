@@ -32,6 +32,7 @@ from stockpredictor.db.schema import (
     processed_feature_data,
 )
 from stockpredictor.stages.optimize import run_worker, storage_for, study_name
+from tests.conftest import copy_mlflow_store
 from tests.support.cli import invoke, key_output
 from tests.support.overrides import FORCE_RETRAIN, LOCAL_RUN, LOCAL_RUN_TICKERS, LOCAL_RUN_TRIALS, repo_params
 
@@ -103,8 +104,11 @@ def succeeded(result: Result) -> Path:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    return Store(tmp_path_factory.mktemp("local-runs") / "data")
+def store(tmp_path_factory: pytest.TempPathFactory, mlflow_store_template: Path) -> Store:
+    """An empty store and an empty MLflow registry (its schema copied: creating it takes seconds)."""
+    data_dir = tmp_path_factory.mktemp("local-runs") / "data"
+    copy_mlflow_store(mlflow_store_template, data_dir)
+    return Store(data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -59,6 +59,8 @@ class MlflowServer:
                 "--artifacts-destination",
                 artifacts.as_uri(),
             ],
+            # No job runner: it starts 8 more processes (each importing mlflow) for GenAI jobs we never run.
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopping it stops its workers too

@@ -38,8 +38,8 @@ def test_latest_predictions_are_the_last_days_predictions(client: TestClient, da
         assert (served["ticker"], served["last_close"]) == (made.ticker, made.last_close)
         assert served["predicted_close"] == pytest.approx(made.predicted_close)
         assert served["target_date"] == str(last.target_date) == str(next_trading_day(DAILY_RUN[1]))
-        assert (served["model_run_id"], served["model_version"]) == (
-            last.model_run_id,
+        assert (served["mlflow_run_id"], served["model_version"]) == (
+            last.mlflow_run_id,
             str(last.model_version),
         )
 
@@ -59,9 +59,9 @@ def test_history_has_one_prediction_per_day_with_the_actual_close(
 
 
 def test_performance_is_the_monitors_window(client: TestClient, daily_run: DailyRun) -> None:
-    production = client.get("/model").json()["run_id"]
+    production = client.get("/model").json()["mlflow_run_id"]
     (model,) = client.get("/performance").json()["models"]
-    assert model["model_run_id"] == production
+    assert model["mlflow_run_id"] == production
     assert model["overall"]["evaluations"] == (len(trading_days(*DAILY_RUN)) - 1) * len(TICKERS)
     monitored = monitor_model(
         store_engine(daily_run.settings), daily_run.params, production, DAILY_RUN[1]
@@ -73,7 +73,7 @@ def test_performance_is_the_monitors_window(client: TestClient, daily_run: Daily
 def test_model_card_is_the_promoted_bootstrap_model(client: TestClient, daily_run: DailyRun) -> None:
     (training,) = daily_run.result.days[0].trainings
     card = client.get("/model").json()
-    assert (card["run_id"], card["version"]) == (
+    assert (card["mlflow_run_id"], card["version"]) == (
         training.result.mlflow_run_id,
         str(training.result.model_version),
     )

@@ -14,11 +14,12 @@ from typer.testing import CliRunner
 from stockpredictor.cli import app
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.schema import latest_predictions
+from stockpredictor.errors import InputWindowError, MissingDataError, StaleDataError
 from stockpredictor.registry import model_info
+from stockpredictor.stages.files import load_input
 from stockpredictor.stages.monitor import INSUFFICIENT_DATA, OK, RETRAIN
 from stockpredictor.stages.predict import predict
-from stockpredictor.stages.prepare_input import InputWindowError, StaleDataError, load_input, prepare_input
-from stockpredictor.stages.process import MissingDataError
+from stockpredictor.stages.prepare_input import prepare_input
 from stockpredictor.stages.production_model import production_model
 from tests.conftest import REPO
 from tests.daily.conftest import REPLAY_END, REPLAY_START, TINY, Replayed
@@ -115,7 +116,7 @@ def test_daily_commands_print_their_key_output_last(
         return str(result.stdout.strip().splitlines()[-1])
 
     found = json.loads(last_line("production-model"))
-    assert set(found) == {"model_uri", "version", "run_id", "dataset_run_id"}
+    assert set(found) == {"model_uri", "version", "mlflow_run_id", "dataset_run_id"}
     assert last_line("--set", "train.model_name=NeverTrained", "production-model") == "none"
 
     path = Path(
@@ -157,4 +158,4 @@ def test_daily_commands_print_their_key_output_last(
             "2012-11-20",
         ],
     )
-    assert wrong_day.exit_code == 1 and "not for --as-of 2012-11-20" in wrong_day.stderr
+    assert wrong_day.exit_code == 2 and "not for --as-of 2012-11-20" in wrong_day.stderr

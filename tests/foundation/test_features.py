@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import MinMaxScaler as SklearnMinMax
 
+from stockpredictor.errors import MissingDataError
 from stockpredictor.features.indicators import INDICATORS, WARMUP_ROWS, compute_indicators
 from stockpredictor.features.panel import build_panel, next_day_targets, targets_to_close
 from stockpredictor.features.scaling import MinMaxScaler
@@ -105,7 +106,7 @@ def test_scaler_json_round_trip_is_exact() -> None:
 
 
 def test_too_little_history_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="too little history"):
+    with pytest.raises(MissingDataError, match="too little history"):
         scale_dataset(np.zeros((10, 1, 2), np.float32), np.zeros((10, 1), np.float32), 10, 0.7, 0.15)
-    with pytest.raises(ValueError, match="too little history"):
+    with pytest.raises(MissingDataError, match="too little history"):
         scale_dataset(np.zeros((13, 1, 2), np.float32), np.zeros((13, 1), np.float32), 10, 0.7, 0.15)

@@ -13,12 +13,13 @@ from sqlalchemy import Engine, func, select
 
 from stockpredictor.calendar import trading_days
 from stockpredictor.config import Params
-from stockpredictor.db.datasets import DatasetNotFoundError, load_processed, load_scaled
+from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.prices import load_prices
 from stockpredictor.db.schema import processed_feature_data, raw_stock_data, scaled_feature_sets
+from stockpredictor.errors import DatasetNotFoundError, MissingDataError
 from stockpredictor.stages import process as process_module
 from stockpredictor.stages.ingest import ingest
-from stockpredictor.stages.process import MissingDataError, process
+from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from tests.conftest import REPO
 
@@ -143,7 +144,7 @@ def test_missing_inputs_are_named_and_nothing_is_written(engine: Engine, params:
     too_long = small(params).model_copy(
         update={"sequences": params.sequences.model_copy(update={"sequence_length": 1000})}
     )
-    with pytest.raises(ValueError, match="too little history"):
+    with pytest.raises(MissingDataError, match="too little history"):
         scale(engine, too_long, run_id)
     assert count(engine, scaled_feature_sets) == 0
 

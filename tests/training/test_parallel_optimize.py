@@ -18,7 +18,7 @@ from pipelines.training import optimize_search
 from stockpredictor.config import Settings
 from stockpredictor.db.engine import make_engine
 from stockpredictor.db.optimization import load_optimization
-from stockpredictor.orchestration import run_graph_local
+from stockpredictor.orchestration.local import run_local
 from stockpredictor.stages.optimize import collect, create_study, run_worker, storage_for, study_name
 from tests.conftest import REPO
 from tests.training.conftest import TINY, SampleStore, tiny_params
@@ -52,7 +52,7 @@ def test_two_pipeline_workers_share_the_budget_exactly(sample_store: SampleStore
         "dataset_run_id": sample_store.run_id,
         "workers": 2,
     }
-    run = run_graph_local(optimize_search, arguments, settings, REPO / "params.yaml")
+    run = run_local(optimize_search, arguments, settings, REPO / "params.yaml")
 
     study = load(sample_store)
     finished = study.get_trials(states=FINISHED)

@@ -12,7 +12,7 @@ from stockpredictor import registry
 from stockpredictor.config import PromotionParams, Settings
 from stockpredictor.db.datasets import load_scaled
 from stockpredictor.db.promotions import promotion_log
-from stockpredictor.evaluation import PricePredictions, model_input_panel, on_common_cells
+from stockpredictor.stages.evaluation import PricePredictions, model_input_panel, on_common_cells
 from stockpredictor.stages.promote import gate, promote
 from tests.training.conftest import DATASET_AS_OF, LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
 

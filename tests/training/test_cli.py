@@ -26,11 +26,11 @@ def test_optimize_train_promote_and_roll_back(
         assert result.exit_code == 0, result.output
         return result.stdout.strip().splitlines()[-1]
 
-    best = json.loads(last_line("optimize", "--run-id", sample_store.run_id))
+    best = json.loads(last_line("optimize", "--dataset-run-id", sample_store.run_id))
     assert best["architecture"] == "lstm"
-    mlflow_run_id = last_line("train", "--run-id", sample_store.run_id)
+    mlflow_run_id = last_line("train", "--dataset-run-id", sample_store.run_id)
     assert len(mlflow_run_id) == 32
-    assert last_line("promote", "--run-id", mlflow_run_id, "--as-of", "2007-06-29") in (
+    assert last_line("promote", "--mlflow-run-id", mlflow_run_id, "--as-of", "2007-06-29") in (
         "promoted",
         "rejected",
     )

@@ -36,7 +36,8 @@ print(json.dumps({
 @pytest.fixture(scope="module")
 def wheel_python(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The python of a fresh virtualenv holding the project's wheel (built once per source hash)."""
-    wheel = build_wheel(request.config.cache.mkdir("stockpredictor-wheels"))
+    cache = getattr(request.config, "cache", None)  # None with `-p no:cacheprovider`
+    wheel = build_wheel(cache.mkdir("stockpredictor-wheels") if cache else tmp_path_factory.mktemp("wheels"))
     return install_wheel(wheel, tmp_path_factory.mktemp("wheel") / "venv")
 
 

@@ -25,9 +25,10 @@ from stockpredictor import registry
 from stockpredictor.calendar import trading_days
 from stockpredictor.config import Params, load_params
 from stockpredictor.db.engine import make_engine
+from stockpredictor.stages.files import load_input
 from stockpredictor.stages.monitor import monitor
 from stockpredictor.stages.predict import predict
-from stockpredictor.stages.prepare_input import load_input, prepare_input
+from stockpredictor.stages.prepare_input import prepare_input
 from stockpredictor.stages.production_model import production_model
 from stockpredictor.stages.replay import ReplayResult, replay, workspace_settings
 

@@ -22,7 +22,7 @@ from bench.common import machine, timed
 
 REPO = Path(__file__).resolve().parents[1]
 # The same work with and without KFP around it: validate params.yaml with overrides.
-DIRECT = "from stockpredictor.runtime import merge_overrides; merge_overrides('[]', 'AAPL', 2)"
+DIRECT = "from stockpredictor.orchestration.runtime import merge_overrides; merge_overrides('[]', 'AAPL', 2)"
 
 
 def _median_seconds(repeat: int, action: Callable[[], object]) -> float:
@@ -36,10 +36,8 @@ def _median_seconds(repeat: int, action: Callable[[], object]) -> float:
 
 def component_overhead(repeat: int, data_dir: Path) -> float:
     """Median wall time of `configure` under kfp.local minus the same call in a fresh process."""
-    from kfp import local
-
-    sys.path.insert(0, str(REPO))
     from components.configure import configure
+    from kfp import local
 
     os.environ["STOCKPREDICTOR_PARAMS"] = str(REPO / "params.yaml")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(data_dir / "kfp"))

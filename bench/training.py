@@ -25,9 +25,16 @@ from stockpredictor import registry
 from stockpredictor.config import Settings, load_params
 from stockpredictor.db.datasets import load_scaled
 from stockpredictor.db.engine import engine_for
-from stockpredictor.models import ARCHITECTURES, TrainConfig, build_model, fit
+from stockpredictor.models import (
+    ARCHITECTURES,
+    TrainConfig,
+    build_model,
+    configure_torch_threads,
+    fit,
+    model_spec,
+)
 from stockpredictor.stages.ingest import ingest
-from stockpredictor.stages.optimize import configure_torch_threads, model_spec, optimize
+from stockpredictor.stages.optimize import optimize
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS
@@ -61,7 +68,9 @@ def run(trials: int, epochs: int) -> dict[str, float]:
         )
         for architecture in ARCHITECTURES:
             model = build_model(
-                model_spec({**DEFAULT_HYPERPARAMETERS, "architecture": architecture}, dataset)
+                model_spec(
+                    {**DEFAULT_HYPERPARAMETERS, "architecture": architecture}, *dataset.x_scaled.shape[1:]
+                )
             )
             started = time.perf_counter()
             fit(model, train_windows, validation, config)

@@ -8,6 +8,7 @@ from components.image import PROJECT_IMAGE
 @dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
 def configure(params_overrides: str, tickers: str, n_trials: int) -> str:
     """Validate params.yaml with the overrides (fail before any work); returns them as a JSON list."""
-    from stockpredictor.runtime import merge_overrides
+    from stockpredictor.orchestration.runtime import merge_overrides, reported_errors
 
-    return merge_overrides(params_overrides, tickers, n_trials)
+    with reported_errors():
+        return merge_overrides(params_overrides, tickers, n_trials)

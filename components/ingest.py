@@ -9,13 +9,14 @@ from components.image import PROJECT_IMAGE
 @dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
 def ingest(params_overrides: str, as_of: str, rows_added: Output[Metrics]) -> int:
     """Fetch and store new rows per ticker; fails (and KFP retries) when a ticker could not be fetched."""
-    from stockpredictor.runtime import parse_as_of, runtime_context
+    from stockpredictor.errors import SourceError
+    from stockpredictor.orchestration.runtime import parse_as_of, task_context
     from stockpredictor.stages.ingest import ingest as run
 
-    ctx = runtime_context(params_overrides)
-    result = run(ctx.engine, ctx.params, parse_as_of(as_of))
-    for ticker, rows in result.added.items():
-        rows_added.log_metric(ticker, rows)
-    if result.errors:
-        raise RuntimeError(f"ingest failed for {result.errors} (the other tickers were stored)")
-    return result.total_added
+    with task_context(params_overrides) as ctx:
+        result = run(ctx.engine, ctx.params, parse_as_of(as_of))
+        for ticker, rows in result.added.items():
+            rows_added.log_metric(ticker, rows)
+        if result.errors:
+            raise SourceError(f"ingest failed for {result.errors} (the other tickers were stored)")
+        return result.total_added

@@ -11,11 +11,11 @@ def monitor(params_overrides: str, as_of: str, window_metrics: Output[Metrics]) 
     """Log matured predictions and judge the window; returns "retrain", "ok" or "insufficient_data"."""
     import logging
 
-    from stockpredictor.runtime import parse_as_of, runtime_context
+    from stockpredictor.orchestration.runtime import parse_as_of, task_context
     from stockpredictor.stages.monitor import monitor as run
 
-    ctx = runtime_context(params_overrides)
-    result = run(ctx.engine, ctx.params, ctx.settings, parse_as_of(as_of))
+    with task_context(params_overrides) as ctx:
+        result = run(ctx.engine, ctx.params, ctx.settings, parse_as_of(as_of))
     for name, value in result.metrics.items():
         window_metrics.log_metric(name, value)
     logging.getLogger("monitor").info("%s: %s", result.decision, result.reason)

@@ -18,17 +18,17 @@ def predict(
     import shutil
     from pathlib import Path
 
-    from stockpredictor.runtime import predictions_markdown, runtime_context
+    from stockpredictor.orchestration.runtime import predictions_markdown, task_context
     from stockpredictor.stages.predict import predict as run
 
-    ctx = runtime_context(params_overrides)
-    result = run(
-        ctx.engine,
-        ctx.params,
-        ctx.settings,
-        Path(window.path) / window.metadata["file"],
-        model.metadata["model_uri"],
-    )
+    with task_context(params_overrides) as ctx:
+        result = run(
+            ctx.engine,
+            ctx.params,
+            ctx.settings,
+            Path(window.path) / window.metadata["file"],
+            model.metadata["model_uri"],
+        )
     shutil.copyfile(result.json_path, predictions.path)
     predictions.metadata.update(
         target_date=result.target_date.isoformat(),

@@ -11,17 +11,17 @@ def prepare_input(params_overrides: str, as_of: str, model: Input[Model], window
     """Save the window (.npy + JSON sidecar) in the `window` folder; returns its last observed day."""
     from pathlib import Path
 
-    from stockpredictor.runtime import parse_as_of, runtime_context
+    from stockpredictor.orchestration.runtime import parse_as_of, task_context
     from stockpredictor.stages.prepare_input import prepare_input as run
 
-    ctx = runtime_context(params_overrides)
-    result = run(
-        ctx.engine,
-        ctx.params,
-        model.metadata["dataset_run_id"],
-        parse_as_of(as_of),
-        output_dir=Path(window.path),
-    )
+    with task_context(params_overrides) as ctx:
+        result = run(
+            ctx.engine,
+            ctx.params,
+            model.metadata["dataset_run_id"],
+            parse_as_of(as_of),
+            output_dir=Path(window.path),
+        )
     window.metadata.update(
         file=result.path.name,
         dataset_run_id=result.dataset_run_id,

@@ -9,11 +9,11 @@ from components.image import PROJECT_IMAGE
 @dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
 def process(params_overrides: str, as_of: str, dataset: Output[Dataset]) -> str:
     """Build and store the feature panel; returns the new DATASET_RUN_ID (also in the dataset's metadata)."""
-    from stockpredictor.runtime import parse_as_of, runtime_context, write_reference
+    from stockpredictor.orchestration.runtime import parse_as_of, task_context, write_reference
     from stockpredictor.stages.process import process as run
 
-    ctx = runtime_context(params_overrides)
-    result = run(ctx.engine, ctx.params, parse_as_of(as_of))
+    with task_context(params_overrides) as ctx:
+        result = run(ctx.engine, ctx.params, parse_as_of(as_of))
     write_reference(
         dataset,
         dataset_run_id=result.dataset_run_id,

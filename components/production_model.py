@@ -9,17 +9,17 @@ from components.image import PROJECT_IMAGE
 @dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
 def production_model(params_overrides: str, model: Output[Model]) -> str:
     """Returns "found" (the model's URI and dataset run id are in `model`'s metadata) or "none"."""
-    from stockpredictor.runtime import (
+    from stockpredictor.orchestration.runtime import (
         PRODUCTION_MODEL_FOUND,
         PRODUCTION_MODEL_NONE,
-        runtime_context,
+        task_context,
         write_model_reference,
         write_reference,
     )
     from stockpredictor.stages.production_model import production_model as lookup
 
-    ctx = runtime_context(params_overrides)
-    production = lookup(ctx.params, ctx.settings)
+    with task_context(params_overrides) as ctx:
+        production = lookup(ctx.params, ctx.settings)
     if production is None:
         write_reference(model)
         return PRODUCTION_MODEL_NONE

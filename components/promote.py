@@ -11,11 +11,13 @@ def promote(params_overrides: str, as_of: str, mlflow_run_id: str, comparison: O
     """Alias the candidate `production` when it passes the gate; returns the decision (reason in the log)."""
     import logging
 
-    from stockpredictor.runtime import parse_as_of, runtime_context
+    from stockpredictor.orchestration.runtime import parse_as_of, task_context
     from stockpredictor.stages.promote import promote as run
 
-    ctx = runtime_context(params_overrides)
-    result = run(ctx.engine, ctx.params, ctx.settings, mlflow_run_id=mlflow_run_id, as_of=parse_as_of(as_of))
+    with task_context(params_overrides) as ctx:
+        result = run(
+            ctx.engine, ctx.params, ctx.settings, mlflow_run_id=mlflow_run_id, as_of=parse_as_of(as_of)
+        )
     for name, value in result.metrics.items():
         comparison.log_metric(name, value)
     logging.getLogger("promote").info("%s: %s", result.decision, result.reason)

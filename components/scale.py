@@ -9,11 +9,11 @@ from components.image import PROJECT_IMAGE
 @dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
 def scale(params_overrides: str, dataset_run_id: str, split: Output[Metrics]) -> str:
     """Store the scaled windows and scalers of the dataset; returns its DATASET_RUN_ID for the next steps."""
-    from stockpredictor.runtime import runtime_context
+    from stockpredictor.orchestration.runtime import task_context
     from stockpredictor.stages.scale import scale as run
 
-    ctx = runtime_context(params_overrides)
-    result = run(ctx.engine, ctx.params, dataset_run_id)
+    with task_context(params_overrides) as ctx:
+        result = run(ctx.engine, ctx.params, dataset_run_id)
     for name in ("train", "validation", "test"):
         split.log_metric(f"{name}_windows", getattr(result.split, name))
     split.log_metric("sequence_length", result.sequence_length)

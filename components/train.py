@@ -17,12 +17,12 @@ def train(
     """Train, evaluate once on the test windows and register the model; returns the MLflow run id."""
     from pathlib import Path
 
+    from stockpredictor.orchestration.runtime import task_context, write_model_reference
     from stockpredictor.registry import ModelVersionRef
-    from stockpredictor.runtime import runtime_context, write_model_reference
     from stockpredictor.stages.train import train as run
 
-    ctx = runtime_context(params_overrides)
-    result = run(ctx.engine, ctx.params, ctx.settings, dataset_run_id)
+    with task_context(params_overrides) as ctx:
+        result = run(ctx.engine, ctx.params, ctx.settings, dataset_run_id)
     for name, value in result.metrics.items():
         test_metrics.log_metric(name, value)
     Path(report.path).write_text(result.report_markdown)

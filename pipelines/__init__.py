@@ -1,4 +1,8 @@
-"""The training and daily pipelines; each compiles to `<name>.yaml` next to this file."""
+"""The training and daily pipelines; each compiles to `<name>.yaml` next to this file (shipped with it).
+
+`PIPELINES` is the distribution's entry point `stockpredictor.pipelines:catalogue` (pyproject.toml):
+`stockpredictor pipeline ...` finds the pipelines through it without the domain importing this package.
+"""
 
 from pathlib import Path
 

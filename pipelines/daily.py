@@ -14,7 +14,7 @@ from kfp import dsl
 
 from pipelines.tasks import retried, step
 from pipelines.training import training_pipeline
-from stockpredictor.runtime import PRODUCTION_MODEL_NONE
+from stockpredictor.orchestration.runtime import PRODUCTION_MODEL_NONE
 
 RETRAIN = "retrain"
 

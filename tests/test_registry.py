@@ -40,7 +40,7 @@ def test_round_trip_against_a_real_mlflow_server_with_postgres_backend(
     registry.set_alias(MODEL_NAME, result.model_version)
     production = registry.production_model(MODEL_NAME)
     assert production is not None
-    assert (production.version, production.run_id, production.dataset_run_id) == (
+    assert (production.version, production.mlflow_run_id, production.dataset_run_id) == (
         result.model_version,
         result.mlflow_run_id,
         sample_store.run_id,

@@ -11,14 +11,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from stockpredictor.errors import ConfigError
+
 PARAMS_ENV = "STOCKPREDICTOR_PARAMS"
 DATABASE_URL_ENV = "STOCKPREDICTOR_DATABASE_URL"
 DATA_DIR_ENV = "STOCKPREDICTOR_DATA_DIR"
 MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
-
-
-class ConfigError(ValueError):
-    """params.yaml (or an override) is invalid; the message names the key and the file."""
 
 
 class _Section(BaseModel):

@@ -1,17 +1,116 @@
-"""The failures a user can cause or fix (bad input, missing data): reported in one line, no traceback."""
+"""The failures a user can cause or fix, one family rooted at `StockPredictorError` (the lowest layer).
+
+The CLI and the KFP components report an error of this family as one line naming what failed, and
+exit with the code of its kind; any other exception is a bug and shows its traceback (exit code 1).
+
+Kinds and their exit codes:
+
+- 2 `UsageError` (`ConfigError`): an option, params.yaml or an override is invalid;
+- 3 `DataError` (`DatasetNotFoundError`, `MissingDataError` > `StaleDataError`, `InputWindowError`):
+  the store lacks data a stage needs;
+- 4 `SourceError` (`UnknownTickerError`): a price source could not deliver a ticker;
+- 5 `RegistryError` (`ModelNotFoundError`, `UnsafeModelError`): the MLflow registry lacks the model,
+  or it is not safe to load;
+- 6 `PipelineError`: a KFP pipeline could not be found, compiled, submitted, or did not succeed;
+- 7 `TrainingError` (`NoCompletedTrialError`): the hyperparameter search produced no model.
+"""
 
 from __future__ import annotations
 
-from stockpredictor.config import ConfigError
-from stockpredictor.db.datasets import DatasetNotFoundError
-from stockpredictor.sources import SourceError
-from stockpredictor.stages.process import MissingDataError
+from typing import ClassVar
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    DatasetNotFoundError,
-    MissingDataError,
-    SourceError,
-    ValueError,
-    LookupError,
-)
+
+class StockPredictorError(Exception):
+    """Base of every user-facing error: its message names what failed (key and file, ticker, run id...)."""
+
+    exit_code: ClassVar[int] = 1
+
+
+# ------------------------------------------------------------------------------------------------ usage
+
+
+class UsageError(StockPredictorError):
+    """A command, option or parameter was used wrongly (e.g. two options that exclude each other)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """params.yaml (or an override) is invalid; the message names the key and the file."""
+
+
+# ------------------------------------------------------------------------------------------------- data
+
+
+class DataError(StockPredictorError):
+    """The store does not hold the data a stage needs (the message says which and how to get it)."""
+
+    exit_code = 3
+
+
+class DatasetNotFoundError(DataError):
+    """No dataset (or no scaled version of it) is stored under the given dataset run id."""
+
+
+class MissingDataError(DataError):
+    """Raw data a stage needs is not in the store, or too little of it (the message names the ticker)."""
+
+
+class StaleDataError(MissingDataError):
+    """The newest stored day of a ticker is more trading days before as_of than allowed."""
+
+
+class InputWindowError(DataError):
+    """An input window file or its sidecar is missing or does not match its model."""
+
+
+# ----------------------------------------------------------------------------------------------- source
+
+
+class SourceError(StockPredictorError):
+    """A ticker could not be fetched (the message names the ticker and the cause)."""
+
+    exit_code = 4
+
+
+class UnknownTickerError(SourceError):
+    """The source has no such ticker (the message names it)."""
+
+
+# --------------------------------------------------------------------------------------------- registry
+
+
+class RegistryError(StockPredictorError):
+    """The MLflow registry cannot give the model asked for."""
+
+    exit_code = 5
+
+
+class ModelNotFoundError(RegistryError):
+    """The registry has no such model version (or none for the given MLflow run)."""
+
+
+class UnsafeModelError(RegistryError):
+    """A registered model is not stored in the pickle-free `pt2` format; it is not loaded."""
+
+
+# --------------------------------------------------------------------------------------------- pipeline
+
+
+class PipelineError(StockPredictorError):
+    """A pipeline could not be found, compiled, submitted or did not succeed (the message says which)."""
+
+    exit_code = 6
+
+
+# --------------------------------------------------------------------------------------------- training
+
+
+class TrainingError(StockPredictorError):
+    """The search or the training ended without a model."""
+
+    exit_code = 7
+
+
+class NoCompletedTrialError(TrainingError):
+    """The search ended without one completed trial (all failed, or the timeout is too short)."""

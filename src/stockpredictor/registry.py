@@ -1,4 +1,4 @@
-"""Thin MLflow layer: tracking setup, logging a model version without pickle, aliases, safe loading.
+"""The only door to MLflow: tracking setup, training runs, model versions without pickle, aliases, loading.
 
 Models are logged in MLflow's `pt2` format (a torch.export graph with its tensors; no pickled
 Python objects) and loaded back only after checking that format. The registry uses aliases
@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import mlflow.pytorch
 import numpy as np
 import torch
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 from mlflow.environment_variables import MLFLOW_ALLOW_PICKLE_DESERIALIZATION
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
@@ -30,6 +32,10 @@ from sqlalchemy.engine import make_url
 from torch import nn
 
 from stockpredictor.config import Settings
+from stockpredictor.errors import ModelNotFoundError, RegistryError, UnsafeModelError, UsageError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PRODUCTION_ALIAS = "production"
 MODEL_ARTIFACT = "model"
@@ -42,23 +48,17 @@ _HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
 }
 _QUIET_DEFAULTS = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-
-
-class ModelNotFoundError(LookupError):
-    """The registry has no such model version (or none for the given run)."""
-
-
-class UnsafeModelError(ValueError):
-    """A registered model is not stored in the pickle-free `pt2` format; it is not loaded."""
+#: What reading the registry raises when its store or server cannot answer, or the model is gone.
+REGISTRY_FAILURES: tuple[type[Exception], ...] = (MlflowException, RegistryError, OSError)
 
 
 @dataclass(frozen=True)
 class ModelVersionRef:
-    """A registered model version: concrete `models:/NAME/VERSION` URI, its run and its dataset."""
+    """A registered model version: concrete `models:/NAME/VERSION` URI, its MLflow run and its dataset."""
 
     name: str
     version: int
-    run_id: str
+    mlflow_run_id: str
     dataset_run_id: str
 
     @property
@@ -111,17 +111,62 @@ def _local_artifact_location() -> str | None:
     return (Path(database).resolve().parent / "mlartifacts").as_uri()
 
 
+@dataclass(frozen=True)
+class TrackedRun:
+    """The active MLflow run of a training (see `start_run`): what it logs goes to this run."""
+
+    mlflow_run_id: str
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        mlflow.set_tags(tags)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        mlflow.log_params(params)
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        mlflow.log_metrics(metrics)
+
+    def log_steps(self, points: Iterable[tuple[str, float, int]]) -> None:
+        """Log (metric, value, step) points in one request, e.g. a loss curve per epoch."""
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, value, now, step) for key, value, step in points]
+        MlflowClient().log_batch(self.mlflow_run_id, metrics=metrics)
+
+    def log_figure(self, figure: Figure, artifact_file: str) -> None:
+        mlflow.log_figure(figure, artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        mlflow.log_text(text, artifact_file)
+
+
+@contextmanager
+def start_run(run_name: str) -> Iterator[TrackedRun]:
+    """A new run in the active experiment (see `use_experiment`), ended when the block ends."""
+    with mlflow.start_run(run_name=run_name) as run:
+        yield TrackedRun(run.info.run_id)
+
+
+def run_metrics(mlflow_run_id: str) -> dict[str, float]:
+    """The latest value of every metric logged to an MLflow run."""
+    return dict(MlflowClient().get_run(mlflow_run_id).data.metrics)
+
+
 def pip_requirements() -> list[str]:
     """Pinned requirements of a logged model (explicit: MLflow would spend seconds inferring them)."""
     return [f"{name}=={installed_version(name).split('+')[0]}" for name in ("torch", "mlflow", "numpy")]
 
 
 def log_model_version(
-    model: nn.Module, input_example: np.ndarray, model_name: str, metadata: dict[str, Any]
+    model: nn.Module,
+    input_example: np.ndarray,
+    model_name: str,
+    metadata: dict[str, Any],
+    tags: dict[str, str] | None = None,
 ) -> int:
     """Log `model` to the active run in `pt2` format and register it as `model_name`; returns the version.
 
-    `input_example` (batch > 1, so the batch dimension stays dynamic) is what torch.export traces.
+    `input_example` (batch > 1, so the batch dimension stays dynamic) is what torch.export traces;
+    `tags` are set on the new version.
     """
     if len(input_example) < 2:
         raise ValueError(
@@ -144,6 +189,9 @@ def log_model_version(
         )
     if info.registered_model_version is None:
         raise MlflowException(f"model {model_name!r} was logged but not registered")
+    client = MlflowClient()
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(model_name, str(info.registered_model_version), key, value)
     return int(info.registered_model_version)
 
 
@@ -214,13 +262,15 @@ def _is_missing(exc: MlflowException) -> bool:
     return exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)
 
 
-def _ref(name: str, version: int, run_id: str | None) -> ModelVersionRef:
-    if not run_id:
+def _ref(name: str, version: int, mlflow_run_id: str | None) -> ModelVersionRef:
+    if not mlflow_run_id:
         raise ModelNotFoundError(f"{name} version {version} has no MLflow run")
-    params = MlflowClient().get_run(run_id).data.params
+    params = MlflowClient().get_run(mlflow_run_id).data.params
     if "dataset_run_id" not in params:
-        raise ModelNotFoundError(f"{name} version {version}: its run {run_id} has no dataset_run_id param")
-    return ModelVersionRef(name, version, run_id, params["dataset_run_id"])
+        raise ModelNotFoundError(
+            f"{name} version {version}: its MLflow run {mlflow_run_id} has no dataset_run_id param"
+        )
+    return ModelVersionRef(name, version, mlflow_run_id, params["dataset_run_id"])
 
 
 def model_version(name: str, version: int) -> ModelVersionRef:
@@ -234,12 +284,12 @@ def model_version(name: str, version: int) -> ModelVersionRef:
     return _ref(name, int(found.version), found.run_id)
 
 
-def version_of_run(name: str, run_id: str) -> ModelVersionRef:
-    """The version of `name` registered from MLflow run `run_id`."""
+def version_of_run(name: str, mlflow_run_id: str) -> ModelVersionRef:
+    """The version of `name` registered from MLflow run `mlflow_run_id`."""
     return _newest(
         name,
-        f"name = '{name}' and run_id = '{run_id}'",
-        f"MLflow run {run_id!r} registered no version of {name!r}",
+        f"name = '{name}' and run_id = '{mlflow_run_id}'",
+        f"MLflow run {mlflow_run_id!r} registered no version of {name!r}",
     )
 
 
@@ -278,7 +328,7 @@ def model_info(model_uri: str) -> ModelVersionRef:
     path = model_uri.removeprefix("models:/")
     name, at, alias = path.partition("@")
     if path == model_uri or (not at and "/" not in path):
-        raise ValueError(f"{model_uri!r} is not a models:/NAME/VERSION or models:/NAME@ALIAS URI")
+        raise UsageError(f"{model_uri!r} is not a models:/NAME/VERSION or models:/NAME@ALIAS URI")
     if at:
         version = _alias_version(name, alias)
         if version is None:
@@ -286,7 +336,7 @@ def model_info(model_uri: str) -> ModelVersionRef:
         return model_version(name, version)
     name, _, number = path.rpartition("/")
     if not number.isdigit():
-        raise ValueError(f"{model_uri!r}: version {number!r} is not a number")
+        raise UsageError(f"{model_uri!r}: version {number!r} is not a number")
     return model_version(name, int(number))
 
 
@@ -300,4 +350,4 @@ def tag_version(ref: ModelVersionRef, tags: dict[str, str]) -> None:
     client = MlflowClient()
     for key, value in tags.items():
         client.set_model_version_tag(ref.name, str(ref.version), key, value)
-        client.set_tag(ref.run_id, key, value)
+        client.set_tag(ref.mlflow_run_id, key, value)

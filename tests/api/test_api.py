@@ -58,7 +58,7 @@ def test_latest_predictions_are_the_newest_per_ticker(client: TestClient, regist
     assert [p["ticker"] for p in body["predictions"]] == list(TICKERS)
     for p in body["predictions"]:
         assert p["target_date"] == str(next_trading_day(AS_OF)) == "2012-07-02"
-        assert p["model_run_id"] == registry.production_run_id and p["model_version"] == "2"
+        assert p["mlflow_run_id"] == registry.production_run_id and p["model_version"] == "2"
         assert p["change_pct"] == pytest.approx(100 * (p["predicted_close"] / p["last_close"] - 1))
         expected = "up" if p["predicted_close"] > p["last_close"] else "down"
         assert p["direction"] == expected
@@ -111,8 +111,8 @@ def test_performance_matches_the_monitor(
     body = client.get("/performance").json()
     assert body["window_days"] == api_params.monitoring.window_days
     production, old = body["models"]
-    assert (production["model_run_id"], production["model_version"]) == (registry.production_run_id, "2")
-    assert (old["model_run_id"], old["model_version"]) == (registry.old_run_id, "1")
+    assert (production["mlflow_run_id"], production["model_version"]) == (registry.production_run_id, "2")
+    assert (old["mlflow_run_id"], old["model_version"]) == (registry.old_run_id, "1")
     assert sorted(production["tickers"]) == list(TICKERS)
     window_days = PREDICTION_DAYS - OLD_DAYS - 1  # the last prediction has not matured
     assert production["overall"]["evaluations"] == window_days * len(TICKERS)
@@ -140,7 +140,7 @@ def test_bad_window_is_422(client: TestClient, window: str) -> None:
 
 def test_model_card_shows_production_version_and_promotion(client: TestClient, registry: Registry) -> None:
     body = client.get("/model").json()
-    assert (body["version"], body["run_id"]) == ("2", registry.production_run_id)
+    assert (body["version"], body["mlflow_run_id"]) == ("2", registry.production_run_id)
     assert body["model_uri"] == "models:/StockPricePredictorLSTM/2"
     assert body["dataset_run_id"] == registry.dataset_run_id
     assert body["test_metrics"] == {"test_mae": 1.2, "test_mae_ratio": None, "test_persistence_mae": 1.3}

@@ -39,8 +39,8 @@ def test_latest_predictions_are_the_last_days_predictions(client: TestClient, re
         assert (served["ticker"], served["last_close"]) == (made.ticker, made.last_close)
         assert served["predicted_close"] == pytest.approx(made.predicted_close)
         assert served["target_date"] == str(last.target_date) == str(next_trading_day(REPLAY_END))
-        assert (served["model_run_id"], served["model_version"]) == (
-            last.model_run_id,
+        assert (served["mlflow_run_id"], served["model_version"]) == (
+            last.mlflow_run_id,
             str(last.model_version),
         )
 
@@ -62,7 +62,7 @@ def test_history_has_one_prediction_per_day_with_the_actual_close(
 def test_performance_is_the_monitors_window(client: TestClient, replayed: Replayed) -> None:
     predicting = replayed.bootstrap.result.mlflow_run_id  # every prediction of the range is its
     (model,) = client.get("/performance").json()["models"]
-    assert model["model_run_id"] == predicting
+    assert model["mlflow_run_id"] == predicting
     assert model["overall"]["evaluations"] == (len(trading_days(REPLAY_START, REPLAY_END)) - 1) * len(TICKERS)
     monitored = monitor_model(replayed.engine, replayed.params, predicting, REPLAY_END).metrics
     for name in ("mae", "mape", "directional_accuracy", "persistence_mae", "mae_ratio"):
@@ -72,7 +72,7 @@ def test_performance_is_the_monitors_window(client: TestClient, replayed: Replay
 def test_model_card_is_the_last_promoted_model(client: TestClient, replayed: Replayed) -> None:
     promoted = [e.result for e in replayed.trainings if e.result.promotion.promoted][-1]
     card = client.get("/model").json()
-    assert (card["run_id"], card["version"]) == (promoted.mlflow_run_id, str(promoted.model_version))
+    assert (card["mlflow_run_id"], card["version"]) == (promoted.mlflow_run_id, str(promoted.model_version))
     assert card["dataset_run_id"] == promoted.dataset_run_id
     assert card["promotion_decision"] == "promoted" == promoted.promotion.decision
     assert card["promotion_reason"] == promoted.promotion.reason

@@ -117,7 +117,9 @@ class _Dom(HTMLParser):
             self.segments[self._chart][str(a.get("class"))] = str(a["d"]).count("L")
 
 
-def test_dashboard_shows_a_row_and_a_chart_per_ticker(served: str, tmp_path: Path) -> None:
+def test_dashboard_shows_a_row_and_a_chart_per_ticker(
+    served: str, replayed: Replayed, tmp_path: Path
+) -> None:
     document = _chromium(tmp_path, served, "--dump-dom")
     dom = _Dom(document)
     assert dom.rows == list(TICKERS)
@@ -126,6 +128,9 @@ def test_dashboard_shows_a_row_and_a_chart_per_ticker(served: str, tmp_path: Pat
     assert dom.segments == {t: {"actual": days - 2, "predicted": days - 1} for t in TICKERS}
     assert re.search(r'<dl id="model-card"[^>]*><dt>Model</dt>', document)
     assert '<span class="badge">production</span>' in document
+    # The model card and its performance row carry the production model's MLflow run id.
+    bootstrap = replayed.bootstrap.result.mlflow_run_id
+    assert document.count(f'data-mlflow-run-id="{bootstrap}"') == 2
     assert re.search(r'<table id="test-metrics">.*<td>MAE</td><td class="num">\d', document, re.DOTALL)
     assert re.findall(r'<p class="message" id="[a-z-]+">([^<]*)</p>', document) == ["", "", ""]
 

@@ -30,7 +30,7 @@ def test_daily_commands_print_their_key_output_last(
         return key_output(invoke(*args, overrides=[*REPLAY, *overrides]))
 
     found = json.loads(last_line("production-model"))
-    assert set(found) == {"model_uri", "version", "run_id", "dataset_run_id"}
+    assert set(found) == {"model_uri", "version", "mlflow_run_id", "dataset_run_id"}
     assert last_line("production-model", overrides=("train.model_name=NeverTrained",)) == "none"
 
     path = Path(
@@ -51,7 +51,7 @@ def test_daily_commands_print_their_key_output_last(
     assert last_line("monitor", "--as-of", "2012-11-21") in (RETRAIN, OK, INSUFFICIENT_DATA)
 
     wrong_day = invoke(*predict, "--as-of", "2012-11-20", overrides=REPLAY)
-    assert wrong_day.exit_code == 1 and "not for --as-of 2012-11-20" in wrong_day.stderr
+    assert wrong_day.exit_code == 2 and "not for --as-of 2012-11-20" in wrong_day.stderr
 
 
 def test_replay_command_shows_progress_and_prints_the_report_folder(

@@ -27,8 +27,8 @@ def test_dataset_commands_print_their_key_output_last_and_name_what_is_missing(t
     expected_rows = len(trading_days(date(2005, 1, 1), date(2006, 6, 30)))
     assert key_output(run("ingest", "--as-of", "2006-06-30")) == str(expected_rows)
     run_id = key_output(run("process", "--as-of", "2006-06-30"))
-    assert key_output(run("scale", "--run-id", run_id)) == run_id
-    missing = run("scale", "--run-id", "nope")
+    assert key_output(run("scale", "--dataset-run-id", run_id)) == run_id
+    missing = run("scale", "--dataset-run-id", "nope")
     assert missing.returncode != 0 and "'nope'" in missing.stderr and "Traceback" not in missing.stderr
     typo = subprocess.run([*command("data.tikers=[IBM]"), "ingest"], env=env, capture_output=True, text=True)
     assert typo.returncode == 2 and "data.tikers" in typo.stderr and "params.yaml" in typo.stderr
@@ -44,11 +44,11 @@ def test_optimize_train_promote_and_roll_back(
     def last_line(*args: str) -> str:
         return key_output(invoke(*args, overrides=[*SAMPLE_DATASET, "optimize.n_trials=2"]))
 
-    best = json.loads(last_line("optimize", "--run-id", sample_store.run_id))
+    best = json.loads(last_line("optimize", "--dataset-run-id", sample_store.run_id))
     assert best["architecture"] == "lstm"
-    mlflow_run_id = last_line("train", "--run-id", sample_store.run_id)
+    mlflow_run_id = last_line("train", "--dataset-run-id", sample_store.run_id)
     assert len(mlflow_run_id) == 32
-    assert last_line("promote", "--run-id", mlflow_run_id, "--as-of", "2007-06-29") in (
+    assert last_line("promote", "--mlflow-run-id", mlflow_run_id, "--as-of", "2007-06-29") in (
         "promoted",
         "rejected",
     )

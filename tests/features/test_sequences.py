@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler as SklearnMinMax
 
+from stockpredictor.errors import MissingDataError
 from stockpredictor.features.sequences import Windows, scale_dataset
 
 
@@ -38,7 +39,7 @@ def test_scalers_fit_on_training_days_only_and_match_sklearn() -> None:
 
 
 def test_too_little_history_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="too little history"):
+    with pytest.raises(MissingDataError, match="too little history"):
         scale_dataset(np.zeros((10, 1, 2), np.float32), np.zeros((10, 1), np.float32), 10, 0.7, 0.15)
-    with pytest.raises(ValueError, match="too little history"):
+    with pytest.raises(MissingDataError, match="too little history"):
         scale_dataset(np.zeros((13, 1, 2), np.float32), np.zeros((13, 1), np.float32), 10, 0.7, 0.15)

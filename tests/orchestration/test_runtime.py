@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from stockpredictor.config import ConfigError
-from stockpredictor.orchestration import pipeline_arguments
-from stockpredictor.runtime import (
+from stockpredictor.errors import ConfigError
+from stockpredictor.orchestration.catalogue import pipeline_arguments
+from stockpredictor.orchestration.runtime import (
     merge_overrides,
     parse_as_of,
     parse_overrides,
-    runtime_context,
+    task_context,
     write_reference,
 )
 from tests.conftest import REPO
@@ -30,7 +30,8 @@ def _repo_params(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_pipeline_parameters_become_one_override_list() -> None:
     merged = merge_overrides(json.dumps(["train.max_epochs=3"]), tickers="AAPL, IBM", n_trials=4)
     assert json.loads(merged) == ["train.max_epochs=3", "data.tickers=[AAPL, IBM]", "optimize.n_trials=4"]
-    params = runtime_context(merged).params
+    with task_context(merged) as ctx:
+        params = ctx.params
     assert (params.data.tickers, params.optimize.n_trials, params.train.max_epochs) == (("AAPL", "IBM"), 4, 3)
     assert json.loads(merge_overrides("[]")) == []  # empty tickers and 0 trials keep params.yaml's
 

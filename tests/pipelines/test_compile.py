@@ -17,7 +17,7 @@ from pipelines.tasks import PARAMS_CONFIG_MAP, PARAMS_MOUNT_PATH, PARAMS_PATH, S
 from pipelines.training import MAX_PARALLEL_WORKERS
 
 from pipelines import PIPELINES, compiled_path
-from stockpredictor.runtime import PRODUCTION_MODEL_NONE
+from stockpredictor.orchestration.runtime import PRODUCTION_MODEL_NONE
 from stockpredictor.stages import monitor
 from tests.conftest import REPO
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from bokeh_sampledata import stocks
 
-from stockpredictor.sources import SAMPLE_TICKERS, SampleSource, SourceError, UnknownTickerError, get_source
+from stockpredictor.errors import ConfigError, SourceError, UnknownTickerError
+from stockpredictor.sources import SAMPLE_TICKERS, SampleSource, get_source
 from tests.sources.contract import assert_price_frame
 
 LAST_SAMPLE_DAY = date(2013, 3, 1)
@@ -90,5 +91,5 @@ def test_default_as_of_is_the_last_sample_day() -> None:
 
 
 def test_get_source_rejects_unknown_names() -> None:
-    with pytest.raises(ValueError, match=r"'quandl'.*sample, yahoo"):
+    with pytest.raises(ConfigError, match=r"'quandl'.*sample, yahoo"):
         get_source("quandl")

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import requests
 
-from stockpredictor.sources import SourceError, UnknownTickerError, get_source, yahoo
+from stockpredictor.errors import SourceError, UnknownTickerError
+from stockpredictor.sources import get_source, yahoo
 from stockpredictor.sources.yahoo import EXCHANGE_TZ, YahooSource
 from tests.sources.contract import assert_price_frame
 from tests.support.fake_yahoo import BAD_GATEWAY, RATE_LIMITED, SERVER_ERROR, Bar, FakeYahoo, yahoo_session

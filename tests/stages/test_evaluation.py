@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 
 from stockpredictor.db.datasets import load_scaled
-from stockpredictor.evaluation import PricePredictions, model_input_panel, on_common_cells
+from stockpredictor.stages.evaluation import PricePredictions, model_input_panel, on_common_cells
 from tests.support.sample_dataset import DATASET_AS_OF, SampleStore, tiny_params
 
 

@@ -156,7 +156,7 @@ CASES: list[tuple[dict[str, float], str, str]] = [
 def test_each_threshold_gives_its_decision(stored: Engine) -> None:
     for monitoring, decision, reason in CASES:
         result = monitor_model(stored, params_with(**monitoring), PROD, AS_OF)
-        assert (result.decision, result.model_run_id) == (decision, PROD), monitoring
+        assert (result.decision, result.mlflow_run_id) == (decision, PROD), monitoring
         assert reason in result.reason, (monitoring, result.reason)
     both = monitor_model(stored, params_with(**CASES[4][0]), PROD, AS_OF)
     assert "MAPE" in both.reason and "directional accuracy" in both.reason  # every breach is named

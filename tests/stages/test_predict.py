@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from stockpredictor.db.schema import latest_predictions
 from stockpredictor.registry import model_info
 from stockpredictor.stages.predict import predict
-from stockpredictor.stages.prepare_input import InputWindowError, prepare_input
+from stockpredictor.errors import InputWindowError
+from stockpredictor.stages.prepare_input import prepare_input
 from tests.support.replay import REPLAY_END, Replayed
 
 pytestmark = pytest.mark.slow  # the shared replay trains models

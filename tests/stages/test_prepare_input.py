@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
-from stockpredictor.stages.prepare_input import StaleDataError, load_input, prepare_input
-from stockpredictor.stages.process import MissingDataError
+from stockpredictor.errors import MissingDataError, StaleDataError
+from stockpredictor.stages.files import load_input
+from stockpredictor.stages.prepare_input import prepare_input
 from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
 pytestmark = pytest.mark.slow  # the shared replay trains models

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, Table, func, select
 
-from stockpredictor.db.datasets import DatasetNotFoundError
 from stockpredictor.db.schema import processed_feature_data, scaled_feature_sets
 from stockpredictor.stages import process as process_module
 from stockpredictor.stages.ingest import ingest
-from stockpredictor.stages.process import MissingDataError, process
+from stockpredictor.errors import DatasetNotFoundError, MissingDataError
+from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from tests.support.overrides import TWO_TICKERS, repo_params
 
@@ -47,6 +47,6 @@ def test_missing_inputs_are_named_and_nothing_is_written(engine: Engine) -> None
     ingest(engine, PARAMS, AS_OF)
     run_id = process(engine, PARAMS, AS_OF).dataset_run_id
     too_long = repo_params(*TWO_TICKERS, "sequences.sequence_length=1000")
-    with pytest.raises(ValueError, match="too little history"):
+    with pytest.raises(MissingDataError, match="too little history"):
         scale(engine, too_long, run_id)
     assert count(engine, scaled_feature_sets) == 0

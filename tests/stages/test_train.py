@@ -18,8 +18,8 @@ from stockpredictor import registry
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.schema import latest_predictions
-from stockpredictor.evaluation import forecast
 from stockpredictor.models import predict
+from stockpredictor.stages.evaluation import forecast
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, hyperparameters_for
 from tests.support.sample_dataset import MODEL_NAME, SampleStore, tiny_params, train_with
 
@@ -86,7 +86,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     registry.set_alias(MODEL_NAME, result.model_version)
     production = registry.production_model(MODEL_NAME)
     assert production is not None
-    assert (production.model_uri, production.run_id, production.dataset_run_id) == (
+    assert (production.model_uri, production.mlflow_run_id, production.dataset_run_id) == (
         f"models:/{MODEL_NAME}/1",
         result.mlflow_run_id,
         run_id,

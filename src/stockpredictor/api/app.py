@@ -176,16 +176,14 @@ def model(conn: Conn, settings: SettingsDep, params: ParamsDep) -> ModelCard:
     if not reachable.ok:
         raise HTTPException(503, f"registry unavailable: {reachable.detail}")
     # MLflow and torch take seconds to import: only when the model is asked for.
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
+    from stockpredictor import registry
     from stockpredictor.stages.production_model import production_model
 
     name = params.train.model_name
     try:
         found = production_model(params, settings)
-        metrics = MlflowClient().get_run(found.run_id).data.metrics if found else {}
-    except (MlflowException, LookupError, OSError) as exc:
+        metrics = registry.run_metrics(found.mlflow_run_id) if found else {}
+    except registry.REGISTRY_FAILURES as exc:
         raise _unavailable("registry", exc) from None
     if found is None:
         raise HTTPException(404, f"no version of {name} has the production alias yet")
@@ -193,7 +191,7 @@ def model(conn: Conn, settings: SettingsDep, params: ParamsDep) -> ModelCard:
     return ModelCard(
         name=name,
         version=str(found.version),
-        run_id=found.run_id,
+        mlflow_run_id=found.mlflow_run_id,
         model_uri=found.model_uri,
         dataset_run_id=found.dataset_run_id,
         test_metrics={

@@ -58,7 +58,7 @@ class Prediction(_Response):
     predicted_close: float
     change_pct: float = Field(description="100 * (predicted_close / last_close - 1)")
     direction: Literal["up", "down", "flat"] = Field(description="predicted_close against last_close")
-    model_run_id: str
+    mlflow_run_id: str = Field(description="MLflow run of the model that made the prediction")
     model_version: str | None
     created_at: UtcDatetime
 
@@ -108,7 +108,7 @@ class Metrics(_Response):
 class ModelPerformance(_Response):
     """Rolling metrics of one model over its last `window_days` evaluated trading days."""
 
-    model_run_id: str
+    mlflow_run_id: str = Field(description="MLflow run of the model")
     model_version: str | None
     overall: Metrics
     tickers: dict[str, Metrics]
@@ -124,7 +124,7 @@ class ModelCard(_Response):
 
     name: str
     version: str
-    run_id: str
+    mlflow_run_id: str = Field(description="MLflow run that trained the model")
     model_uri: str
     dataset_run_id: str | None
     test_metrics: dict[str, float | None] = Field(description="Test-window metrics logged by training")

@@ -51,7 +51,7 @@ def _prediction_fields(row: Any) -> dict[str, Any]:
         "predicted_close": row.predicted_close,
         "change_pct": 100.0 * (row.predicted_close / row.last_close - 1.0),
         "direction": _direction(row.predicted_close, row.last_close),
-        "model_run_id": row.model_run_id,
+        "mlflow_run_id": row.model_run_id,
         "model_version": row.model_version,
         "created_at": row.created_at,
     }
@@ -182,14 +182,14 @@ def performance(conn: Connection, window_days: int) -> list[ModelPerformance]:
     )
     models = [
         ModelPerformance(
-            model_run_id=run_id,
-            model_version=versions.get(run_id),
+            mlflow_run_id=mlflow_run_id,
+            model_version=versions.get(mlflow_run_id),
             overall=_metrics(group),
             tickers={row.ticker: _metrics([row]) for row in group},
         )
-        for run_id, group in by_model.items()
+        for mlflow_run_id, group in by_model.items()
     ]
-    return sorted(models, key=lambda m: (m.overall.last_target_date, m.model_run_id), reverse=True)
+    return sorted(models, key=lambda m: (m.overall.last_target_date, m.mlflow_run_id), reverse=True)
 
 
 def _metrics(rows: list[Any]) -> Metrics:

@@ -12,13 +12,10 @@ from sqlalchemy import Connection, insert, select
 
 from stockpredictor.db.codec import array_from_bytes, array_to_bytes
 from stockpredictor.db.schema import processed_feature_data, scaled_feature_sets, scalers
+from stockpredictor.errors import DatasetNotFoundError
 from stockpredictor.features.panel import Panel
 from stockpredictor.features.scaling import MinMaxScaler
 from stockpredictor.features.sequences import ScaledDataset, Split
-
-
-class DatasetNotFoundError(LookupError):
-    """No dataset (or no scaled version of it) is stored under the given run id."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,7 @@ def new_dataset_run_id() -> str:
 
 def save_processed(
     conn: Connection,
-    run_id: str,
+    dataset_run_id: str,
     panel: Panel,
     *,
     as_of: date,
@@ -51,7 +48,7 @@ def save_processed(
     """Insert a new processed dataset (its id must be new)."""
     conn.execute(
         insert(processed_feature_data).values(
-            dataset_run_id=run_id,
+            dataset_run_id=dataset_run_id,
             created_at=datetime.now(UTC),
             as_of=as_of,
             source=source,
@@ -67,13 +64,15 @@ def save_processed(
     )
 
 
-def load_processed(conn: Connection, run_id: str) -> ProcessedDataset:
-    """The processed dataset `run_id`, or DatasetNotFoundError naming it."""
+def load_processed(conn: Connection, dataset_run_id: str) -> ProcessedDataset:
+    """The processed dataset `dataset_run_id`, or DatasetNotFoundError naming it."""
     row = conn.execute(
-        select(processed_feature_data).where(processed_feature_data.c.dataset_run_id == run_id)
+        select(processed_feature_data).where(processed_feature_data.c.dataset_run_id == dataset_run_id)
     ).one_or_none()
     if row is None:
-        raise DatasetNotFoundError(f"no processed dataset with run id {run_id!r} (run `process` first)")
+        raise DatasetNotFoundError(
+            f"no processed dataset with dataset run id {dataset_run_id!r} (run `process` first)"
+        )
     panel = Panel(
         dates=array_from_bytes(row.dates),
         tickers=tuple(row.tickers),
@@ -82,16 +81,16 @@ def load_processed(conn: Connection, run_id: str) -> ProcessedDataset:
         close=array_from_bytes(row.close),
         targets=array_from_bytes(row.targets),
     )
-    return ProcessedDataset(run_id, row.as_of, row.source, row.target, dict(row.params), panel)
+    return ProcessedDataset(dataset_run_id, row.as_of, row.source, row.target, dict(row.params), panel)
 
 
-def save_scaled(conn: Connection, run_id: str, dataset: ScaledDataset) -> None:
-    """Store the scaled panel and its scalers under `run_id`, replacing an earlier scaling of it."""
-    conn.execute(scaled_feature_sets.delete().where(scaled_feature_sets.c.dataset_run_id == run_id))
-    conn.execute(scalers.delete().where(scalers.c.dataset_run_id == run_id))
+def save_scaled(conn: Connection, dataset_run_id: str, dataset: ScaledDataset) -> None:
+    """Store the scaled panel and its scalers under `dataset_run_id`, replacing an earlier scaling of it."""
+    conn.execute(scaled_feature_sets.delete().where(scaled_feature_sets.c.dataset_run_id == dataset_run_id))
+    conn.execute(scalers.delete().where(scalers.c.dataset_run_id == dataset_run_id))
     conn.execute(
         insert(scaled_feature_sets).values(
-            dataset_run_id=run_id,
+            dataset_run_id=dataset_run_id,
             created_at=datetime.now(UTC),
             sequence_length=dataset.sequence_length,
             n_train=dataset.split.train,
@@ -103,27 +102,33 @@ def save_scaled(conn: Connection, run_id: str, dataset: ScaledDataset) -> None:
     )
     conn.execute(
         insert(scalers).values(
-            dataset_run_id=run_id, x_scaler=dataset.x_scaler.to_json(), y_scaler=dataset.y_scaler.to_json()
+            dataset_run_id=dataset_run_id,
+            x_scaler=dataset.x_scaler.to_json(),
+            y_scaler=dataset.y_scaler.to_json(),
         )
     )
 
 
-def load_scalers(conn: Connection, run_id: str) -> tuple[MinMaxScaler, MinMaxScaler]:
-    """The (x, y) scalers fitted for `run_id`."""
-    row = conn.execute(select(scalers).where(scalers.c.dataset_run_id == run_id)).one_or_none()
+def load_scalers(conn: Connection, dataset_run_id: str) -> tuple[MinMaxScaler, MinMaxScaler]:
+    """The (x, y) scalers fitted for `dataset_run_id`."""
+    row = conn.execute(select(scalers).where(scalers.c.dataset_run_id == dataset_run_id)).one_or_none()
     if row is None:
-        raise DatasetNotFoundError(f"no scalers stored for run id {run_id!r} (run `scale` first)")
+        raise DatasetNotFoundError(
+            f"no scalers stored for dataset run id {dataset_run_id!r} (run `scale` first)"
+        )
     return MinMaxScaler.from_json(row.x_scaler), MinMaxScaler.from_json(row.y_scaler)
 
 
-def load_scaled(conn: Connection, run_id: str) -> ScaledDataset:
-    """The scaled dataset `run_id` with its scalers."""
+def load_scaled(conn: Connection, dataset_run_id: str) -> ScaledDataset:
+    """The scaled dataset `dataset_run_id` with its scalers."""
     row = conn.execute(
-        select(scaled_feature_sets).where(scaled_feature_sets.c.dataset_run_id == run_id)
+        select(scaled_feature_sets).where(scaled_feature_sets.c.dataset_run_id == dataset_run_id)
     ).one_or_none()
     if row is None:
-        raise DatasetNotFoundError(f"no scaled dataset with run id {run_id!r} (run `scale` first)")
-    x_scaler, y_scaler = load_scalers(conn, run_id)
+        raise DatasetNotFoundError(
+            f"no scaled dataset with dataset run id {dataset_run_id!r} (run `scale` first)"
+        )
+    x_scaler, y_scaler = load_scalers(conn, dataset_run_id)
     return ScaledDataset(
         x_scaled=array_from_bytes(row.x_scaled),
         y_scaled=array_from_bytes(row.y_scaled),

@@ -75,11 +75,11 @@ def log_evaluations(conn: Connection, evaluations: list[Evaluation]) -> int:
 
 
 def recent_evaluations(
-    conn: Connection, model_run_id: str, as_of: date, window_days: int
+    conn: Connection, mlflow_run_id: str, as_of: date, window_days: int
 ) -> list[Evaluation]:
-    """The logged evaluations of `model_run_id` on its last `window_days` evaluated target days <= `as_of`."""
+    """The logged evaluations of the model of `mlflow_run_id` on its last `window_days` days <= `as_of`."""
     log = model_performance_log
-    of_model = and_(log.c.model_run_id == model_run_id, log.c.target_date <= as_of)
+    of_model = and_(log.c.model_run_id == mlflow_run_id, log.c.target_date <= as_of)
     days = (
         select(log.c.target_date)
         .where(of_model)

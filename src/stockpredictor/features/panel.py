@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from stockpredictor.errors import MissingDataError
 from stockpredictor.features.indicators import compute_indicators
 
 
@@ -41,7 +42,7 @@ def build_panel(
     assert shared is not None
     shared = shared.sort_values()
     if len(shared) == 0:
-        raise ValueError(f"tickers {list(tickers)} share no day with complete features")
+        raise MissingDataError(f"tickers {list(tickers)} share no day with complete features")
     features = np.stack([per_ticker[t].loc[shared].to_numpy() for t in tickers], axis=1)
     close = np.stack([prices[t]["close"].loc[shared].to_numpy(dtype=np.float64) for t in tickers], axis=1)
     return Panel(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stockpredictor.errors import MissingDataError
 from stockpredictor.features.scaling import MinMaxScaler
 
 
@@ -52,7 +53,7 @@ def chronological_split(n_samples: int, train: float, validation: float) -> Spli
     n_val = int(n_samples * validation)
     split = Split(n_train, n_val, n_samples - n_train - n_val)
     if min(split.train, split.validation, split.test) < 1:
-        raise ValueError(
+        raise MissingDataError(
             f"too little history: {n_samples} windows cannot be split into train/validation/test "
             f"({split.train}/{split.validation}/{split.test})"
         )
@@ -89,7 +90,7 @@ def scale_dataset(
     n_days = len(features)
     ends = sample_end_days(n_days, sequence_length)
     if len(ends) == 0:
-        raise ValueError(
+        raise MissingDataError(
             f"too little history: {n_days} days cannot make one window of sequence_length "
             f"{sequence_length} with a known next-day target"
         )

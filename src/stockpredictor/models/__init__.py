@@ -1,8 +1,16 @@
 """Pure modelling layer: architectures, training and price-space metrics (arrays in, arrays out; no I/O)."""
 
-from stockpredictor.models.architectures import ARCHITECTURES, ModelSpec, build_model
+from stockpredictor.models.architectures import ARCHITECTURES, ModelSpec, build_model, model_spec
 from stockpredictor.models.metrics import METRIC_NAMES, per_ticker_metrics, price_metrics, returns_to_prices
-from stockpredictor.models.training import EpochLog, FitResult, TrainConfig, WindowSource, fit, predict
+from stockpredictor.models.training import (
+    EpochLog,
+    FitResult,
+    TrainConfig,
+    WindowSource,
+    configure_torch_threads,
+    fit,
+    predict,
+)
 
 __all__ = [
     "ARCHITECTURES",
@@ -13,7 +21,9 @@ __all__ = [
     "TrainConfig",
     "WindowSource",
     "build_model",
+    "configure_torch_threads",
     "fit",
+    "model_spec",
     "per_ticker_metrics",
     "predict",
     "price_metrics",

@@ -51,6 +51,18 @@ class ModelSpec:
         )
 
 
+def model_spec(hyperparameters: Mapping[str, Any], n_stocks: int, n_features: int) -> ModelSpec:
+    """The model hyperparameters (architecture, sizes, dropout) describe, for `n_stocks` x `n_features`."""
+    return ModelSpec(
+        architecture=str(hyperparameters["architecture"]),
+        n_stocks=n_stocks,
+        n_features=n_features,
+        hidden_size=int(hyperparameters["hidden_size"]),
+        num_layers=int(hyperparameters["num_layers"]),
+        dropout=float(hyperparameters["dropout"]),
+    )
+
+
 def _lstm(input_size: int, spec: ModelSpec) -> nn.LSTM:
     # Inter-layer dropout only exists between stacked layers (torch warns otherwise).
     return nn.LSTM(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +19,16 @@ import torch
 from torch import nn
 
 _EVAL_BATCH_SIZE = 1024
+
+
+def configure_torch_threads() -> None:
+    """One intra-op thread unless OMP_NUM_THREADS says otherwise.
+
+    These small recurrent models train several times faster on one thread than on two: measured
+    4x (hidden 64, sequence 30) to 40x (hidden 16, sequence 10) on 2 shared cores.
+    """
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
 
 
 class WindowSource(Protocol):

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stockpredictor.sources.base import (
-    FRAME_COLUMNS,
-    PRICE_COLUMNS,
-    PriceSource,
-    SourceError,
-    UnknownTickerError,
-)
+from stockpredictor.errors import ConfigError
+from stockpredictor.sources.base import FRAME_COLUMNS, PRICE_COLUMNS, PriceSource
 from stockpredictor.sources.sample import SAMPLE_TICKERS, SampleSource
 
 SOURCE_NAMES = ("sample", "yahoo")
@@ -22,8 +17,6 @@ __all__ = [
     "SOURCE_NAMES",
     "PriceSource",
     "SampleSource",
-    "SourceError",
-    "UnknownTickerError",
     "get_source",
 ]
 
@@ -36,4 +29,4 @@ def get_source(name: str, **options: Any) -> PriceSource:
         from stockpredictor.sources.yahoo import YahooSource  # yfinance takes ~1 s to import
 
         return YahooSource(**options)
-    raise ValueError(f"unknown price source {name!r}; choose one of: {', '.join(SOURCE_NAMES)}")
+    raise ConfigError(f"unknown price source {name!r}; choose one of: {', '.join(SOURCE_NAMES)}")

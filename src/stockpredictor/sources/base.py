@@ -1,4 +1,4 @@
-"""What every price source returns, the errors it raises, and the windowing they share."""
+"""What every price source returns and the windowing they share (their errors: `SourceError`)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ from typing import Protocol
 
 import pandas as pd
 
+from stockpredictor.errors import SourceError
+
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 FRAME_COLUMNS = ("date", *PRICE_COLUMNS)
-
-
-class SourceError(Exception):
-    """A ticker could not be fetched (message names the ticker and the cause)."""
-
-
-class UnknownTickerError(SourceError):
-    """The source has no such ticker (message names it)."""
 
 
 class PriceSource(Protocol):

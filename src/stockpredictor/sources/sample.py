@@ -14,7 +14,8 @@ from functools import cache
 
 import pandas as pd
 
-from stockpredictor.sources.base import UnknownTickerError, select_window
+from stockpredictor.errors import UnknownTickerError
+from stockpredictor.sources.base import select_window
 
 SAMPLE_TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
 """The tickers with the full 2000-2013 history (GOOG from its 2004-08-19 listing); FB is also served."""

@@ -36,7 +36,8 @@ from curl_cffi import requests as curl_requests
 from yfinance.data import YfData
 from yfinance.exceptions import YFPricesMissingError, YFTickerMissingError
 
-from stockpredictor.sources.base import SourceError, UnknownTickerError, empty_prices, select_window
+from stockpredictor.errors import SourceError, UnknownTickerError
+from stockpredictor.sources.base import empty_prices, select_window
 
 log = logging.getLogger(__name__)
 

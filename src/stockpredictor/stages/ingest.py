@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from stockpredictor.config import Params
 from stockpredictor.db.engine import write_transaction
 from stockpredictor.db.prices import insert_prices, latest_dates
-from stockpredictor.sources import PriceSource, SourceError, get_source
+from stockpredictor.errors import SourceError
+from stockpredictor.sources import PriceSource, get_source
 from stockpredictor.stages.common import resolve_as_of
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ from datetime import date
 import numpy as np
 from sqlalchemy import Engine
 
+from stockpredictor import registry
 from stockpredictor.config import MonitoringParams, Params, Settings
 from stockpredictor.db.performance import log_evaluations, matured_predictions, recent_evaluations
 from stockpredictor.models.metrics import price_metrics
 from stockpredictor.stages.common import resolve_as_of
-from stockpredictor.stages.production_model import production_model
 
 log = logging.getLogger(__name__)
 
@@ -37,34 +37,39 @@ class MonitorResult:
     reason: str
     metrics: dict[str, float]
     n_new_evaluations: int
-    model_run_id: str | None = None
+    mlflow_run_id: str | None = None
 
 
 def monitor(engine: Engine, params: Params, settings: Settings, as_of: date | None = None) -> MonitorResult:
     """Evaluate matured predictions and decide for the registry's current production model."""
-    production = production_model(params, settings)
-    return monitor_model(engine, params, production.run_id if production else None, as_of)
+    registry.use_tracking(settings)
+    production = registry.production_model(params.train.model_name)
+    return monitor_model(engine, params, production.mlflow_run_id if production else None, as_of)
 
 
 def monitor_model(
-    engine: Engine, params: Params, model_run_id: str | None, as_of: date | None = None
+    engine: Engine, params: Params, mlflow_run_id: str | None, as_of: date | None = None
 ) -> MonitorResult:
     """`monitor` with the production model's MLflow run id given (None: there is no production model)."""
     as_of = resolve_as_of(as_of, params)
     with engine.begin() as conn:
         added = log_evaluations(conn, matured_predictions(conn, as_of))
         window = (
-            recent_evaluations(conn, model_run_id, as_of, params.monitoring.window_days)
-            if model_run_id
+            recent_evaluations(conn, mlflow_run_id, as_of, params.monitoring.window_days)
+            if mlflow_run_id
             else []
         )
     log.info("monitor %s: %d new evaluations logged", as_of, added)
-    if model_run_id is None:
+    if mlflow_run_id is None:
         return MonitorResult(INSUFFICIENT_DATA, "no production model", {}, added)
     n_days = len({e.target_date for e in window})
     if n_days == 0:
         return MonitorResult(
-            INSUFFICIENT_DATA, f"no evaluated day for model run {model_run_id} yet", {}, added, model_run_id
+            INSUFFICIENT_DATA,
+            f"no evaluated day for MLflow run {mlflow_run_id} yet",
+            {},
+            added,
+            mlflow_run_id,
         )
     predicted, actual, last_close = (
         np.array([[getattr(e, name)] for e in window])
@@ -77,7 +82,7 @@ def monitor_model(
     }
     decision, reason = decide(metrics, params.monitoring)
     log.info("monitor %s: %s (%s)", as_of, decision, reason)
-    return MonitorResult(decision, reason, metrics, added, model_run_id)
+    return MonitorResult(decision, reason, metrics, added, mlflow_run_id)
 
 
 def decide(metrics: dict[str, float], thresholds: MonitoringParams) -> tuple[str, str]:

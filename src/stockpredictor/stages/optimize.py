@@ -10,7 +10,6 @@ in one process.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
@@ -21,8 +20,9 @@ from sqlalchemy import Engine
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import load_scaled
 from stockpredictor.db.optimization import OptimizationRecord, save_optimization
+from stockpredictor.errors import NoCompletedTrialError
 from stockpredictor.features.sequences import ScaledDataset
-from stockpredictor.models import ModelSpec, TrainConfig, build_model, fit
+from stockpredictor.models import TrainConfig, build_model, configure_torch_threads, fit, model_spec
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +36,8 @@ PRUNER_WARMUP_EPOCHS = 2
 _COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
-class NoCompletedTrialError(ValueError):
-    """The search ended without one completed trial (all failed, or the timeout is too short)."""
-
-
 #: The stage's result is the record it stores: best trial, complete and pruned trial counts.
 OptimizeResult = OptimizationRecord
-
-
-def configure_torch_threads() -> None:
-    """One intra-op thread unless OMP_NUM_THREADS says otherwise.
-
-    These small recurrent models train several times faster on one thread than on two: measured
-    4x (hidden 64, sequence 30) to 40x (hidden 16, sequence 10) on 2 shared cores.
-    """
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(1)
 
 
 def study_name(dataset_run_id: str) -> str:
@@ -71,26 +57,13 @@ def suggest(trial: optuna.Trial, params: Params) -> dict[str, Any]:
     }
 
 
-def model_spec(hyperparameters: dict[str, Any], dataset: ScaledDataset) -> ModelSpec:
-    """The model a set of hyperparameters describes, sized for `dataset`."""
-    _, n_stocks, n_features = dataset.x_scaled.shape
-    return ModelSpec(
-        architecture=str(hyperparameters["architecture"]),
-        n_stocks=n_stocks,
-        n_features=n_features,
-        hidden_size=int(hyperparameters["hidden_size"]),
-        num_layers=int(hyperparameters["num_layers"]),
-        dropout=float(hyperparameters["dropout"]),
-    )
-
-
 def _objective(dataset: ScaledDataset, params: Params) -> Any:
     train_windows, validation_windows = dataset.windows("train"), dataset.windows("validation")
 
     def objective(trial: optuna.Trial) -> float:
         hyperparameters = suggest(trial, params)
         torch.manual_seed(params.optimize.seed + trial.number)
-        model = build_model(model_spec(hyperparameters, dataset))
+        model = build_model(model_spec(hyperparameters, *dataset.x_scaled.shape[1:]))
         config = TrainConfig(
             learning_rate=hyperparameters["learning_rate"],
             batch_size=hyperparameters["batch_size"],
@@ -118,10 +91,10 @@ def storage_for(engine: Engine) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
 
 
-def _open_study(storage: optuna.storages.RDBStorage, run_id: str) -> optuna.Study:
+def _open_study(storage: optuna.storages.RDBStorage, dataset_run_id: str) -> optuna.Study:
     """The dataset's study, created on first use, with this process's pruner."""
     return optuna.create_study(
-        study_name=study_name(run_id),
+        study_name=study_name(dataset_run_id),
         storage=storage,
         direction="minimize",
         load_if_exists=True,
@@ -140,13 +113,13 @@ def _fail_orphans(study: optuna.Study, storage: optuna.storages.RDBStorage) -> N
         storage.set_trial_state_values(orphan._trial_id, optuna.trial.TrialState.FAIL)
 
 
-def create_study(engine: Engine, params: Params, run_id: str) -> str:
+def create_study(engine: Engine, params: Params, dataset_run_id: str) -> str:
     """Create the dataset's study, or resume it (failing trials a killed earlier search left RUNNING).
 
     Returns the study's name. Call it before the workers start.
     """
     storage = storage_for(engine)
-    study = _open_study(storage, run_id)
+    study = _open_study(storage, dataset_run_id)
     _fail_orphans(study, storage)
     return study.study_name
 
@@ -162,7 +135,7 @@ def _claimed(study: optuna.Study, before_trial_id: int | None = None) -> int:
     return sum(1 for t in trials if before_trial_id is None or t._trial_id < before_trial_id)
 
 
-def run_worker(engine: Engine, params: Params, run_id: str, worker: int = 0) -> int:
+def run_worker(engine: Engine, params: Params, dataset_run_id: str, worker: int = 0) -> int:
     """Run trials of the shared study until `optimize.n_trials` are finished or running; returns how many.
 
     Workers race safely: a worker takes a trial (Optuna assigns it an increasing id) and runs it only
@@ -171,9 +144,9 @@ def run_worker(engine: Engine, params: Params, run_id: str, worker: int = 0) -> 
     """
     configure_torch_threads()
     with engine.connect() as conn:
-        dataset = load_scaled(conn, run_id)
+        dataset = load_scaled(conn, dataset_run_id)
     n_trials = params.optimize.n_trials
-    study = _open_study(storage_for(engine), run_id)
+    study = _open_study(storage_for(engine), dataset_run_id)
     done = len(study.get_trials(deepcopy=False, states=_COUNTED))
     # Seeded by how far the search got and by the worker, so neither a resumed search nor another
     # worker replays the same samples.
@@ -200,12 +173,12 @@ def run_worker(engine: Engine, params: Params, run_id: str, worker: int = 0) -> 
     return ran
 
 
-def collect(engine: Engine, params: Params, run_id: str) -> OptimizeResult:
+def collect(engine: Engine, params: Params, dataset_run_id: str) -> OptimizeResult:
     """After the workers: fail the trials left RUNNING (a killed worker's), store the best trial's result.
 
     Call it once every worker has stopped: it takes any running trial for an orphan.
     """
-    name = study_name(run_id)
+    name = study_name(dataset_run_id)
     storage = storage_for(engine)
     study = optuna.load_study(study_name=name, storage=storage)
     _fail_orphans(study, storage)
@@ -215,7 +188,7 @@ def collect(engine: Engine, params: Params, run_id: str) -> OptimizeResult:
     best = study.best_trial
     assert best.value is not None
     record = OptimizationRecord(
-        dataset_run_id=run_id,
+        dataset_run_id=dataset_run_id,
         study_name=name,
         best_params=dict(best.params),
         best_value=float(best.value),
@@ -235,8 +208,8 @@ def collect(engine: Engine, params: Params, run_id: str) -> OptimizeResult:
     return record
 
 
-def optimize(engine: Engine, params: Params, run_id: str) -> OptimizeResult:
+def optimize(engine: Engine, params: Params, dataset_run_id: str) -> OptimizeResult:
     """Run (or resume) the dataset's study in this process and store its best hyperparameters."""
-    create_study(engine, params, run_id)
-    run_worker(engine, params, run_id)
-    return collect(engine, params, run_id)
+    create_study(engine, params, dataset_run_id)
+    run_worker(engine, params, dataset_run_id)
+    return collect(engine, params, dataset_run_id)

@@ -19,13 +19,13 @@ import torch
 from sqlalchemy import Engine
 
 from stockpredictor import registry
-from stockpredictor.atomic import write_json_atomic
 from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.datasets import load_scalers
 from stockpredictor.db.predictions import upsert_predictions
+from stockpredictor.errors import InputWindowError
 from stockpredictor.features.panel import targets_to_close
-from stockpredictor.stages.prepare_input import InputWindowError, load_input
+from stockpredictor.stages.files import load_input, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class PredictResult:
     last_day: date
     target_date: date
     model_uri: str
-    model_run_id: str
+    mlflow_run_id: str
     model_version: int
     predictions: list[Prediction]
     json_path: Path
@@ -65,8 +65,7 @@ def predict(
     if sidecar["dataset_run_id"] != info.dataset_run_id:
         raise InputWindowError(
             f"{input_path} was prepared for dataset {sidecar['dataset_run_id']}, but {model_uri} was "
-            f"trained on {info.dataset_run_id}: run `prepare-input --production-model-training-run-id "
-            f"{info.dataset_run_id}`"
+            f"trained on {info.dataset_run_id}: run `prepare-input --dataset-run-id {info.dataset_run_id}`"
         )
     with engine.connect() as conn:
         _, y_scaler = load_scalers(conn, info.dataset_run_id)
@@ -82,7 +81,7 @@ def predict(
         last_day=last_day,
         target_date=next_trading_day(last_day),
         model_uri=model_uri,
-        model_run_id=info.run_id,
+        mlflow_run_id=info.mlflow_run_id,
         model_version=info.version,
         predictions=[
             Prediction(t, float(c), float(p)) for t, c, p in zip(tickers, last_close, predicted, strict=True)
@@ -106,7 +105,7 @@ def _store(engine: Engine, result: PredictResult) -> None:
     rows = [
         {
             "kind": "daily",
-            "model_run_id": result.model_run_id,
+            "model_run_id": result.mlflow_run_id,
             "model_version": str(result.model_version),
             "ticker": p.ticker,
             "as_of_date": result.last_day,
@@ -128,7 +127,7 @@ def _write_files(result: PredictResult, latest_path: Path) -> None:
         "as_of_date": result.last_day,
         "target_date": result.target_date,
         "model_uri": result.model_uri,
-        "model_run_id": result.model_run_id,
+        "mlflow_run_id": result.mlflow_run_id,
         "model_version": result.model_version,
         "created_at": datetime.now(UTC).isoformat(),
         "predictions": [asdict(p) for p in result.predictions],

@@ -7,34 +7,23 @@ with the dataset's own x scaler; the window length is the dataset's, not today's
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
 
-from stockpredictor.atomic import write_bytes_atomic, write_json_atomic
 from stockpredictor.calendar import trading_days_after
 from stockpredictor.config import Params, Settings
-from stockpredictor.db.codec import array_to_bytes
 from stockpredictor.db.prices import load_prices
-from stockpredictor.evaluation import model_input_panel
+from stockpredictor.errors import StaleDataError
 from stockpredictor.stages.common import resolve_as_of
-from stockpredictor.stages.process import MissingDataError
+from stockpredictor.stages.evaluation import model_input_panel
+from stockpredictor.stages.files import save_input, sidecar_path
 
 log = logging.getLogger(__name__)
-
-
-class InputWindowError(ValueError):
-    """An input window file or its sidecar is missing or does not match its model."""
-
-
-class StaleDataError(MissingDataError):
-    """The newest stored day of a ticker is more trading days before as_of than allowed."""
 
 
 @dataclass(frozen=True)
@@ -55,27 +44,6 @@ class PreparedInput:
     @property
     def sidecar_path(self) -> Path:
         return sidecar_path(self.path)
-
-
-def sidecar_path(input_path: Path) -> Path:
-    """The JSON description saved next to an input window."""
-    return input_path.with_suffix(".json")
-
-
-def load_input(input_path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """An input window saved by `prepare_input` and its sidecar (never unpickles)."""
-    sidecar = sidecar_path(input_path)
-    for path in (input_path, sidecar):
-        if not path.is_file():
-            raise InputWindowError(f"{path} not found: run `prepare-input` to create the input window")
-    window = np.load(input_path, allow_pickle=False)
-    description: dict[str, Any] = json.loads(sidecar.read_text())
-    if list(window.shape) != description["shape"] or window.dtype != np.float32:
-        raise InputWindowError(
-            f"{input_path}: a {window.dtype} array of shape {window.shape}, its sidecar says float32 "
-            f"{description['shape']}"
-        )
-    return window, description
 
 
 def prepare_input(
@@ -113,9 +81,9 @@ def prepare_input(
             )
     path = (output_dir or Settings.from_env().data_dir / "inputs") / f"{as_of}_{dataset_run_id}.npy"
     last_close = dict(zip(window.tickers, map(float, window.close[-1]), strict=True))
-    write_bytes_atomic(path, array_to_bytes(window.scaled[None].astype(np.float32)))
-    write_json_atomic(
-        sidecar_path(path),
+    save_input(
+        path,
+        window.scaled[None].astype(np.float32),
         {
             "dataset_run_id": dataset_run_id,
             "as_of": as_of.isoformat(),
@@ -123,7 +91,6 @@ def prepare_input(
             "tickers": list(window.tickers),
             "feature_columns": list(window.feature_columns),
             "target": window.target,
-            "shape": [1, *window.scaled.shape],
             "last_close": last_close,
         },
     )

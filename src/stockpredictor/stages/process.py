@@ -11,14 +11,11 @@ from sqlalchemy import Engine
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import new_dataset_run_id, save_processed
 from stockpredictor.db.prices import load_prices
+from stockpredictor.errors import MissingDataError
 from stockpredictor.features.panel import build_panel
 from stockpredictor.stages.common import resolve_as_of
 
 log = logging.getLogger(__name__)
-
-
-class MissingDataError(LookupError):
-    """Raw data a stage needs is not in the store (the message names the ticker)."""
 
 
 @dataclass(frozen=True)
@@ -45,20 +42,22 @@ def process(engine: Engine, params: Params, as_of: date | None = None) -> Proces
             f"no raw data up to {as_of} for ticker(s) {', '.join(empty)}: run `ingest` first"
         )
     panel = build_panel(prices, params.features.indicators, params.features.target)
-    run_id = new_dataset_run_id()
+    dataset_run_id = new_dataset_run_id()
     with engine.begin() as conn:
         save_processed(
             conn,
-            run_id,
+            dataset_run_id,
             panel,
             as_of=as_of,
             source=params.data.source,
             target=params.features.target,
             params=params.model_dump(mode="json"),
         )
-    log.info("process: dataset %s with %d days x %d stocks x %d features", run_id, *panel.features.shape)
+    log.info(
+        "process: dataset %s with %d days x %d stocks x %d features", dataset_run_id, *panel.features.shape
+    )
     return ProcessResult(
-        dataset_run_id=run_id,
+        dataset_run_id=dataset_run_id,
         as_of=as_of,
         tickers=panel.tickers,
         feature_columns=panel.feature_columns,

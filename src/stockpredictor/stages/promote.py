@@ -25,10 +25,11 @@ from sqlalchemy import Engine
 from stockpredictor import registry
 from stockpredictor.config import Params, PromotionParams, Settings
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
-from stockpredictor.evaluation import PricePredictions, on_common_cells, recent_forecasts
+from stockpredictor.errors import UsageError
 from stockpredictor.models import METRIC_NAMES, price_metrics
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
+from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def promote(
 ) -> PromotionResult:
     """Decide on the version registered by `mlflow_run_id` (or `version`, or the newest one) and record it."""
     if mlflow_run_id and version is not None:
-        raise ValueError("give either an MLflow run id or a version, not both")
+        raise UsageError("give either an MLflow run id or a version, not both")
     registry.use_tracking(settings)
     name = params.train.model_name
     if version is not None:
@@ -110,7 +111,7 @@ def promote(
     record = PromotionRecord(
         created_at=datetime.now(UTC),
         model_name=name,
-        candidate_run_id=candidate.run_id,
+        candidate_run_id=candidate.mlflow_run_id,
         candidate_version=candidate.version,
         production_version=production.version if production else None,
         decision=decision,

@@ -14,7 +14,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -23,36 +23,17 @@ from sqlalchemy import Engine
 from stockpredictor.calendar import trading_days
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import make_engine, migrate
-from stockpredictor.sources import PriceSource, SourceError, get_source
+from stockpredictor.errors import SourceError, UsageError
+from stockpredictor.sources import PriceSource, get_source
 from stockpredictor.stages.ingest import ingest
-from stockpredictor.stages.monitor import RETRAIN, MonitorResult, monitor
-from stockpredictor.stages.predict import PredictResult, predict
+from stockpredictor.stages.monitor import RETRAIN, monitor
+from stockpredictor.stages.predict import predict
 from stockpredictor.stages.prepare_input import prepare_input
 from stockpredictor.stages.production_model import production_model
-from stockpredictor.stages.replay_report import ReplayReport, write_report
-from stockpredictor.stages.training_cycle import TrainingCycleResult, run_training
+from stockpredictor.stages.replay_report import ReplayDay, ReplayReport, TrainingEvent, write_report
+from stockpredictor.stages.training_cycle import run_training
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainingEvent:
-    """A run of the training pipeline during the replay, and what triggered it."""
-
-    day: date
-    trigger: str
-    result: TrainingCycleResult
-
-
-@dataclass(frozen=True)
-class ReplayDay:
-    """What the daily pipeline did on one day (no prediction when no model could be promoted yet)."""
-
-    day: date
-    prediction: PredictResult | None
-    monitor: MonitorResult | None
-    trainings: list[TrainingEvent] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +69,7 @@ def replay(
     """
     days = trading_days(start, end)
     if not days:
-        raise ValueError(f"no trading day between {start} and {end}")
+        raise UsageError(f"no trading day between {start} and {end}")
     settings = workspace_settings(output_dir)
     shutil.rmtree(settings.data_dir, ignore_errors=True)
     engine = make_engine(settings.database_url)

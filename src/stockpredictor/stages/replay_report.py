@@ -1,11 +1,11 @@
-"""The replay report: predictions.csv, summary.md and one chart per ticker (actual vs predicted)."""
+"""What each replayed day did, and the replay report: predictions.csv, summary.md, a chart per ticker."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,9 +17,9 @@ from stockpredictor.config import Params
 from stockpredictor.db.performance import prediction_outcomes
 from stockpredictor.db.prices import load_prices
 from stockpredictor.models.metrics import price_metrics
-
-if TYPE_CHECKING:
-    from stockpredictor.stages.replay import ReplayDay
+from stockpredictor.stages.monitor import MonitorResult
+from stockpredictor.stages.predict import PredictResult
+from stockpredictor.stages.training_cycle import TrainingCycleResult
 
 _METRIC_COLUMNS = (
     ("mae", "MAE", "{:.4f}"),
@@ -30,6 +30,26 @@ _METRIC_COLUMNS = (
     ("persistence_directional_accuracy", "persistence dir. acc.", "{:.3f}"),
     ("mae_ratio", "MAE / persistence", "{:.3f}"),
 )
+
+
+@dataclass(frozen=True)
+class TrainingEvent:
+    """A run of the training pipeline during the replay, and what triggered it."""
+
+    day: date
+    trigger: str
+    result: TrainingCycleResult
+
+
+@dataclass(frozen=True)
+class ReplayDay:
+    """What the daily pipeline did on one day (no prediction when no model could be promoted yet)."""
+
+    day: date
+    prediction: PredictResult | None
+    monitor: MonitorResult | None
+    trainings: list[TrainingEvent] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)

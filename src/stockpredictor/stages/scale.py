@@ -24,10 +24,10 @@ class ScaleResult:
     stored_bytes: int
 
 
-def scale(engine: Engine, params: Params, run_id: str) -> ScaleResult:
-    """Scale dataset `run_id` with scalers fitted on its training windows and store both under `run_id`."""
+def scale(engine: Engine, params: Params, dataset_run_id: str) -> ScaleResult:
+    """Scale a dataset with scalers fitted on its training windows; store both under its `dataset_run_id`."""
     with engine.connect() as conn:
-        processed = load_processed(conn, run_id)
+        processed = load_processed(conn, dataset_run_id)
     panel = processed.panel
     dataset = scale_dataset(
         panel.features,
@@ -37,6 +37,6 @@ def scale(engine: Engine, params: Params, run_id: str) -> ScaleResult:
         params.sequences.split.validation,
     )
     with engine.begin() as conn:
-        save_scaled(conn, run_id, dataset)
-    log.info("scale %s: %s windows of %d days", run_id, dataset.split, dataset.sequence_length)
-    return ScaleResult(run_id, dataset.sequence_length, dataset.split, scaled_nbytes(dataset))
+        save_scaled(conn, dataset_run_id, dataset)
+    log.info("scale %s: %s windows of %d days", dataset_run_id, dataset.split, dataset.sequence_length)
+    return ScaleResult(dataset_run_id, dataset.sequence_length, dataset.split, scaled_nbytes(dataset))

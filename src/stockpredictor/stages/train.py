@@ -15,12 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import mlflow
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from mlflow import MlflowClient
-from mlflow.entities import Metric
 from sqlalchemy import Engine
 
 from stockpredictor import registry
@@ -28,9 +25,17 @@ from stockpredictor.config import Params, Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.optimization import load_optimization
 from stockpredictor.db.predictions import upsert_predictions
-from stockpredictor.evaluation import PricePredictions, forecast
-from stockpredictor.models import FitResult, TrainConfig, build_model, fit, per_ticker_metrics, price_metrics
-from stockpredictor.stages.optimize import configure_torch_threads, model_spec
+from stockpredictor.models import (
+    FitResult,
+    TrainConfig,
+    build_model,
+    configure_torch_threads,
+    fit,
+    model_spec,
+    per_ticker_metrics,
+    price_metrics,
+)
+from stockpredictor.stages.evaluation import PricePredictions, forecast
 
 log = logging.getLogger(__name__)
 
@@ -55,28 +60,28 @@ class TrainResult:
     report_markdown: str
 
 
-def hyperparameters_for(engine: Engine, params: Params, run_id: str) -> tuple[dict[str, Any], str]:
+def hyperparameters_for(engine: Engine, params: Params, dataset_run_id: str) -> tuple[dict[str, Any], str]:
     """The dataset's best hyperparameters and "optuna", or the documented defaults and "defaults"."""
     with engine.connect() as conn:
-        found = load_optimization(conn, run_id)
+        found = load_optimization(conn, dataset_run_id)
     if found is not None:
         return found.best_params, "optuna"
     log.warning(
         "train %s: no optimization result for this dataset (run `optimize` first?); "
         "training with the default hyperparameters",
-        run_id,
+        dataset_run_id,
     )
     return {"architecture": params.optimize.architectures[0], **DEFAULT_HYPERPARAMETERS}, "defaults"
 
 
-def train(engine: Engine, params: Params, settings: Settings, run_id: str) -> TrainResult:
-    """Train on dataset `run_id`, evaluate on its test windows, log and register the model in MLflow."""
+def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: str) -> TrainResult:
+    """Train on a dataset, evaluate on its test windows, log and register the model in MLflow."""
     configure_torch_threads()
     with engine.connect() as conn:
-        processed = load_processed(conn, run_id)
-        dataset = load_scaled(conn, run_id)
-    hyperparameters, source = hyperparameters_for(engine, params, run_id)
-    spec = model_spec(hyperparameters, dataset)
+        processed = load_processed(conn, dataset_run_id)
+        dataset = load_scaled(conn, dataset_run_id)
+    hyperparameters, source = hyperparameters_for(engine, params, dataset_run_id)
+    spec = model_spec(hyperparameters, *dataset.x_scaled.shape[1:])
     config = TrainConfig(
         learning_rate=float(hyperparameters["learning_rate"]),
         batch_size=int(hyperparameters["batch_size"]),
@@ -90,11 +95,11 @@ def train(engine: Engine, params: Params, settings: Settings, run_id: str) -> Tr
 
     registry.use_tracking(settings)
     registry.use_experiment(params.train.experiment_name)
-    with mlflow.start_run(run_name=f"train-{run_id}") as run:
-        mlflow.set_tags({"dataset_run_id": run_id, "hyperparameters_source": source})
-        mlflow.log_params(
+    with registry.start_run(f"train-{dataset_run_id}") as run:
+        run.set_tags({"dataset_run_id": dataset_run_id, "hyperparameters_source": source})
+        run.log_params(
             {
-                "dataset_run_id": run_id,
+                "dataset_run_id": dataset_run_id,
                 "hyperparameters_source": source,
                 **spec.to_dict(),
                 **dataclasses.asdict(config),
@@ -109,7 +114,11 @@ def train(engine: Engine, params: Params, settings: Settings, run_id: str) -> Tr
         )
         started = time.perf_counter()
         fitted = fit(model, dataset.windows("train"), dataset.windows("validation"), config)
-        _log_curves(run.info.run_id, fitted)
+        run.log_steps(
+            (key, value, e.epoch)
+            for e in fitted.history
+            for key, value in (("train_loss", e.train_loss), ("val_loss", e.val_loss))
+        )
         test = forecast(
             model,
             dataset.windows("test"),
@@ -129,44 +138,34 @@ def train(engine: Engine, params: Params, settings: Settings, run_id: str) -> Tr
             "train_seconds": time.perf_counter() - started,
         }
         by_ticker = per_ticker_metrics(test.predicted, test.actual, test.last_close, test.tickers)
-        mlflow.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
+        run.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
         for ticker in test.tickers:
-            mlflow.log_figure(_plot(test, ticker), f"plots/{ticker}.png")
+            run.log_figure(_plot(test, ticker), f"plots/{ticker}.png")
         example, _ = dataset.windows("train").batch(np.arange(2))
         version = registry.log_model_version(
             model,
             example,
             params.train.model_name,
-            metadata={"model_spec": spec.to_dict(), "dataset_run_id": run_id},
+            metadata={"model_spec": spec.to_dict(), "dataset_run_id": dataset_run_id},
+            tags={"dataset_run_id": dataset_run_id},
         )
-        MlflowClient().set_model_version_tag(params.train.model_name, str(version), "dataset_run_id", run_id)
         report = _report(
-            run.info.run_id, version, run_id, hyperparameters, source, fitted, metrics, by_ticker
+            run.mlflow_run_id, version, dataset_run_id, hyperparameters, source, fitted, metrics, by_ticker
         )
-        mlflow.log_text(report, "report.md")
+        run.log_text(report, "report.md")
     if params.train.log_test_predictions:
         with engine.begin() as conn:
-            upsert_predictions(conn, _prediction_rows(test, run.info.run_id, version))
+            upsert_predictions(conn, _prediction_rows(test, run.mlflow_run_id, version))
     log.info(
         "train %s: MLflow run %s, %s version %d, test MAE %.4f (persistence %.4f)",
-        run_id,
-        run.info.run_id,
+        dataset_run_id,
+        run.mlflow_run_id,
         params.train.model_name,
         version,
         metrics["test_mae"],
         metrics["test_persistence_mae"],
     )
-    return TrainResult(run.info.run_id, version, metrics, report)
-
-
-def _log_curves(mlflow_run_id: str, fitted: FitResult) -> None:
-    now = int(time.time() * 1000)
-    curves = [
-        Metric(key, value, now, e.epoch)
-        for e in fitted.history
-        for key, value in (("train_loss", e.train_loss), ("val_loss", e.val_loss))
-    ]
-    MlflowClient().log_batch(mlflow_run_id, metrics=curves)
+    return TrainResult(run.mlflow_run_id, version, metrics, report)
 
 
 def _plot(test: PricePredictions, ticker: str) -> Figure:

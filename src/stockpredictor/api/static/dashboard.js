@@ -66,13 +66,13 @@ function renderModel(card) {
     : "–";
   const entries = [
     ["Model", `${card.name} v${card.version}`],
-    ["MLflow run", card.run_id],
+    ["MLflow run", card.mlflow_run_id],
     ["Dataset run", card.dataset_run_id ?? "–"],
     ["Promoted", promoted],
     ["Why", card.promotion_reason ?? "–"],
   ];
   list.replaceChildren(...entries.flatMap(([name, value]) => [element("dt", {}, name), element("dd", {}, value)]));
-  list.dataset.runId = card.run_id;
+  list.dataset.mlflowRunId = card.mlflow_run_id;
 
   const metric = (name) => card.test_metrics[`test_${name}`];
   const shown = (name, value) => (value === undefined || value === null ? "–"
@@ -86,16 +86,16 @@ function renderModel(card) {
   }));
 }
 
-function renderPerformance(report, productionRunId) {
+function renderPerformance(report, productionMlflowRunId) {
   const body = document.querySelector("#performance tbody");
   body.replaceChildren();
   document.getElementById("window").textContent = `last ${report.window_days} evaluated days per model`;
   if (report.models.length === 0) showMessage("performance-message", "No prediction has been evaluated yet.");
   for (const m of report.models) {
-    const name = element("td", {}, m.model_version ? `v${m.model_version}` : m.model_run_id.slice(0, 8));
-    if (m.model_run_id === productionRunId) name.append(" ", element("span", { class: "badge" }, "production"));
+    const name = element("td", {}, m.model_version ? `v${m.model_version}` : m.mlflow_run_id.slice(0, 8));
+    if (m.mlflow_run_id === productionMlflowRunId) name.append(" ", element("span", { class: "badge" }, "production"));
     const o = m.overall;
-    const row = element("tr", { "data-run-id": m.model_run_id });
+    const row = element("tr", { "data-mlflow-run-id": m.mlflow_run_id });
     row.append(
       name,
       element("td", { class: "num" }, String(o.evaluations)),
@@ -198,7 +198,7 @@ async function main() {
   if (card.status === "fulfilled") renderModel(card.value);
   else showMessage("model-message", card.reason.message);
   if (report.status === "fulfilled") {
-    renderPerformance(report.value, card.status === "fulfilled" ? card.value.run_id : null);
+    renderPerformance(report.value, card.status === "fulfilled" ? card.value.mlflow_run_id : null);
   } else {
     showMessage("performance-message", report.reason.message);
   }

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
-from stockpredictor.cli import Context, app
+from stockpredictor.cli.options import context
+
+commands = typer.Typer()
 
 
-@app.command()
+@commands.command()
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 in a container).")] = "127.0.0.1",
@@ -20,5 +22,5 @@ def serve(
 
     from stockpredictor.api import create_app
 
-    c: Context = ctx.obj
+    c = context(ctx)
     uvicorn.run(create_app(c.settings, c.params), host=host, port=port, log_level="info")

@@ -21,11 +21,11 @@ from stockpredictor.calendar import trading_days
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.prices import load_prices
+from stockpredictor.errors import MissingDataError
 from stockpredictor.features.panel import build_panel, targets_to_close
 from stockpredictor.features.scaling import MinMaxScaler
 from stockpredictor.features.sequences import Windows
 from stockpredictor.models import predict
-from stockpredictor.stages.process import MissingDataError
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def on_common_cells(
     days = sorted(set(first.target_dates) & set(second.target_dates))
     tickers = [t for t in first.tickers if t in second.tickers]
     if not days or not tickers:
-        raise ValueError(
+        raise MissingDataError(
             f"the two models share no scored day and ticker (tickers {first.tickers} vs {second.tickers})"
         )
     return first.restricted(days, tickers), second.restricted(days, tickers)

@@ -1,19 +1,24 @@
-"""What every KFP component body needs: params with the pipeline's overrides, settings, store, artifacts."""
+"""What every KFP component body uses: its task context, params overrides, as_of, and artifact writers.
+
+A component body runs its stage inside `task_context`: an error of the `StockPredictorError` family
+ends the task with one line on stderr and the exit code of its kind (see `stockpredictor.errors`);
+any other exception shows its traceback.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Engine
-
-from stockpredictor.config import ConfigError, Params, Settings, load_params
+from stockpredictor.config import Settings, load_params
+from stockpredictor.errors import ConfigError, StockPredictorError
+from stockpredictor.stages.common import RuntimeContext
 
 if TYPE_CHECKING:
     from stockpredictor.registry import ModelVersionRef
@@ -31,18 +36,27 @@ class Artifact(Protocol):
     metadata: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class RuntimeContext:
-    """Params (params file + overrides), connection settings and, on first use, the migrated store."""
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """End the task on a `StockPredictorError`: its message as one line on stderr, its kind's exit code."""
+    try:
+        yield
+    except StockPredictorError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(exc.exit_code) from None
 
-    params: Params
-    settings: Settings
 
-    @cached_property
-    def engine(self) -> Engine:
-        from stockpredictor.stages.common import store_engine
+@contextmanager
+def task_context(params_overrides: str = "") -> Iterator[RuntimeContext]:
+    """Log to stderr; the params file with the overrides and the settings from the environment.
 
-        return store_engine(self.settings)
+    Errors inside the block are reported as `reported_errors` says.
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    with reported_errors():
+        yield RuntimeContext(load_params(overrides=parse_overrides(params_overrides)), Settings.from_env())
 
 
 def parse_overrides(params_overrides: str) -> list[str]:
@@ -69,14 +83,6 @@ def merge_overrides(params_overrides: str, tickers: str = "", n_trials: int = 0)
     return json.dumps(overrides)
 
 
-def runtime_context(params_overrides: str = "") -> RuntimeContext:
-    """Log to stderr, load the params file with the overrides, read the settings from the environment."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    return RuntimeContext(load_params(overrides=parse_overrides(params_overrides)), Settings.from_env())
-
-
 def parse_as_of(as_of: str) -> date | None:
     """A pipeline's `as_of` parameter: YYYY-MM-DD, or "" for the source's default day."""
     return date.fromisoformat(as_of) if as_of else None
@@ -97,7 +103,7 @@ def write_model_reference(artifact: Artifact, ref: ModelVersionRef) -> None:
         model_uri=ref.model_uri,
         model_name=ref.name,
         model_version=ref.version,
-        mlflow_run_id=ref.run_id,
+        mlflow_run_id=ref.mlflow_run_id,
         dataset_run_id=ref.dataset_run_id,
     )
 

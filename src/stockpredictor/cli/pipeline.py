@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from stockpredictor.cli import AsOf, Context, app, day, emit, fail, stderr
+from stockpredictor.cli.options import AsOf, context, day, emit, stderr
 from stockpredictor.config import default_params_path
-from stockpredictor.orchestration import (
-    DEFAULT_CRON,
-    DEFAULT_EXPERIMENT,
-    Cluster,
-    PipelineError,
-    pipeline_arguments,
-)
+from stockpredictor.orchestration.catalogue import load_pipeline, pipeline_arguments
+from stockpredictor.orchestration.cluster import DEFAULT_CRON, DEFAULT_EXPERIMENT, Cluster
 
-pipeline_app = typer.Typer(
+commands = typer.Typer(
     no_args_is_help=True,
     help="Run the KFP pipelines here (kfp.local), or upload, submit and schedule them on a cluster.",
 )
-app.add_typer(pipeline_app, name="pipeline")
 
 
 class PipelineName(StrEnum):
@@ -59,42 +51,35 @@ def _arguments(ctx: typer.Context, as_of: AsOf, tickers: str, n_trials: int) -> 
     return pipeline_arguments(day(as_of), tickers, n_trials, overrides)
 
 
-@contextmanager
-def _reported() -> Iterator[None]:
-    """A PipelineError becomes a one-line error and exit code 1."""
-    try:
-        yield
-    except PipelineError as exc:
-        fail(str(exc))
-
-
-@pipeline_app.command("run")
+@commands.command("run")
 def run_pipeline(
     ctx: typer.Context, name: Name, as_of: AsOf = None, tickers: Tickers = "", n_trials: Trials = 0
 ) -> None:
     """Run a pipeline here with kfp.local (no cluster, no Docker); prints the folder of its artifacts."""
-    from stockpredictor.orchestration import run_local
+    from stockpredictor.orchestration.local import run_local
 
-    c: Context = ctx.obj
     params_path: Path = ctx.find_root().params.get("params") or default_params_path()
-    with _reported():
-        result = run_local(name.value, _arguments(ctx, as_of, tickers, n_trials), c.settings, params_path)
+    result = run_local(
+        load_pipeline(name.value),
+        _arguments(ctx, as_of, tickers, n_trials),
+        context(ctx).settings,
+        params_path,
+    )
     stderr.print(f"pipeline {name.value} succeeded in {result.seconds:.0f} s")
     emit(result.output_dir)
 
 
-@pipeline_app.command()
+@commands.command()
 def upload(name: Name, host: Host, token: Token = None, version: Version = None) -> None:
     """Upload the pipeline, or a new version of it when it exists; prints the version id."""
-    with _reported():
-        published = Cluster(host, token).publish(name.value, version)
+    published = Cluster(host, token).publish(load_pipeline(name.value), version)
     stderr.print(
         f"pipeline {published.display_name} ({published.pipeline_id}): version {published.version_id}"
     )
     emit(published.version_id)
 
 
-@pipeline_app.command()
+@commands.command()
 def submit(
     ctx: typer.Context,
     name: Name,
@@ -111,17 +96,18 @@ def submit(
     timeout: Annotated[int, typer.Option("--timeout", min=1, help="Seconds --wait waits.")] = 3600,
 ) -> None:
     """Upload the pipeline (or a new version of it) and start a run; prints the run id."""
-    with _reported():
-        cluster = Cluster(host, token)
-        run = cluster.submit(name.value, _arguments(ctx, as_of, tickers, n_trials), experiment, version)
-        stderr.print(f"run {run.run_id} started: {cluster.run_url(run.run_id)}")
-        if wait:
-            run = cluster.wait(run.run_id, timeout)
-            stderr.print(f"run {run.run_id} succeeded")
+    cluster = Cluster(host, token)
+    run = cluster.submit(
+        load_pipeline(name.value), _arguments(ctx, as_of, tickers, n_trials), experiment, version
+    )
+    stderr.print(f"run {run.run_id} started: {cluster.run_url(run.run_id)}")
+    if wait:
+        run = cluster.wait(run.run_id, timeout)
+        stderr.print(f"run {run.run_id} succeeded")
     emit(run.run_id)
 
 
-@pipeline_app.command("schedule")
+@commands.command("schedule")
 def schedule_(
     ctx: typer.Context,
     host: Host,
@@ -137,17 +123,16 @@ def schedule_(
     version: Version = None,
 ) -> None:
     """Create a recurring run (one at a time, no catch-up); each run uses its own day as as_of."""
-    with _reported():
-        recurring = Cluster(host, token).schedule(
-            name.value, _arguments(ctx, None, tickers, n_trials), cron, experiment, version
-        )
+    recurring = Cluster(host, token).schedule(
+        load_pipeline(name.value), _arguments(ctx, None, tickers, n_trials), cron, experiment, version
+    )
     stderr.print(
         f"recurring run {recurring.display_name!r}: cron {cron!r} (UTC), max concurrency 1, no catch-up"
     )
     emit(recurring.recurring_run_id)
 
 
-@pipeline_app.command()
+@commands.command()
 def runs(
     host: Host,
     token: Token = None,
@@ -157,9 +142,8 @@ def runs(
     ] = None,
 ) -> None:
     """Recent runs, newest first: one line per run (id, state, created, name)."""
-    with _reported():
-        cluster = Cluster(host, token)
-        recent = cluster.recent_runs(limit, experiment)
+    cluster = Cluster(host, token)
+    recent = cluster.recent_runs(limit, experiment)
     for run in recent:
         print(f"{run.run_id}\t{run.state}\t{run.created_at}\t{run.display_name}")
     stderr.print(f"{len(recent)} run(s) on {cluster.host}")

@@ -13,19 +13,22 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from stockpredictor.cli import AsOf, Context, app, day, emit, fail, stderr
+from stockpredictor.cli.options import AsOf, DatasetRunId, context, day, emit, one_of, required, stderr
+from stockpredictor.errors import UsageError
+
+commands = typer.Typer()
 
 
-@app.command("production-model")
+@commands.command("production-model")
 def production_model(ctx: typer.Context, as_of: AsOf = None) -> None:
-    """Resolve the `production` alias; prints JSON (model_uri, version, run_id, dataset_run_id) or `none`.
+    """The `production` alias; prints JSON (model_uri, version, mlflow_run_id, dataset_run_id) or `none`.
 
     `none` (nothing promoted yet) exits 0: the daily pipeline bootstraps training on it. The registry
     holds only the current alias, so --as-of is accepted for uniformity and does not change the answer.
     """
     from stockpredictor.stages.production_model import production_model as run
 
-    c: Context = ctx.obj
+    c = context(ctx)
     found = run(c.params, c.settings)
     if found is None:
         stderr.print(
@@ -34,38 +37,43 @@ def production_model(ctx: typer.Context, as_of: AsOf = None) -> None:
         emit("none")
         return
     stderr.print(
-        f"production model {found.model_uri} (MLflow run {found.run_id}, dataset {found.dataset_run_id})"
+        f"production model {found.model_uri} "
+        f"(MLflow run {found.mlflow_run_id}, dataset {found.dataset_run_id})"
     )
     emit(
         json.dumps(
             {
                 "model_uri": found.model_uri,
                 "version": found.version,
-                "run_id": found.run_id,
+                "mlflow_run_id": found.mlflow_run_id,
                 "dataset_run_id": found.dataset_run_id,
             }
         )
     )
 
 
-@app.command("prepare-input")
+@commands.command("prepare-input")
 def prepare_input(
     ctx: typer.Context,
-    dataset_run_id: Annotated[
-        str,
-        typer.Option("--production-model-training-run-id", help="dataset_run_id of the production model."),
-    ],
+    dataset_run_id: DatasetRunId = None,
+    seed_name: Annotated[str | None, typer.Option("--production-model-training-run-id", hidden=True)] = None,
     output_dir: Annotated[
         Path | None, typer.Option("--output-dir", help="Folder of the window (default: DATA_DIR/inputs).")
     ] = None,
     as_of: AsOf = None,
 ) -> None:
-    """Save the model's scaled input window ending on the last trading day <= as_of; prints its path."""
-    from stockpredictor.stages.common import store_engine
+    """Save the model's scaled input window ending on the last trading day <= as_of; prints its path.
+
+    --dataset-run-id is the dataset the model was trained on (printed by `production-model`).
+    """
     from stockpredictor.stages.prepare_input import prepare_input as run
 
-    c: Context = ctx.obj
-    result = run(store_engine(c.settings), c.params, dataset_run_id, day(as_of), output_dir)
+    c = context(ctx)
+    dataset_run_id = required(
+        one_of(dataset_run_id, seed_name, "--dataset-run-id", "--production-model-training-run-id"),
+        "--dataset-run-id",
+    )
+    result = run(c.engine, c.params, dataset_run_id, day(as_of), output_dir)
     stderr.print(
         f"window of dataset {dataset_run_id} ending {result.last_day} for {', '.join(result.tickers)} "
         f"(sidecar {result.sidecar_path})"
@@ -73,7 +81,7 @@ def prepare_input(
     emit(result.path)
 
 
-@app.command()
+@commands.command()
 def predict(
     ctx: typer.Context,
     input_path: Annotated[
@@ -89,16 +97,15 @@ def predict(
 
     The as-of day is the window's; a different --as-of is refused.
     """
-    from stockpredictor.stages.common import store_engine
+    from stockpredictor.stages.files import load_input
     from stockpredictor.stages.predict import predict as run
-    from stockpredictor.stages.prepare_input import load_input
 
-    c: Context = ctx.obj
+    c = context(ctx)
     if as_of is not None:
         prepared_for = load_input(input_path)[1]["as_of"]
         if prepared_for != as_of.date().isoformat():
-            fail(f"{input_path} was prepared for {prepared_for}, not for --as-of {as_of.date()}")
-    result = run(store_engine(c.settings), c.params, c.settings, input_path, model_uri)
+            raise UsageError(f"{input_path} was prepared for {prepared_for}, not for --as-of {as_of.date()}")
+    result = run(c.engine, c.params, c.settings, input_path, model_uri)
     table = Table(
         "ticker",
         "last close",
@@ -117,16 +124,15 @@ def predict(
     emit(result.json_path)
 
 
-@app.command()
+@commands.command()
 def monitor(ctx: typer.Context, as_of: AsOf = None) -> None:
     """Evaluate matured predictions, judge the production model; prints retrain, ok or insufficient_data."""
-    from stockpredictor.stages.common import store_engine
     from stockpredictor.stages.monitor import monitor as run
 
-    c: Context = ctx.obj
-    result = run(store_engine(c.settings), c.params, c.settings, day(as_of))
+    c = context(ctx)
+    result = run(c.engine, c.params, c.settings, day(as_of))
     if result.metrics:
-        table = Table("metric", "value", title=f"rolling window of model run {result.model_run_id}")
+        table = Table("metric", "value", title=f"rolling window of MLflow run {result.mlflow_run_id}")
         for name, value in result.metrics.items():
             table.add_row(name, f"{value:.4f}")
         stderr.print(table)
@@ -136,7 +142,7 @@ def monitor(ctx: typer.Context, as_of: AsOf = None) -> None:
     emit(result.decision)
 
 
-@app.command()
+@commands.command()
 def replay(
     ctx: typer.Context,
     start: Annotated[datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First day replayed.")],
@@ -154,7 +160,7 @@ def replay(
     from stockpredictor.stages.replay import ReplayDay
     from stockpredictor.stages.replay import replay as run
 
-    c: Context = ctx.obj
+    c = context(ctx)
     first, last = start.date(), end.date()
     output = (output or c.settings.data_dir / "replay" / f"{first}_{last}").resolve()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from stockpredictor.db.schema import latest_predictions
+from stockpredictor.errors import InputWindowError
 from stockpredictor.registry import model_info
 from stockpredictor.stages.predict import predict
-from stockpredictor.errors import InputWindowError
 from stockpredictor.stages.prepare_input import prepare_input
 from tests.support.replay import REPLAY_END, Replayed
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, Table, func, select
 
 from stockpredictor.db.schema import processed_feature_data, scaled_feature_sets
+from stockpredictor.errors import DatasetNotFoundError, MissingDataError
 from stockpredictor.stages import process as process_module
 from stockpredictor.stages.ingest import ingest
-from stockpredictor.errors import DatasetNotFoundError, MissingDataError
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from tests.support.overrides import TWO_TICKERS, repo_params

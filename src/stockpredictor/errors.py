@@ -5,7 +5,7 @@ exit with the code of its kind; any other exception is a bug and shows its trace
 
 Kinds and their exit codes:
 
-- 2 `UsageError` (`ConfigError`): an option, params.yaml or an override is invalid;
+- 2 `UsageError` (`ConfigError`, `OverwriteRefusedError`): an option, params.yaml or an override is invalid;
 - 3 `DataError` (`DatasetNotFoundError`, `MissingDataError` > `StaleDataError`, `InputWindowError`):
   the store lacks data a stage needs;
 - 4 `SourceError` (`UnknownTickerError`): a price source could not deliver a ticker;
@@ -37,6 +37,10 @@ class UsageError(StockPredictorError):
 
 class ConfigError(UsageError):
     """params.yaml (or an override) is invalid; the message names the key and the file."""
+
+
+class OverwriteRefusedError(UsageError):
+    """A command would silently replace stored results (scalers, served predictions); nothing was written."""
 
 
 # ------------------------------------------------------------------------------------------------- data

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine
 
-from stockpredictor.db.datasets import load_processed, load_scaled
+from stockpredictor.db.datasets import load_processed, load_scaled, load_scalers
+from stockpredictor.errors import OverwriteRefusedError
 from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
@@ -37,3 +39,22 @@ def test_process_then_scale_builds_a_versioned_dataset(engine: Engine) -> None:
         np.testing.assert_array_equal(
             load_processed(conn, again.dataset_run_id).panel.features, processed.panel.features
         )
+
+
+def test_rescaling_changes_nothing_with_the_same_settings_and_is_refused_with_others(engine: Engine) -> None:
+    ingest(engine, PARAMS, AS_OF)
+    dataset_run_id = process(engine, PARAMS, AS_OF).dataset_run_id
+    first = scale(engine, PARAMS, dataset_run_id)
+    with engine.connect() as conn:
+        scalers_before = load_scalers(conn, dataset_run_id)
+    assert scale(engine, PARAMS, dataset_run_id) == first
+
+    longer = repo_params(*TWO_TICKERS, "sequences.sequence_length=20")
+    with pytest.raises(
+        OverwriteRefusedError, match=f"dataset {dataset_run_id} is already scaled with sequence_length"
+    ):
+        scale(engine, longer, dataset_run_id)
+    with engine.connect() as conn:
+        scalers_after = load_scalers(conn, dataset_run_id)
+        assert load_scaled(conn, dataset_run_id).sequence_length == PARAMS.sequences.sequence_length
+    assert [s.to_json() for s in scalers_after] == [s.to_json() for s in scalers_before]

@@ -92,10 +92,17 @@ def predict(
         typer.Option("--production-model-uri", help="models:/NAME/VERSION printed by `production-model`."),
     ],
     as_of: AsOf = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Replace other forecasts stored for the same day (they are kept as history)."
+        ),
+    ] = False,
 ) -> None:
     """Predict the next trading day's closes; stores them and prints the path of the day's JSON file.
 
-    The as-of day is the window's; a different --as-of is refused.
+    The as-of day is the window's; a different --as-of is refused. A rerun of the same day with other
+    forecasts is refused unless --replace.
     """
     from stockpredictor.stages.files import load_input
     from stockpredictor.stages.predict import predict as run
@@ -105,7 +112,7 @@ def predict(
         prepared_for = load_input(input_path)[1]["as_of"]
         if prepared_for != as_of.date().isoformat():
             raise UsageError(f"{input_path} was prepared for {prepared_for}, not for --as-of {as_of.date()}")
-    result = run(c.engine, c.params, c.settings, input_path, model_uri)
+    result = run(c.engine, c.params, c.settings, input_path, model_uri, replace=replace)
     table = Table(
         "ticker",
         "last close",

@@ -109,6 +109,27 @@ def save_scaled(conn: Connection, dataset_run_id: str, dataset: ScaledDataset) -
     )
 
 
+def stored_scaling(
+    conn: Connection, dataset_run_id: str
+) -> tuple[int, Split, dict[str, Any], dict[str, Any]] | None:
+    """(sequence length, split, x scaler JSON, y scaler JSON) of the stored scaling, if any."""
+    row = conn.execute(
+        select(
+            scaled_feature_sets.c.sequence_length,
+            scaled_feature_sets.c.n_train,
+            scaled_feature_sets.c.n_validation,
+            scaled_feature_sets.c.n_test,
+            scalers.c.x_scaler,
+            scalers.c.y_scaler,
+        )
+        .join(scalers, scalers.c.dataset_run_id == scaled_feature_sets.c.dataset_run_id)
+        .where(scaled_feature_sets.c.dataset_run_id == dataset_run_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    return row.sequence_length, Split(row.n_train, row.n_validation, row.n_test), row.x_scaler, row.y_scaler
+
+
 def load_scalers(conn: Connection, dataset_run_id: str) -> tuple[MinMaxScaler, MinMaxScaler]:
     """The (x, y) scalers fitted for `dataset_run_id`."""
     row = conn.execute(select(scalers).where(scalers.c.dataset_run_id == dataset_run_id)).one_or_none()

@@ -98,20 +98,35 @@ optimization_results = Table(
     Column("n_pruned", Integer, nullable=False),
 )
 
+def _prediction_columns() -> list[Column[object]]:
+    """A forecast: which model predicted what for which ticker, from which day for which day."""
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("kind", String(8), nullable=False),  # daily | test
+        Column("model_run_id", String(64), nullable=False),
+        Column("model_version", String(16)),
+        Column("ticker", _TICKER, nullable=False),
+        Column("as_of_date", Date, nullable=False),
+        Column("target_date", Date, nullable=False),
+        Column("last_close", Double, nullable=False),
+        Column("predicted_close", Double, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
 latest_predictions = Table(
     "latest_predictions",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(8), nullable=False),  # daily | test
-    Column("model_run_id", String(64), nullable=False),
-    Column("model_version", String(16)),
-    Column("ticker", _TICKER, nullable=False),
-    Column("as_of_date", Date, nullable=False),
-    Column("target_date", Date, nullable=False),
-    Column("last_close", Double, nullable=False),
-    Column("predicted_close", Double, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    *_prediction_columns(),
     UniqueConstraint("kind", "model_run_id", "ticker", "as_of_date", name="uq_prediction"),
+)
+
+#: Daily forecasts replaced by `predict --replace`, kept with when they were replaced.
+prediction_history = Table(
+    "prediction_history",
+    metadata,
+    *_prediction_columns(),
+    Column("replaced_at", DateTime(timezone=True), nullable=False),
 )
 
 model_performance_log = Table(

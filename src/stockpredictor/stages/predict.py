@@ -2,8 +2,9 @@
 
 A prediction stands on the last observed trading day of its input (`as_of_date`) and targets the
 next XNYS trading day. It is stored in `latest_predictions` (kind `daily`, tagged with the model's
-MLflow run id) and in `predictions/latest_predictions.json` and `predictions/historical/{as_of_date}.json`;
-rerunning the same day replaces all three.
+MLflow run id) and in `predictions/latest_predictions.json` and `predictions/historical/{as_of_date}.json`.
+Rerunning the same day changes nothing when the forecasts are the same; other forecasts are refused
+unless `replace`, which keeps the stored ones in `prediction_history` (see `db.predictions`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from stockpredictor import registry
 from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.datasets import load_scalers
-from stockpredictor.db.predictions import upsert_predictions
+from stockpredictor.db.predictions import store_daily_predictions
 from stockpredictor.errors import InputWindowError
 from stockpredictor.features.panel import targets_to_close
 from stockpredictor.stages.files import load_input, write_json_atomic
@@ -56,9 +57,18 @@ class PredictResult:
 
 
 def predict(
-    engine: Engine, params: Params, settings: Settings, input_path: Path, model_uri: str
+    engine: Engine,
+    params: Params,
+    settings: Settings,
+    input_path: Path,
+    model_uri: str,
+    *,
+    replace: bool = False,
 ) -> PredictResult:
-    """Predict with `model_uri` on the window at `input_path` (saved by `prepare-input` for that model)."""
+    """Predict with `model_uri` on the window at `input_path` (saved by `prepare-input` for that model).
+
+    `replace`: store forecasts that differ from those already stored for the day (kept as history).
+    """
     registry.use_tracking(settings)
     info = registry.model_info(model_uri)
     window, sidecar = load_input(input_path)
@@ -88,8 +98,10 @@ def predict(
         ],
         json_path=settings.predictions_dir / "historical" / f"{last_day}.json",
     )
-    _store(engine, result)
-    _write_files(result, settings.predictions_dir / LATEST_FILE)
+    if _store(engine, result, replace):
+        _write_files(result, settings.predictions_dir / LATEST_FILE)
+    else:
+        log.info("predict %s: the same forecasts are already stored; nothing rewritten", last_day)
     log.info(
         "predict %s -> %s with %s: %s",
         last_day,
@@ -100,7 +112,7 @@ def predict(
     return result
 
 
-def _store(engine: Engine, result: PredictResult) -> None:
+def _store(engine: Engine, result: PredictResult, replace: bool) -> bool:
     now = datetime.now(UTC)
     rows = [
         {
@@ -117,7 +129,7 @@ def _store(engine: Engine, result: PredictResult) -> None:
         for p in result.predictions
     ]
     with engine.begin() as conn:
-        upsert_predictions(conn, rows)
+        return store_daily_predictions(conn, rows, replace=replace)
 
 
 def _write_files(result: PredictResult, latest_path: Path) -> None:

@@ -4,8 +4,11 @@ Each day: ingest up to that day, look up the production model (none: run the tra
 the daily pipeline's bootstrap branch does), prepare its input, predict, monitor; on `retrain` the
 training pipeline runs on the data up to that day. Nothing after a day is visible on that day.
 
-A replay works in its own store and MLflow registry under `OUTPUT/workspace` (recreated on every
-run), so it never touches the configured ones and never starts from a model trained on the future.
+A replay works in its own store and MLflow registry under `OUTPUT/workspace`, so it never touches the
+configured ones and never starts from a model trained on the future. The workspace is recreated on
+every run, but only once the replay has started (its days and every ticker's first day checked
+against the source), and only if an earlier replay made it (it holds `WORKSPACE_MARKER`): any other
+folder of that name is refused, never deleted.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from stockpredictor.stages.replay_report import ReplayDay, ReplayReport, Trainin
 from stockpredictor.stages.training_cycle import run_training
 
 log = logging.getLogger(__name__)
+
+#: The file that marks `OUTPUT/workspace` as made by a replay, so the next replay may delete it.
+WORKSPACE_MARKER = ".stockpredictor-replay-workspace"
 
 
 @dataclass(frozen=True)
@@ -70,11 +76,13 @@ def replay(
     days = trading_days(start, end)
     if not days:
         raise UsageError(f"no trading day between {start} and {end}")
+    source = source or get_source(params.data.source)
+    for ticker in params.data.tickers:
+        source.fetch(ticker, None, days[0])  # an unknown ticker or an unreachable source fails here
     settings = workspace_settings(output_dir)
-    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    _recreate_workspace(settings.data_dir)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    source = source or get_source(params.data.source)
     started = time.perf_counter()
     replayed: list[ReplayDay] = []
     try:
@@ -86,6 +94,20 @@ def replay(
     finally:
         engine.dispose()
     return ReplayResult(replayed, report, time.perf_counter() - started)
+
+
+def _recreate_workspace(workspace: Path) -> None:
+    """An empty `workspace` holding the marker; an existing one is deleted only if a replay made it."""
+    if workspace.exists():
+        if not (workspace / WORKSPACE_MARKER).is_file():
+            raise UsageError(
+                f"{workspace} exists but was not made by a replay: choose another --output or move it away"
+            )
+        shutil.rmtree(workspace)
+    workspace.mkdir(parents=True)
+    (workspace / WORKSPACE_MARKER).write_text(
+        "made by `stockpredictor replay`; the next replay here deletes it\n"
+    )
 
 
 def _replay_day(

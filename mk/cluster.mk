@@ -8,7 +8,7 @@
 VENV_BIN ?= .venv/bin
 IMAGE ?= ghcr.io/stockpredictor/stockpredictor:0.1.0
 MLFLOW_IMAGE ?= ghcr.io/stockpredictor/mlflow:3.17.2
-KFP_VERSION ?= 2.14.3
+KFP_VERSION ?= 2.17.0
 KFP_HOST ?= http://localhost:8080
 # KFP's generic install (no cloud integration); the docs' alternative is env/dev.
 KFP_ENV ?= platform-agnostic

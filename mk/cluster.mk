@@ -66,13 +66,12 @@ lint-delivery: $(STAMP)
 	$(VENV_BIN)/mypy scripts
 	$(VENV_BIN)/python scripts/constraints.py --check
 
-sync-params: ## Copy params.yaml to manifests/base/params.yaml (the ConfigMap's source; commit it)
-	cp params.yaml manifests/base/params.yaml
+sync-params: ## Write manifests/base/params.yaml (the ConfigMap's source; commit it): params.yaml with the data section of manifests/base/params-data.yaml
+	$(VENV_BIN)/python scripts/sync_params.py
 
 deploy: ## Apply PostgreSQL, MLflow, the API, Secret and ConfigMap to namespace kubeflow (secrets.env generated when missing); wait until ready
 	@$(VENV_BIN)/python scripts/secrets_env.py $(SECRETS_ENV)
-	@cmp -s params.yaml manifests/base/params.yaml || { \
-		echo "error: manifests/base/params.yaml differs from params.yaml: run 'make sync-params'" >&2; exit 1; }
+	@$(VENV_BIN)/python scripts/sync_params.py --check
 	$(KUBECTL) apply -k $(OVERLAY)
 	$(KUBECTL) -n $(NAMESPACE) rollout status statefulset/stockpredictor-postgres --timeout=600s
 	$(KUBECTL) -n $(NAMESPACE) rollout status deployment/stockpredictor-mlflow --timeout=600s

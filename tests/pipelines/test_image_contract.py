@@ -35,25 +35,14 @@ from sqlalchemy import Engine
 from tests.conftest import REPO, create_pg_database, drop_pg_database
 from tests.support.image_venv import image_venv
 from tests.support.mlflow_server import MlflowServer
-from tests.support.overrides import ANY_FIRST_MODEL_PASSES, LSTM_ONLY, tickers
+from tests.support.overrides import REPLAY
 
 pytestmark = pytest.mark.slow
 
 NOBODY = 65534
 TRAIN_AS_OF, DAILY_AS_OF = "2013-02-27", "2013-02-28"
-OVERRIDES = [
-    tickers("AAPL", "IBM"),
-    "data.start=2011-06-01",
-    "sequences.sequence_length=5",
-    LSTM_ONLY,
-    "optimize.n_trials=1",
-    "optimize.max_epochs=1",
-    "train.max_epochs=1",
-    ANY_FIRST_MODEL_PASSES,
-    # its own registry entries on the session's shared MLflow server
-    "train.model_name=ImageContractModel",
-    "train.experiment_name=image-contract",
-]
+# the shared replay's tiny trainings, with registry entries of its own on the session's MLflow server
+OVERRIDES = [*REPLAY, "train.model_name=ImageContractModel", "train.experiment_name=image-contract"]
 
 
 def compiled(name: str) -> dict[str, Any]:

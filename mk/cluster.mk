@@ -80,8 +80,8 @@ deploy: ## Apply PostgreSQL, MLflow, the API, Secret and ConfigMap to namespace 
 submit: ## Submit a run of the training pipeline to KFP (KFP_HOST)
 	$(VENV_BIN)/stockpredictor pipeline submit --host $(KFP_HOST) training
 
-schedule: ## Create the daily recurring run of the daily pipeline in KFP (KFP_HOST)
-	$(VENV_BIN)/stockpredictor pipeline schedule --host $(KFP_HOST) daily
+schedule: ## Create (or move to the current code) the daily recurring run in KFP (KFP_HOST); weekdays 22:30 UTC, after the NYSE close
+	$(VENV_BIN)/stockpredictor pipeline schedule --host $(KFP_HOST) --replace daily
 
 port-forward: ## Forward KFP UI, MLflow, API and PostgreSQL to localhost:18080/15000/18000/15432 (Ctrl-C stops)
 	@echo "KFP http://localhost:$(PF_KFP_PORT)  MLflow http://localhost:$(PF_MLFLOW_PORT)  API http://localhost:$(PF_API_PORT)  PostgreSQL localhost:$(PF_POSTGRES_PORT)"

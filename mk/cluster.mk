@@ -2,13 +2,17 @@
 # Included by the top-level Makefile (`include mk/cluster.mk`); runbook: docs/operations.md.
 # Needs docker, kind (>= v0.29.0) and kubectl on the machine; nothing here runs in CI.
 #
-# One image name and tag everywhere: IMAGE below, components/image.py:PROJECT_IMAGE and the
-# `images:` of manifests/overlays/kind must agree (tests/cluster/test_consistency.py checks it).
+# One image name and tag everywhere: IMAGE below, components/image.py:RELEASE_IMAGE, the `images:`
+# of manifests/overlays/kind and the repositories of .github/workflows/pipelines.yml must agree
+# (tests/cluster/test_cluster_consistency.py checks it).
 
 VENV_BIN ?= .venv/bin
 IMAGE ?= ghcr.io/stockpredictor/stockpredictor:0.1.0
 MLFLOW_IMAGE ?= ghcr.io/stockpredictor/mlflow:3.17.2
-KFP_VERSION ?= 2.14.3
+# The one place the KFP backend release is pinned. Supported with kfp / kfp-kubernetes 2.17.3 (README
+# "Supported versions"; tests/cluster/test_backend_contract.py fails when only one side moves).
+# From 2.15 on the standalone manifests ship SeaweedFS (svc/seaweedfs) instead of MinIO.
+KFP_VERSION ?= 2.17.0
 KFP_HOST ?= http://localhost:8080
 # KFP's generic install (no cloud integration); the docs' alternative is env/dev.
 KFP_ENV ?= platform-agnostic
@@ -29,7 +33,7 @@ PF_API_PORT ?= 18000
 PF_POSTGRES_PORT ?= 15432
 RUN_ID ?=
 
-.PHONY: cluster-up kfp-install images sync-params deploy submit schedule port-forward logs cluster-down
+.PHONY: cluster-up kfp-install images constraints lint-delivery sync-params deploy submit schedule port-forward logs cluster-down
 
 cluster-up: ## Create the kind cluster from kind-config.yaml (KFP UI :8080, MLflow :5000, API :8000)
 	$(KIND) create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG)
@@ -48,17 +52,26 @@ images: ## Build the project and MLflow images and load them into the kind clust
 	$(DOCKER) build -f images/mlflow.Dockerfile -t $(MLFLOW_IMAGE) images
 	$(KIND) load docker-image --name $(KIND_CLUSTER) $(IMAGE) $(MLFLOW_IMAGE)
 
-sync-params: ## Copy params.yaml to manifests/base/params.yaml (the ConfigMap's source; commit it)
-	cp params.yaml manifests/base/params.yaml
+constraints: $(STAMP) ## Pin the runtime dependencies as resolved in .venv into images/constraints.txt (the image's dependency layer)
+	$(VENV_BIN)/python scripts/constraints.py
 
-deploy: ## Apply PostgreSQL, MLflow, the API, Secret and ConfigMap to namespace kubeflow; wait until ready
-	@test -f $(SECRETS_ENV) || { \
-		echo "error: $(SECRETS_ENV) is missing (it is git-ignored). Create it and replace every 'change-me':" >&2; \
-		echo "  cp $(SECRETS_ENV).example $(SECRETS_ENV)" >&2; exit 1; }
-	@if grep -q 'change-me' $(SECRETS_ENV); then \
-		echo "error: $(SECRETS_ENV) still contains the placeholder 'change-me'" >&2; exit 1; fi
-	@cmp -s params.yaml manifests/base/params.yaml || { \
-		echo "error: manifests/base/params.yaml differs from params.yaml: run 'make sync-params'" >&2; exit 1; }
+# `make lint` also checks the delivery assets: the CI workflow (actionlint, which runs shellcheck on
+# its `run:` scripts), scripts/ (shellcheck, ruff, mypy) and the freshness of images/constraints.txt.
+lint: lint-delivery
+lint-delivery: $(STAMP)
+	PATH="$(CURDIR)/$(VENV_BIN):$$PATH" $(VENV_BIN)/actionlint .github/workflows/*.yml
+	$(VENV_BIN)/shellcheck scripts/*.sh
+	$(VENV_BIN)/ruff check scripts
+	$(VENV_BIN)/ruff format --check scripts
+	$(VENV_BIN)/mypy scripts
+	$(VENV_BIN)/python scripts/constraints.py --check
+
+sync-params: ## Write manifests/base/params.yaml (the ConfigMap's source; commit it): params.yaml with the data section of manifests/base/params-data.yaml
+	$(VENV_BIN)/python scripts/sync_params.py
+
+deploy: ## Apply PostgreSQL, MLflow, the API, Secret and ConfigMap to namespace kubeflow (secrets.env generated when missing); wait until ready
+	@$(VENV_BIN)/python scripts/secrets_env.py $(SECRETS_ENV)
+	@$(VENV_BIN)/python scripts/sync_params.py --check
 	$(KUBECTL) apply -k $(OVERLAY)
 	$(KUBECTL) -n $(NAMESPACE) rollout status statefulset/stockpredictor-postgres --timeout=600s
 	$(KUBECTL) -n $(NAMESPACE) rollout status deployment/stockpredictor-mlflow --timeout=600s
@@ -67,8 +80,8 @@ deploy: ## Apply PostgreSQL, MLflow, the API, Secret and ConfigMap to namespace 
 submit: ## Submit a run of the training pipeline to KFP (KFP_HOST)
 	$(VENV_BIN)/stockpredictor pipeline submit --host $(KFP_HOST) training
 
-schedule: ## Create the daily recurring run of the daily pipeline in KFP (KFP_HOST)
-	$(VENV_BIN)/stockpredictor pipeline schedule --host $(KFP_HOST) daily
+schedule: ## Create (or move to the current code) the daily recurring run in KFP (KFP_HOST); weekdays 22:30 UTC, after the NYSE close
+	$(VENV_BIN)/stockpredictor pipeline schedule --host $(KFP_HOST) --replace daily
 
 port-forward: ## Forward KFP UI, MLflow, API and PostgreSQL to localhost:18080/15000/18000/15432 (Ctrl-C stops)
 	@echo "KFP http://localhost:$(PF_KFP_PORT)  MLflow http://localhost:$(PF_MLFLOW_PORT)  API http://localhost:$(PF_API_PORT)  PostgreSQL localhost:$(PF_POSTGRES_PORT)"

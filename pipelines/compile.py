@@ -1,10 +1,17 @@
-"""Compile the pipelines to YAML: `python -m pipelines.compile [--check]` (`make compile`)."""
+"""Compile the pipelines to YAML: `python -m pipelines.compile [--check | --output-dir DIR ...]`.
+
+Without options it writes the committed pipelines/<name>.yaml (`make compile`), which name the release
+image. CI sets STOCKPREDICTOR_IMAGE to the image it built for the commit and compiles into a folder of
+its own; `--expect-image` then proves that every executor of the written YAML runs that image.
+"""
 
 import argparse
 import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+from components.image import IMAGE_ENV, PROJECT_IMAGE, RELEASE_IMAGE
 from kfp import compiler
 
 from pipelines import PIPELINES, compiled_path
@@ -28,20 +35,51 @@ def stale_pipelines() -> list[str]:
     return stale
 
 
+def executor_images(path: Path) -> set[str]:
+    """The images of every executor of a compiled pipeline YAML."""
+    spec = next(yaml.safe_load_all(path.read_text()))
+    return {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.compile", description=__doc__)
     parser.add_argument(
         "--check", action="store_true", help="Exit 1 when a committed YAML is stale; write nothing."
     )
+    parser.add_argument(
+        "--output-dir", type=Path, help="Write <DIR>/<name>.yaml instead of the committed files."
+    )
+    parser.add_argument(
+        "--expect-image",
+        metavar="REF",
+        help=f"Exit 1 unless every executor runs image REF (set {IMAGE_ENV}=REF to compile against it).",
+    )
     args = parser.parse_args(argv)
+    if (args.check or args.output_dir is None) and PROJECT_IMAGE != RELEASE_IMAGE:
+        print(
+            f"{IMAGE_ENV}={PROJECT_IMAGE} is set: the committed YAML names {RELEASE_IMAGE}; "
+            "unset it, or write elsewhere with --output-dir",
+            file=sys.stderr,
+        )
+        return 2
     if args.check:
         stale = stale_pipelines()
         for name in stale:
             print(f"{compiled_path(name)} is stale: run `make compile` and commit it", file=sys.stderr)
         return 1 if stale else 0
+    if args.output_dir is not None:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+    status = 0
     for name in PIPELINES:
-        print(compile_pipeline(name, compiled_path(name)))
-    return 0
+        path = args.output_dir / f"{name}.yaml" if args.output_dir else compiled_path(name)
+        print(compile_pipeline(name, path))
+        if args.expect_image and executor_images(path) != {args.expect_image}:
+            print(
+                f"{path}: executors run {sorted(executor_images(path))}, not {args.expect_image}",
+                file=sys.stderr,
+            )
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

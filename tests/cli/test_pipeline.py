@@ -108,6 +108,24 @@ def test_schedule_creates_a_weekday_evening_recurring_run(kfp_server: FakeKfpSer
     assert recurring["pipeline_version_reference"]["pipeline_id"] == upload_id(kfp_server.fake)
 
 
+def test_schedule_replace_moves_the_recurring_run_to_the_new_version(kfp_server: FakeKfpServer) -> None:
+    fake = kfp_server.fake
+    first = invoke("pipeline", "schedule", "--host", kfp_server.url, "--version", "daily-1")
+    assert first.exit_code == 0, first.output
+    training = invoke("pipeline", "schedule", "training", "--host", kfp_server.url, "--version", "training-1")
+    assert training.exit_code == 0, training.output
+    moved = invoke("pipeline", "schedule", "--host", kfp_server.url, "--version", "daily-2", "--replace")
+    assert moved.exit_code == 0, moved.output
+    kept = {r["recurring_run_id"]: r["pipeline_version_reference"] for r in fake.recurring_runs.values()}
+    assert set(kept) == {training.stdout.strip().splitlines()[-1], moved.stdout.strip().splitlines()[-1]}
+    daily_versions = next(v for v in fake.versions.values() if v[0]["display_name"] == "stockpredictor-daily")
+    assert daily_versions[-1]["display_name"] == "daily-2"
+    assert daily_versions[-1]["pipeline_version_id"] in {ref["pipeline_version_id"] for ref in kept.values()}
+    assert [r.path for r in fake.requests if r.method == "DELETE"] == [
+        f"/apis/v2beta1/recurringruns/{first.stdout.strip().splitlines()[-1]}"
+    ]
+
+
 def test_schedule_rejects_a_five_field_cron(kfp_server: FakeKfpServer) -> None:
     result = invoke("pipeline", "schedule", "--host", kfp_server.url, "--cron", "30 22 * * 1-5")
     assert result.exit_code == PipelineError.exit_code

@@ -47,16 +47,16 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 
 
 def project_image() -> str:
-    """components/image.py:PROJECT_IMAGE, read without importing the package."""
+    """components/image.py:RELEASE_IMAGE (the tag of the committed YAML), read without importing it."""
     tree = ast.parse((REPO / "components" / "image.py").read_text())
     for node in tree.body:
         if (
             isinstance(node, ast.Assign)
-            and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["PROJECT_IMAGE"]
+            and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["RELEASE_IMAGE"]
             and isinstance(node.value, ast.Constant)
         ):
             return str(node.value.value)
-    raise AssertionError("components/image.py defines no PROJECT_IMAGE string")
+    raise AssertionError("components/image.py defines no RELEASE_IMAGE string")
 
 
 def make_variable(name: str) -> str:

@@ -1,5 +1,6 @@
-"""One image name and tag everywhere: components/image.py, mk/cluster.mk, the kind overlay and the
-compiled pipelines; and the compiled pipelines' Secret/ConfigMap references resolve on the cluster."""
+"""One image name and tag everywhere: components/image.py, mk/cluster.mk, the kind overlay, the CI
+workflow and the compiled pipelines; and the compiled pipelines' Secret/ConfigMap references resolve
+on the cluster."""
 
 from __future__ import annotations
 
@@ -37,6 +38,17 @@ def test_makefile_builds_and_loads_the_project_image() -> None:
     assert make_variable("IMAGE") == project_image()
     mk = (REPO / "mk" / "cluster.mk").read_text()
     assert "-t $(IMAGE)" in mk and "load docker-image" in mk
+
+
+def test_ci_workflow_pushes_to_the_repositories_of_the_release_images() -> None:
+    env = yaml.safe_load((REPO / ".github" / "workflows" / "pipelines.yml").read_text())["env"]
+    registry = re.fullmatch(r"\$\{\{ vars\.REGISTRY \|\| '([\w.-]+)' \}\}", env["REGISTRY"])
+    assert registry, env["REGISTRY"]
+    for repository, image in (
+        (env["PROJECT_REPOSITORY"], project_image()),
+        (env["MLFLOW_REPOSITORY"], make_variable("MLFLOW_IMAGE")),
+    ):
+        assert f"{registry.group(1)}/{repository}" == image.rsplit(":", 1)[0]
 
 
 def test_kind_overlay_deploys_the_images_the_makefile_builds(kind_resources: list[dict[str, Any]]) -> None:

@@ -51,25 +51,33 @@ def test_base_is_pinned_and_the_process_runs_as_a_non_root_user(dockerfile: Path
             assert not re.search(r"(?i)(password|secret|token|_key)\w*=", args), args
 
 
-def test_project_image_installs_cpu_torch_before_the_project() -> None:
-    runs = [args for word, args in instructions(IMAGES / "Dockerfile") if word == "RUN"]
-    torch = next(i for i, r in enumerate(runs) if "torch==" in r)
-    project = next(i for i, r in enumerate(runs) if re.search(r"pip install (--no-cache-dir )?\.( |$)", r))
-    assert "--index-url https://download.pytorch.org/whl/cpu" in runs[torch]
-    assert torch < project
+def test_project_image_layers_torch_then_pinned_dependencies_then_the_source() -> None:
+    steps = instructions(IMAGES / "Dockerfile")
+    build = steps[: next(i for i, (word, _) in enumerate(steps[1:], 1) if word == "FROM")]
+    runs = [i for i, (word, _) in enumerate(build) if word == "RUN"]
+    torch = next(i for i in runs if "torch==" in build[i][1])
+    deps = next(i for i in runs if "-r /tmp/constraints.txt" in build[i][1])
+    project = next(
+        i for i in runs if re.search(r"pip install (--no-cache-dir )?--no-deps \.( |$)", build[i][1])
+    )
+    sources = [i for i, (word, args) in enumerate(build) if word == "COPY" and "constraints" not in args]
+    assert "--index-url https://download.pytorch.org/whl/cpu" in build[torch][1]
+    assert ("COPY", "images/constraints.txt /tmp/constraints.txt") in build[:deps]
+    assert torch < deps < min(sources) and max(sources) < project, "dependencies must come before the source"
+    assert "pip check" in build[project][1]
     text = (IMAGES / "Dockerfile").read_text()
     for needed in (
         "ENV PATH=/opt/venv/bin:$PATH",
-        "PYTHONPATH=/app",
         "STOCKPREDICTOR_DATA_DIR=/app/data",
         "WORKDIR /app",
         'CMD ["stockpredictor", "serve", "--host", "0.0.0.0", "--port", "8000"]',
     ):
         assert needed in text, needed
-    for copied in ("components/", "pipelines/", "params.yaml"):
-        assert re.search(rf"^COPY .*{re.escape(copied)}", text, re.MULTILINE), copied
+    assert "PYTHONPATH" not in text, "the installed wheel carries components and pipelines"
     torch_pin = re.search(r'"torch==([\d.]+)"', (REPO / "pyproject.toml").read_text())
-    assert torch_pin and f"torch=={torch_pin.group(1)}" in runs[torch], "torch pin differs from pyproject"
+    assert torch_pin and f"torch=={torch_pin.group(1)}" in build[torch][1], "torch pin differs from pyproject"
+    constraints = (IMAGES / "constraints.txt").read_text()
+    assert f"torch=={torch_pin.group(1)}+cpu" in constraints.splitlines()
 
 
 def test_mlflow_image_pins_the_server_and_the_postgres_driver() -> None:
@@ -125,6 +133,8 @@ def test_dockerignore_keeps_local_state_and_secrets_out_of_the_build_context(pat
         "src/stockpredictor/cli.py",
         "components/image.py",
         "pipelines/training.py",
+        "pipelines/daily.yaml",
+        "images/constraints.txt",
     ],
 )
 def test_dockerignore_lets_in_what_the_image_copies(path: str) -> None:

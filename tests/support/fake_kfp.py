@@ -39,6 +39,7 @@ class FakeKfp:
     versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recurring_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def new_id(self, kind: str) -> str:
@@ -106,11 +107,21 @@ class FakeKfp:
                 runs = newest_first[: int(request.query.get("page_size", "10"))]
                 return 200, {"runs": runs, "total_size": len(runs)}
             case "POST", ["recurringruns"]:
-                return 200, {
+                recurring = {
                     **request.json(),
                     "recurring_run_id": self.new_id("recurring"),
                     "created_at": CREATED,
                 }
+                self.recurring_runs[recurring["recurring_run_id"]] = recurring
+                return 200, recurring
+            case "GET", ["recurringruns"]:
+                wanted = request.query.get("experiment_id")
+                found = [r for r in self.recurring_runs.values() if wanted in (None, r["experiment_id"])]
+                return 200, {"recurringRuns": found, "total_size": len(found)} if found else {}
+            case "DELETE", ["recurringruns", recurring_run_id]:
+                if self.recurring_runs.pop(recurring_run_id, None) is None:
+                    return 404, {"error_message": f"recurring run {recurring_run_id} not found", "code": 5}
+                return 200, {}
         return 404, {"error_message": f"no route {request.method} {request.path}", "code": 5}
 
     def _finished(self, run: dict[str, Any]) -> dict[str, Any]:

@@ -121,10 +121,21 @@ def schedule_(
     n_trials: Trials = 0,
     experiment: Experiment = DEFAULT_EXPERIMENT,
     version: Version = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Then delete the pipeline's other recurring runs in the experiment (CI)."
+        ),
+    ] = False,
 ) -> None:
     """Create a recurring run (one at a time, no catch-up); each run uses its own day as as_of."""
     recurring = Cluster(host, token).schedule(
-        load_pipeline(name.value), _arguments(ctx, None, tickers, n_trials), cron, experiment, version
+        load_pipeline(name.value),
+        _arguments(ctx, None, tickers, n_trials),
+        cron,
+        experiment,
+        version,
+        replace=replace,
     )
     stderr.print(
         f"recurring run {recurring.display_name!r}: cron {cron!r} (UTC), max concurrency 1, no catch-up"

@@ -134,14 +134,19 @@ class Cluster:
         cron: str = DEFAULT_CRON,
         experiment: str = DEFAULT_EXPERIMENT,
         version: str | None = None,
+        replace: bool = False,
     ) -> V2beta1RecurringRun:
-        """A recurring run of `pipeline`: KFP cron (6 fields, UTC), one run at a time, no catch-up."""
+        """A recurring run of `pipeline`: KFP cron (6 fields, UTC), one run at a time, no catch-up.
+
+        With `replace`, the pipeline's other recurring runs in `experiment` are deleted once the new
+        one exists (so a failure leaves the old schedule in place): the schedule moves to `version`.
+        """
         if len(cron.split()) != 6:
             raise PipelineError(f"cron {cron!r} must have 6 fields, seconds first (e.g. {DEFAULT_CRON!r})")
         published = self.publish(pipeline, version)
         with _talking_to(self.host):
             experiment_id = self.client.create_experiment(experiment).experiment_id
-            return self.client.create_recurring_run(
+            recurring = self.client.create_recurring_run(
                 experiment_id=experiment_id,
                 job_name=f"{published.display_name} ({cron})",
                 description=f"{published.display_name} on cron {cron!r} (UTC)",
@@ -152,6 +157,27 @@ class Cluster:
                 pipeline_id=published.pipeline_id,
                 version_id=published.version_id,
             )
+            if replace:
+                for old in self._recurring_runs(experiment_id, published.pipeline_id):
+                    if old.recurring_run_id != recurring.recurring_run_id:
+                        self.client.delete_recurring_run(old.recurring_run_id)
+        return recurring
+
+    def _recurring_runs(self, experiment_id: str, pipeline_id: str) -> list[V2beta1RecurringRun]:
+        """Every recurring run of pipeline `pipeline_id` in experiment `experiment_id`."""
+        found, token = [], ""
+        while True:
+            page = self.client.list_recurring_runs(
+                page_token=token, page_size=100, experiment_id=experiment_id
+            )
+            found += [
+                r
+                for r in page.recurring_runs or []
+                if r.pipeline_version_reference and r.pipeline_version_reference.pipeline_id == pipeline_id
+            ]
+            token = page.next_page_token or ""
+            if not token:
+                return found
 
     def recent_runs(self, limit: int = 10, experiment: str | None = None) -> list[V2beta1Run]:
         """The most recent runs, newest first (of one experiment when given)."""

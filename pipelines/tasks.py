@@ -6,6 +6,9 @@ from kfp.dsl import PipelineTask
 from stockpredictor.config import DATABASE_URL_ENV, MLFLOW_URI_ENV, PARAMS_ENV
 
 SECRET_NAME = "stockpredictor-secrets"
+#: Secret keys a step reads, each as the environment variable of the same name. MLflow's client
+#: sends MLFLOW_TRACKING_USERNAME/PASSWORD to the server's basic auth.
+SECRET_ENV = (DATABASE_URL_ENV, MLFLOW_URI_ENV, "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 PARAMS_CONFIG_MAP = "stockpredictor-params"
 PARAMS_MOUNT_PATH = "/etc/stockpredictor"
 PARAMS_PATH = f"{PARAMS_MOUNT_PATH}/params.yaml"
@@ -19,7 +22,7 @@ def step(task: PipelineTask, *, cache: bool = False) -> PipelineTask:
     kubernetes.use_secret_as_env(
         task,
         secret_name=SECRET_NAME,
-        secret_key_to_env={DATABASE_URL_ENV: DATABASE_URL_ENV, MLFLOW_URI_ENV: MLFLOW_URI_ENV},
+        secret_key_to_env={key: key for key in SECRET_ENV},
     )
     kubernetes.use_config_map_as_volume(task, config_map_name=PARAMS_CONFIG_MAP, mount_path=PARAMS_MOUNT_PATH)
     task.set_env_variable(PARAMS_ENV, PARAMS_PATH)

@@ -12,7 +12,14 @@ import yaml
 from tests.cluster.assets import MANIFESTS, PLACEHOLDER, REPO, SECRET_KEYS, run
 
 SCANNED_DIRS = ("manifests", "images")
-SCANNED_FILES = ("params.yaml", "kind-config.yaml", "mk/cluster.mk", ".dockerignore", "docs/operations.md")
+SCANNED_FILES = (
+    "params.yaml",
+    "kind-config.yaml",
+    "mk/cluster.mk",
+    ".dockerignore",
+    "docs/operations.md",
+    "docs/security.md",
+)
 
 # A value that is obviously not a credential: the example's placeholder, a variable reference
 # ($(VAR) expanded by the kubelet, $VAR/${VAR} by a shell), a <placeholder>, or nothing.
@@ -108,13 +115,19 @@ def test_secrets_example_holds_placeholders_only(example: Path) -> None:
         if line.strip() and not line.lstrip().startswith("#")
     )
     assert set(values) == SECRET_KEYS
-    assert values["POSTGRES_PASSWORD"] == PLACEHOLDER
-    url = URL_CREDENTIALS.search(values["STOCKPREDICTOR_DATABASE_URL"])
-    assert url, "STOCKPREDICTOR_DATABASE_URL must carry the user and password"
-    # the URL repeats POSTGRES_USER/PASSWORD/DB: keep the example self-consistent
-    assert (url.group("user"), url.group("secret")) == (values["POSTGRES_USER"], values["POSTGRES_PASSWORD"])
-    assert values["STOCKPREDICTOR_DATABASE_URL"].startswith("postgresql+psycopg2://")
-    assert values["STOCKPREDICTOR_DATABASE_URL"].endswith(
-        f"@stockpredictor-postgres:5432/{values['POSTGRES_DB']}"
-    )
+    for key in ("POSTGRES_PASSWORD", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
+        assert values[key] == PLACEHOLDER, key
+    # the URLs repeat POSTGRES_USER/PASSWORD: keep the example self-consistent
+    for key, database in (
+        ("STOCKPREDICTOR_DATABASE_URL", values["POSTGRES_DB"]),
+        ("MLFLOW_BACKEND_STORE_URI", "mlflow"),
+    ):
+        url = URL_CREDENTIALS.search(values[key])
+        assert url, f"{key} must carry the user and password"
+        assert (url.group("user"), url.group("secret")) == (
+            values["POSTGRES_USER"],
+            values["POSTGRES_PASSWORD"],
+        )
+        assert values[key].startswith("postgresql+psycopg2://")
+        assert values[key].endswith(f"@stockpredictor-postgres:5432/{database}"), key
     assert values["MLFLOW_TRACKING_URI"] == "http://stockpredictor-mlflow:5000"

@@ -12,10 +12,13 @@ SECRET_ENV = (DATABASE_URL_ENV, MLFLOW_URI_ENV, "MLFLOW_TRACKING_USERNAME", "MLF
 PARAMS_CONFIG_MAP = "stockpredictor-params"
 PARAMS_MOUNT_PATH = "/etc/stockpredictor"
 PARAMS_PATH = f"{PARAMS_MOUNT_PATH}/params.yaml"
+#: Labels of every step pod: the cluster's NetworkPolicies select them (manifests/base/networkpolicies.yaml).
+POD_LABELS = {"app.kubernetes.io/part-of": "stockpredictor", "app.kubernetes.io/component": "pipeline-step"}
 
 
 def step(task: PipelineTask, *, cache: bool = False) -> PipelineTask:
-    """Inject the store/MLflow Secret and the params ConfigMap; cache only what depends on its inputs alone.
+    """Inject the store/MLflow Secret and the params ConfigMap, label the pod for the network policies;
+    cache only what depends on its inputs alone.
 
     Locally (`kfp.local`) the Secret and the mount are ignored: the environment of the caller applies.
     """
@@ -26,6 +29,8 @@ def step(task: PipelineTask, *, cache: bool = False) -> PipelineTask:
     )
     kubernetes.use_config_map_as_volume(task, config_map_name=PARAMS_CONFIG_MAP, mount_path=PARAMS_MOUNT_PATH)
     task.set_env_variable(PARAMS_ENV, PARAMS_PATH)
+    for key, value in POD_LABELS.items():
+        kubernetes.add_pod_label(task, key, value)
     task.set_caching_options(cache)
     return task
 

@@ -135,3 +135,12 @@ def pod_specs(resource: dict[str, Any]) -> list[dict[str, Any]]:
     if resource["kind"] == "Pod":
         return [spec]
     return []
+
+
+def compiled_executors() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(pipeline file:executor, its container spec, its kubernetes platform config) of every step."""
+    for path in compiled_pipelines():
+        spec, platform = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        platform_executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        for name, executor in spec["deploymentSpec"]["executors"].items():
+            yield f"{path.name}:{name}", executor["container"], platform_executors.get(name, {})

@@ -21,6 +21,7 @@ from tests.cluster.assets import (
     REPO,
     SECRET_KEYS,
     SECRET_NAME,
+    compiled_executors,
     documents,
     kind_kubernetes_version,
     overlays,
@@ -92,6 +93,7 @@ def test_workloads_run_non_root_with_requests_and_limits(kind_resources: list[di
             for container in spec.get("initContainers", []) + spec["containers"]:
                 where = f"{resource['metadata']['name']}/{container['name']}"
                 sc = container.get("securityContext", {})
+                assert sc.get("readOnlyRootFilesystem") is True, where
                 assert sc.get("allowPrivilegeEscalation") is False, where
                 assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
                 assert sc.get("runAsUser", pod_sc["runAsUser"]) > 0, where
@@ -99,6 +101,41 @@ def test_workloads_run_non_root_with_requests_and_limits(kind_resources: list[di
                     assert {"cpu", "memory"} <= set(container.get("resources", {}).get(bound, {})), where
                 image = container["image"]
                 assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), where
+
+
+@pytest.mark.parametrize(
+    ("workload", "container", "paths"),
+    [
+        ("stockpredictor-postgres", "postgres", {"/var/run/postgresql", "/tmp", "/dev/shm"}),
+        ("stockpredictor-mlflow", "mlflow", {"/tmp", "/home/mlflow"}),
+        ("stockpredictor-mlflow", "write-auth-config", {"/etc/mlflow-auth"}),
+        ("stockpredictor-api", "api", {"/tmp", "/app/data"}),
+    ],
+)
+def test_what_a_read_only_container_writes_is_an_empty_dir(
+    workload: str, container: str, paths: set[str], kind_resources: list[dict[str, Any]]
+) -> None:
+    resource = next(r for r in kind_resources if r["metadata"]["name"] == workload and r["kind"] in WORKLOADS)
+    (spec,) = pod_specs(resource)
+    (found,) = [c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == container]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in found["volumeMounts"] if not m.get("readOnly")}
+    for path in paths:
+        assert path in mounts, f"{container}: nothing writable at {path}"
+        assert "emptyDir" in volumes[mounts[path]], f"{container}: {path} is not an emptyDir"
+        assert volumes[mounts[path]]["emptyDir"].get("sizeLimit"), f"{container}: {path} is unbounded"
+    env = {e["name"]: e.get("value") for e in found.get("env", [])}
+    assert env.get("HOME") in {None, *paths}, f"{container}: HOME is not writable"
+
+
+def test_every_pipeline_step_has_cpu_and_memory_requests_and_limits() -> None:
+    executors = list(compiled_executors())
+    if not executors:
+        pytest.skip("no compiled pipeline YAML under pipelines/ yet (`make compile` writes them)")
+    for name, container, _ in executors:
+        resources = container.get("resources", {})
+        for key in ("CpuRequest", "CpuLimit", "MemoryRequest", "MemoryLimit"):
+            assert resources.get(f"resource{key}"), f"{name}: no {key}"
 
 
 def test_servers_have_readiness_and_liveness_probes(kind_resources: list[dict[str, Any]]) -> None:

@@ -1,35 +1,58 @@
 """Task settings shared by both pipelines: cluster credentials and params, caching, resources, retries."""
 
+from dataclasses import dataclass
+
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
 from stockpredictor.config import DATABASE_URL_ENV, MLFLOW_URI_ENV, PARAMS_ENV
 
 SECRET_NAME = "stockpredictor-secrets"
+#: Secret keys a step reads, each as the environment variable of the same name. MLflow's client
+#: sends MLFLOW_TRACKING_USERNAME/PASSWORD to the server's basic auth.
+SECRET_ENV = (DATABASE_URL_ENV, MLFLOW_URI_ENV, "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 PARAMS_CONFIG_MAP = "stockpredictor-params"
 PARAMS_MOUNT_PATH = "/etc/stockpredictor"
 PARAMS_PATH = f"{PARAMS_MOUNT_PATH}/params.yaml"
+#: Labels of every step pod: the cluster's NetworkPolicies select them (manifests/base/networkpolicies.yaml).
+POD_LABELS = {"app.kubernetes.io/part-of": "stockpredictor", "app.kubernetes.io/component": "pipeline-step"}
 
 
-def step(task: PipelineTask, *, cache: bool = False) -> PipelineTask:
-    """Inject the store/MLflow Secret and the params ConfigMap; cache only what depends on its inputs alone.
+@dataclass(frozen=True)
+class Resources:
+    """CPU and memory a step pod requests and may use at most (Kubernetes quantities)."""
+
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+
+
+#: Steps that read and write tables or load one model (every step but the fitting ones).
+LIGHT = Resources(cpu_request="250m", cpu_limit="1", memory_request="512M", memory_limit="2G")
+#: Model-fitting steps (optimize workers, train): torch uses the CPUs it is given.
+HEAVY = Resources(cpu_request="2", cpu_limit="2", memory_request="4G", memory_limit="4G")
+
+
+def step(task: PipelineTask, *, cache: bool = False, resources: Resources = LIGHT) -> PipelineTask:
+    """Inject the store/MLflow Secret and the params ConfigMap, label the pod for the network policies,
+    bound its CPU and memory; cache only what depends on its inputs alone.
 
     Locally (`kfp.local`) the Secret and the mount are ignored: the environment of the caller applies.
     """
     kubernetes.use_secret_as_env(
         task,
         secret_name=SECRET_NAME,
-        secret_key_to_env={DATABASE_URL_ENV: DATABASE_URL_ENV, MLFLOW_URI_ENV: MLFLOW_URI_ENV},
+        secret_key_to_env={key: key for key in SECRET_ENV},
     )
     kubernetes.use_config_map_as_volume(task, config_map_name=PARAMS_CONFIG_MAP, mount_path=PARAMS_MOUNT_PATH)
     task.set_env_variable(PARAMS_ENV, PARAMS_PATH)
+    for key, value in POD_LABELS.items():
+        kubernetes.add_pod_label(task, key, value)
+    task.set_cpu_request(resources.cpu_request).set_cpu_limit(resources.cpu_limit)
+    task.set_memory_request(resources.memory_request).set_memory_limit(resources.memory_limit)
     task.set_caching_options(cache)
     return task
-
-
-def heavy(task: PipelineTask, cpu: str = "2", memory: str = "4G") -> PipelineTask:
-    """Reserve CPU and memory for a model-fitting step (memory is also its limit)."""
-    return task.set_cpu_request(cpu).set_memory_request(memory).set_memory_limit(memory)
 
 
 def retried(task: PipelineTask) -> PipelineTask:

@@ -9,7 +9,7 @@ from components.scale import scale
 from components.train import train
 from kfp import dsl
 
-from pipelines.tasks import heavy, retried, step
+from pipelines.tasks import HEAVY, retried, step
 
 #: At most this many optimize workers run at once (KFP needs the limit at compile time); more wait.
 MAX_PARALLEL_WORKERS = 8
@@ -27,12 +27,9 @@ def optimize_search(params_overrides: str, dataset_run_id: str, workers: int) ->
     )
     with dsl.ParallelFor(items=study.output, parallelism=MAX_PARALLEL_WORKERS) as worker:
         searched = step(
-            heavy(
-                optimize_worker(
-                    params_overrides=params_overrides, dataset_run_id=dataset_run_id, worker=worker
-                )
-            ),
+            optimize_worker(params_overrides=params_overrides, dataset_run_id=dataset_run_id, worker=worker),
             cache=True,
+            resources=HEAVY,
         )
     collected = optimize_collect(params_overrides=params_overrides, dataset_run_id=dataset_run_id)
     return step(collected.after(searched), cache=True).outputs["Output"]
@@ -64,7 +61,8 @@ def training_pipeline(
         params_overrides=overrides, dataset_run_id=dataset_run_id, workers=optimize_workers
     ).set_display_name("optimize")
     trained = step(
-        heavy(train(params_overrides=overrides, dataset_run_id=dataset_run_id).after(tuned)),
+        train(params_overrides=overrides, dataset_run_id=dataset_run_id).after(tuned),
         cache=True,
+        resources=HEAVY,
     )
     step(promote(params_overrides=overrides, as_of=as_of, mlflow_run_id=trained.outputs["Output"]))

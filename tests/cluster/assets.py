@@ -21,11 +21,16 @@ CLUSTER_MK = REPO / "mk" / "cluster.mk"
 IMAGES = REPO / "images"
 SECRET_NAME = "stockpredictor-secrets"
 SECRET_KEYS = {
-    "STOCKPREDICTOR_DATABASE_URL",
-    "MLFLOW_TRACKING_URI",
-    "POSTGRES_PASSWORD",
     "POSTGRES_USER",
-    "POSTGRES_DB",
+    "POSTGRES_PASSWORD",
+    "STOCKPREDICTOR_DB_PASSWORD",
+    "STOCKPREDICTOR_DATABASE_URL",
+    "MLFLOW_DB_PASSWORD",
+    "MLFLOW_BACKEND_STORE_URI",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY",
 }
 CONFIGMAP_NAME = "stockpredictor-params"
 PLACEHOLDER = "change-me"
@@ -131,3 +136,12 @@ def pod_specs(resource: dict[str, Any]) -> list[dict[str, Any]]:
     if resource["kind"] == "Pod":
         return [spec]
     return []
+
+
+def compiled_executors() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(pipeline file:executor, its container spec, its kubernetes platform config) of every step."""
+    for path in compiled_pipelines():
+        spec, platform = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        platform_executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        for name, executor in spec["deploymentSpec"]["executors"].items():
+            yield f"{path.name}:{name}", executor["container"], platform_executors.get(name, {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from tests.cluster.assets import (
     REPO,
     SECRET_KEYS,
     SECRET_NAME,
+    compiled_executors,
     documents,
     kind_kubernetes_version,
     overlays,
@@ -91,6 +93,7 @@ def test_workloads_run_non_root_with_requests_and_limits(kind_resources: list[di
             for container in spec.get("initContainers", []) + spec["containers"]:
                 where = f"{resource['metadata']['name']}/{container['name']}"
                 sc = container.get("securityContext", {})
+                assert sc.get("readOnlyRootFilesystem") is True, where
                 assert sc.get("allowPrivilegeEscalation") is False, where
                 assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
                 assert sc.get("runAsUser", pod_sc["runAsUser"]) > 0, where
@@ -98,6 +101,41 @@ def test_workloads_run_non_root_with_requests_and_limits(kind_resources: list[di
                     assert {"cpu", "memory"} <= set(container.get("resources", {}).get(bound, {})), where
                 image = container["image"]
                 assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), where
+
+
+@pytest.mark.parametrize(
+    ("workload", "container", "paths"),
+    [
+        ("stockpredictor-postgres", "postgres", {"/var/run/postgresql", "/tmp", "/dev/shm"}),
+        ("stockpredictor-mlflow", "mlflow", {"/tmp", "/home/mlflow"}),
+        ("stockpredictor-mlflow", "write-auth-config", {"/etc/mlflow-auth"}),
+        ("stockpredictor-api", "api", {"/tmp", "/app/data"}),
+    ],
+)
+def test_what_a_read_only_container_writes_is_an_empty_dir(
+    workload: str, container: str, paths: set[str], kind_resources: list[dict[str, Any]]
+) -> None:
+    resource = next(r for r in kind_resources if r["metadata"]["name"] == workload and r["kind"] in WORKLOADS)
+    (spec,) = pod_specs(resource)
+    (found,) = [c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == container]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in found["volumeMounts"] if not m.get("readOnly")}
+    for path in paths:
+        assert path in mounts, f"{container}: nothing writable at {path}"
+        assert "emptyDir" in volumes[mounts[path]], f"{container}: {path} is not an emptyDir"
+        assert volumes[mounts[path]]["emptyDir"].get("sizeLimit"), f"{container}: {path} is unbounded"
+    env = {e["name"]: e.get("value") for e in found.get("env", [])}
+    assert env.get("HOME") in {None, *paths}, f"{container}: HOME is not writable"
+
+
+def test_every_pipeline_step_has_cpu_and_memory_requests_and_limits() -> None:
+    executors = list(compiled_executors())
+    if not executors:
+        pytest.skip("no compiled pipeline YAML under pipelines/ yet (`make compile` writes them)")
+    for name, container, _ in executors:
+        resources = container.get("resources", {})
+        for key in ("CpuRequest", "CpuLimit", "MemoryRequest", "MemoryLimit"):
+            assert resources.get(f"resource{key}"), f"{name}: no {key}"
 
 
 def test_servers_have_readiness_and_liveness_probes(kind_resources: list[dict[str, Any]]) -> None:
@@ -126,6 +164,17 @@ def test_postgres_keeps_its_data_on_a_volume_claim(kind_resources: list[dict[str
     assert claims == ["data"] and mounts["data"] == "/var/lib/postgresql/data"
 
 
+def secret_env(container: dict[str, Any]) -> dict[str, str]:
+    """Environment variable -> Secret key, for the container's variables read from the Secret."""
+    refs = {}
+    for entry in container.get("env", []):
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            assert ref["name"] == SECRET_NAME, ref
+            refs[entry["name"]] = ref["key"]
+    return refs
+
+
 def test_mlflow_server_uses_postgres_and_serves_artifacts_from_its_volume(
     kind_resources: list[dict[str, Any]],
 ) -> None:
@@ -134,12 +183,9 @@ def test_mlflow_server_uses_postgres_and_serves_artifacts_from_its_volume(
     argv = container["command"] + container["args"]
     assert argv[:2] == ["mlflow", "server"]
     option = {argv[i]: argv[i + 1] for i in range(2, len(argv) - 1) if argv[i].startswith("--")}
-    uri = option["--backend-store-uri"]
-    assert uri.startswith(
-        "postgresql+psycopg2://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@stockpredictor-postgres:5432/"
-    )
-    env = {e["name"] for e in container["env"]}
-    assert set(re.findall(r"\$\((\w+)\)", uri)) <= env  # the kubelet expands only defined variables
+    # the store URI (with its password) comes from the environment, never from the command line
+    assert "--backend-store-uri" not in option
+    assert secret_env(container)["MLFLOW_BACKEND_STORE_URI"] == "MLFLOW_BACKEND_STORE_URI"
     assert "--serve-artifacts" in argv
     assert (option["--host"], option["--port"]) == ("0.0.0.0", "5000")
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
@@ -148,16 +194,74 @@ def test_mlflow_server_uses_postgres_and_serves_artifacts_from_its_volume(
     assert claim in by_kind(kind_resources, "PersistentVolumeClaim")
 
 
+def test_mlflow_server_runs_the_basic_auth_app_with_the_secret_credentials(
+    kind_resources: list[dict[str, Any]],
+) -> None:
+    mlflow = by_kind(kind_resources, "Deployment")["stockpredictor-mlflow"]
+    container = mlflow["spec"]["template"]["spec"]["containers"][0]
+    argv = container["args"]
+    assert argv[argv.index("--app-name") + 1] == "basic-auth"
+    assert secret_env(container) == {
+        "MLFLOW_BACKEND_STORE_URI": "MLFLOW_BACKEND_STORE_URI",
+        "MLFLOW_AUTH_ADMIN_USERNAME": "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    }
+    config_path = {e["name"]: e.get("value") for e in container["env"]}["MLFLOW_AUTH_CONFIG_PATH"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in mlflow["spec"]["template"]["spec"]["volumes"]}
+    (auth_volume,) = [name for name, m in mounts.items() if config_path.startswith(m["mountPath"] + "/")]
+    assert mounts[auth_volume].get("readOnly") is True
+    assert volumes[auth_volume]["emptyDir"]["medium"] == "Memory"  # it holds a database password
+
+
+def test_mlflow_auth_config_written_at_start_is_read_by_mlflow(
+    kind_resources: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """Run the init container's script as the pod would, then read its output with MLflow's reader."""
+    mlflow = by_kind(kind_resources, "Deployment")["stockpredictor-mlflow"]
+    (writer,) = [
+        c for c in mlflow["spec"]["template"]["spec"]["initContainers"] if c["name"] == "write-auth-config"
+    ]
+    assert writer["command"] == ["python", "-c"]
+    assert secret_env(writer) == {"MLFLOW_BACKEND_STORE_URI": "MLFLOW_BACKEND_STORE_URI"}
+    uri = "postgresql+psycopg2://mlflow:pa%25ss_w-rd@stockpredictor-postgres:5432/mlflow"
+    path = tmp_path / "basic_auth.ini"
+    env = {"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_AUTH_CONFIG_PATH": str(path)}
+    result = subprocess.run(
+        [sys.executable, "-c", writer["args"][0]], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    # MLflow's own reader, loaded from its file: importing mlflow.server.auth needs Flask-WTF, which
+    # only the server image has.
+    reader = (
+        "import importlib.util, mlflow, pathlib\n"
+        "path = pathlib.Path(mlflow.__file__).parent / 'server' / 'auth' / 'config.py'\n"
+        "spec = importlib.util.spec_from_file_location('auth_config', path)\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(repr(module.read_auth_config()))"
+    )
+    env |= {"MLFLOW_AUTH_ADMIN_USERNAME": "admin-from-secret", "MLFLOW_AUTH_ADMIN_PASSWORD": "x" * 16}
+    result = subprocess.run(
+        [sys.executable, "-c", reader], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"database_uri={uri!r}" in result.stdout
+    assert "default_permission='NO_PERMISSIONS'" in result.stdout
+    assert "admin_username='admin-from-secret'" in result.stdout
+
+
 def test_api_reads_connection_settings_from_the_secret(kind_resources: list[dict[str, Any]]) -> None:
     api = by_kind(kind_resources, "Deployment")["stockpredictor-api"]
     container = api["spec"]["template"]["spec"]["containers"][0]
-    refs = {
-        e["name"]: e["valueFrom"]["secretKeyRef"]
-        for e in container["env"]
-        if "secretKeyRef" in e.get("valueFrom", {})
-    }
-    for key in ("STOCKPREDICTOR_DATABASE_URL", "MLFLOW_TRACKING_URI"):
-        assert refs[key] == {"name": SECRET_NAME, "key": key}
+    keys = (
+        "STOCKPREDICTOR_DATABASE_URL",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+    )
+    assert secret_env(container) == {key: key for key in keys}
     assert [p["containerPort"] for p in container["ports"]] == [8000]
 
 
@@ -207,12 +311,15 @@ def test_node_ports_match_the_kind_port_mappings(kind_resources: list[dict[str, 
         m["containerPort"]: m["hostPort"] for n in config["nodes"] for m in n.get("extraPortMappings", [])
     }
     services = by_kind(kind_resources, "Service")
-    expected = {"stockpredictor-mlflow": 5000, "stockpredictor-api": 8000}
-    for name, host_port in expected.items():
-        service = services[name]
-        assert service["spec"]["type"] == "NodePort", name
-        (port,) = service["spec"]["ports"]
-        assert mappings[port["nodePort"]] == host_port, name
+    api = services["stockpredictor-api"]
+    assert api["spec"]["type"] == "NodePort"
+    (port,) = api["spec"]["ports"]
+    assert mappings[port["nodePort"]] == 8000
+    # MLflow holds the model registry: reachable only inside the cluster (port-forward for people)
+    assert services["stockpredictor-mlflow"]["spec"]["type"] == "ClusterIP"
+    assert [s for s, r in services.items() if r["spec"].get("type", "ClusterIP") != "ClusterIP"] == [
+        "stockpredictor-api"
+    ]
     # the KFP UI Service belongs to KFP: `make kfp-install` patches it onto the mapped node port
     kfp_ui = re.search(r'patch service ml-pipeline-ui.*?"nodePort":(\d+)', CLUSTER_MK.read_text(), re.DOTALL)
     assert kfp_ui and mappings[int(kfp_ui.group(1))] == 8080

@@ -4,15 +4,35 @@ the git-ignored secrets.env, and its committed example holds obvious placeholder
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from tests.cluster.assets import MANIFESTS, PLACEHOLDER, REPO, SECRET_KEYS, run
+from tests.cluster.assets import (
+    MANIFESTS,
+    PLACEHOLDER,
+    REPO,
+    SECRET_KEYS,
+    build,
+    copy_manifests,
+    documents,
+    pod_specs,
+    run,
+    walk,
+)
 
 SCANNED_DIRS = ("manifests", "images")
-SCANNED_FILES = ("params.yaml", "kind-config.yaml", "mk/cluster.mk", ".dockerignore", "docs/operations.md")
+SCANNED_FILES = (
+    "params.yaml",
+    "kind-config.yaml",
+    "mk/cluster.mk",
+    ".dockerignore",
+    "docs/operations.md",
+    "docs/security.md",
+)
 
 # A value that is obviously not a credential: the example's placeholder, a variable reference
 # ($(VAR) expanded by the kubelet, $VAR/${VAR} by a shell), a <placeholder>, or nothing.
@@ -108,13 +128,78 @@ def test_secrets_example_holds_placeholders_only(example: Path) -> None:
         if line.strip() and not line.lstrip().startswith("#")
     )
     assert set(values) == SECRET_KEYS
-    assert values["POSTGRES_PASSWORD"] == PLACEHOLDER
-    url = URL_CREDENTIALS.search(values["STOCKPREDICTOR_DATABASE_URL"])
-    assert url, "STOCKPREDICTOR_DATABASE_URL must carry the user and password"
-    # the URL repeats POSTGRES_USER/PASSWORD/DB: keep the example self-consistent
-    assert (url.group("user"), url.group("secret")) == (values["POSTGRES_USER"], values["POSTGRES_PASSWORD"])
-    assert values["STOCKPREDICTOR_DATABASE_URL"].startswith("postgresql+psycopg2://")
-    assert values["STOCKPREDICTOR_DATABASE_URL"].endswith(
-        f"@stockpredictor-postgres:5432/{values['POSTGRES_DB']}"
-    )
+    for key in SECRET_KEYS:
+        if key.endswith(("_PASSWORD", "_SECRET_KEY")):
+            assert values[key] == PLACEHOLDER, key
+    # each URL is the login of one role on its own database; keep the example self-consistent
+    for url_key, password_key, database in (
+        ("STOCKPREDICTOR_DATABASE_URL", "STOCKPREDICTOR_DB_PASSWORD", "stockpredictor"),
+        ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_DB_PASSWORD", "mlflow"),
+    ):
+        url = URL_CREDENTIALS.search(values[url_key])
+        assert url, f"{url_key} must carry the user and password"
+        assert (url.group("user"), url.group("secret")) == (database, values[password_key]), url_key
+        assert values[url_key] == (
+            f"postgresql+psycopg2://{database}:{PLACEHOLDER}@stockpredictor-postgres:5432/{database}"
+        ), url_key
+    assert values["POSTGRES_USER"] not in {"stockpredictor", "mlflow"}, "the superuser is a role of its own"
     assert values["MLFLOW_TRACKING_URI"] == "http://stockpredictor-mlflow:5000"
+
+
+def random_secrets() -> dict[str, str]:
+    """A secrets.env as an operator makes it: every credential a distinct random token."""
+    values = {key: secrets.token_urlsafe(18) for key in SECRET_KEYS}
+    host = "stockpredictor-postgres:5432"
+    values["STOCKPREDICTOR_DATABASE_URL"] = (
+        f"postgresql+psycopg2://stockpredictor:{values['STOCKPREDICTOR_DB_PASSWORD']}@{host}/stockpredictor"
+    )
+    values["MLFLOW_BACKEND_STORE_URI"] = (
+        f"postgresql+psycopg2://mlflow:{values['MLFLOW_DB_PASSWORD']}@{host}/mlflow"
+    )
+    values["MLFLOW_TRACKING_URI"] = "http://stockpredictor-mlflow:5000"
+    return values
+
+
+def command_lines(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(container, text) of every command line a pod spec starts: commands, args, exec probes."""
+    lines = []
+    for container in spec.get("initContainers", []) + spec["containers"]:
+        argv = container.get("command", []) + container.get("args", [])
+        probes = [
+            container[p]["exec"]["command"]
+            for p in container
+            if p.endswith("Probe") and "exec" in container[p]
+        ]
+        for words in [argv, *probes]:
+            lines.append((container["name"], "\n".join(words)))
+    return lines
+
+
+def test_no_secret_reaches_a_command_line_a_configmap_or_a_literal_env(tmp_path: Path) -> None:
+    manifests = copy_manifests(tmp_path)
+    values = random_secrets()
+    for overlay in manifests.glob("overlays/*/secrets.env"):
+        overlay.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    secret_values = {key: value for key, value in values.items() if key != "MLFLOW_TRACKING_URI"}
+    for overlay in sorted(manifests.glob("overlays/*")):
+        resources = documents(build(overlay))
+        checked = 0
+        for resource in resources:
+            where = f"{overlay.name}:{resource['kind']}/{resource['metadata']['name']}"
+            if resource["kind"] == "ConfigMap":
+                for name, data in resource["data"].items():
+                    leaked = [k for k, v in secret_values.items() if v in data]
+                    assert not leaked, f"{where} {name} holds {leaked}"
+            for spec in pod_specs(resource):
+                for container, line in command_lines(spec):
+                    checked += 1
+                    leaked = [k for k, v in secret_values.items() if v in line]
+                    assert not leaked, f"{where}/{container}: {leaked} on the command line"
+                    # $(VAR) is expanded by the kubelet into the process's argv
+                    assert not re.search(r"\$\([^)]*(PASSWORD|SECRET|_URL|_URI)[^)]*\)", line), (
+                        f"{where}/{container}"
+                    )
+                for key, value, owner in walk(spec):
+                    if key == "value" and "name" in owner:  # a literal environment variable
+                        assert not [k for k, v in secret_values.items() if v in str(value)], where
+        assert checked, f"{overlay.name}: no container found"

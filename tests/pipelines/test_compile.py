@@ -228,6 +228,8 @@ def test_every_step_gets_credentials_and_params_from_the_cluster(compiled: dict[
             assert {(k["secretKey"], k["envVar"]) for k in secret["keyToEnv"]} == {
                 ("STOCKPREDICTOR_DATABASE_URL", "STOCKPREDICTOR_DATABASE_URL"),
                 ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+                ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_USERNAME"),
+                ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_PASSWORD"),
             }
             [mount] = config["configMapAsVolume"]
             assert (mount["configMapName"], mount["mountPath"]) == (PARAMS_CONFIG_MAP, PARAMS_MOUNT_PATH)
@@ -243,7 +245,8 @@ def test_images_retries_caching_and_resources(compiled: dict[str, dict[str, Any]
             container = executor["container"]
             assert container["image"] == PROJECT_IMAGE
             assert "pip install" not in " ".join(container["command"])  # kfp is in the image
-            assert ("resources" in container) == (base_name(name) in {"optimize-worker", "train"}), name
+            fitting = base_name(name) in {"optimize-worker", "train"}
+            assert container["resources"]["resourceCpuLimit"] == ("2" if fitting else "1"), name
         for component in [spec["pipeline"]["root"], *spec["pipeline"]["components"].values()]:
             for task_name, task in tasks(component).items() if "dag" in component else []:
                 step = base_name(task["componentRef"]["name"])

@@ -1,0 +1,147 @@
+"""Least privilege in the database: the SQL the MLflow pod's init container runs (db-roles.sql, from
+the rendered ConfigMap) is run with psql on the real test PostgreSQL, twice, for two role/database
+pairs as on the cluster; each role logs in, owns its database only and has no other privilege."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.pool import NullPool
+
+from tests.conftest import pg_server_url
+
+SQL_CONFIGMAP = "stockpredictor-db-roles"
+
+
+def rendered_sql(resources: list[dict[str, Any]]) -> str:
+    (configmap,) = [
+        r for r in resources if r["kind"] == "ConfigMap" and r["metadata"]["name"] == SQL_CONFIGMAP
+    ]
+    return str(configmap["data"]["db-roles.sql"])
+
+
+def run_db_roles(sql: Path, role: str, database: str, password: str) -> subprocess.CompletedProcess[str]:
+    """psql as the init container runs it: connection and names from the environment only."""
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql is not installed")
+    server = make_url(pg_server_url())
+    env = {
+        "PGHOST": server.host or "127.0.0.1",
+        "PGPORT": str(server.port or 5432),
+        "PGUSER": server.username or "postgres",
+        "PGDATABASE": server.database or "postgres",
+        "DB_ROLE": role,
+        "DB_NAME": database,
+        "DB_PASSWORD": password,
+    }
+    if server.password:
+        env["PGPASSWORD"] = server.password
+    return subprocess.run(
+        [psql, "-X", "-q", "-f", str(sql)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture
+def pairs(pg_admin: Engine) -> Iterator[list[tuple[str, str]]]:
+    """Two fresh (role, database) names, dropped afterwards."""
+    suffix = uuid.uuid4().hex[:10]
+    names = [
+        (f"sp_role_project_{suffix}", f"sp_db_project_{suffix}"),
+        (f"sp_role_mlflow_{suffix}", f"sp_db_mlflow_{suffix}"),
+    ]
+    yield names
+    with pg_admin.connect() as conn:
+        for _, database in names:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        for role, _ in names:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+
+
+def connect_as(role: str, database: str) -> Engine:
+    url = make_url(pg_server_url()).set(username=role, password=None, database=database)
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def test_the_init_container_runs_the_sql_of_the_configmap(kind_resources: list[dict[str, Any]]) -> None:
+    assert (
+        rendered_sql(kind_resources)
+        == (Path(__file__).parents[2] / "manifests/base/db-roles.sql").read_text()
+    )
+    (mlflow,) = [
+        r
+        for r in kind_resources
+        if r["kind"] == "Deployment" and r["metadata"]["name"] == "stockpredictor-mlflow"
+    ]
+    pod = mlflow["spec"]["template"]["spec"]
+    (init,) = [c for c in pod["initContainers"] if c["name"] == "db-roles"]
+    script = " ".join(init["command"] + init["args"])
+    mount = next(m["mountPath"] for m in init["volumeMounts"] if m["name"] == "db-roles")
+    volume = next(v for v in pod["volumes"] if v["name"] == "db-roles")
+    assert volume["configMap"]["name"] == SQL_CONFIGMAP
+    calls = re.findall(r'DB_ROLE=(\w+) DB_NAME=(\w+) DB_PASSWORD="\$(\w+)" psql -X -q -f (\S+)', script)
+    assert calls == [
+        ("stockpredictor", "stockpredictor", "STOCKPREDICTOR_DB_PASSWORD", f"{mount}/db-roles.sql"),
+        ("mlflow", "mlflow", "MLFLOW_DB_PASSWORD", f"{mount}/db-roles.sql"),
+    ]
+
+
+def test_each_role_owns_only_its_database_and_is_no_superuser(
+    kind_resources: list[dict[str, Any]], pairs: list[tuple[str, str]], pg_admin: Engine, tmp_path: Path
+) -> None:
+    sql = tmp_path / "db-roles.sql"
+    sql.write_text(rendered_sql(kind_resources))
+    for _ in range(2):  # it runs at every MLflow pod start: idempotent
+        for role, database in pairs:
+            result = run_db_roles(sql, role, database, f"pw-{uuid.uuid4().hex}")
+            assert result.returncode == 0, result.stderr
+    with pg_admin.connect() as conn:
+        for role, database in pairs:
+            attributes = conn.execute(
+                text(
+                    "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolcanlogin,"
+                    " rolpassword IS NOT NULL FROM pg_authid WHERE rolname = :role"
+                ),
+                {"role": role},
+            ).one()
+            assert tuple(attributes) == (False, False, False, False, False, True, True), role
+            owned = (
+                conn.execute(
+                    text(
+                        "SELECT datname FROM pg_database"
+                        " WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = :r)"
+                    ),
+                    {"r": role},
+                )
+                .scalars()
+                .all()
+            )
+            assert owned == [database]
+    (project_role, project_db), (mlflow_role, mlflow_db) = pairs
+    with connect_as(project_role, project_db).connect() as conn:  # the owner works in its database
+        conn.execute(text("CREATE TABLE prices (day date)"))
+        with pytest.raises(ProgrammingError, match="permission denied to create database"):
+            conn.execute(text('CREATE DATABASE "sp_never"'))
+    for role, database in ((mlflow_role, project_db), (project_role, mlflow_db)):
+        with pytest.raises(OperationalError, match="permission denied for database"):
+            connect_as(role, database).connect()
+
+
+def test_a_missing_name_stops_the_script(
+    pairs: list[tuple[str, str]], kind_resources: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    sql = tmp_path / "db-roles.sql"
+    sql.write_text(rendered_sql(kind_resources))
+    role, _ = pairs[0]
+    result = run_db_roles(sql, role, "", "pw")
+    assert result.returncode != 0

@@ -22,7 +22,7 @@ from stockpredictor.config import Params, Settings
 from stockpredictor.registry import PRODUCTION_ALIAS
 from stockpredictor.stages.common import store_engine
 from stockpredictor.stages.monitor import monitor_model
-from tests.api.conftest import AS_OF, OLD_DAYS, PREDICTION_DAYS, TICKERS, Registry
+from tests.api.conftest import AS_OF, ENDPOINTS, OLD_DAYS, PREDICTION_DAYS, TICKERS, Registry
 
 SVG_NS = "http://www.w3.org/2000/svg"
 SWAGGER_FILES = ("favicon-32x32.png", "swagger-ui-bundle.js", "swagger-ui.css")
@@ -220,15 +220,7 @@ def test_dashboard_and_its_assets_are_served_by_the_app(client: TestClient) -> N
 
 def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert set(paths) == {
-        "/livez",
-        "/readyz",
-        "/tickers",
-        "/predictions/latest",
-        "/predictions/{ticker}",
-        "/performance",
-        "/model",
-    }
+    assert set(paths) == set(ENDPOINTS)
 
 
 def test_answer_cache_computes_once_per_ttl_for_concurrent_requests() -> None:

@@ -12,18 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from stockpredictor.config import Settings
+from tests.api.conftest import ENDPOINTS
 from tests.support.api_server import Server, serving
 from tests.support.chromium import chromium
-
-OPERATIONS = {
-    "/livez",
-    "/readyz",
-    "/tickers",
-    "/predictions/latest",
-    "/predictions/{ticker}",
-    "/performance",
-    "/model",
-}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +46,7 @@ def test_docs_render_every_operation_without_leaving_loopback(server: Server, tm
         # a request elsewhere fails fast instead of waiting for DNS; it is still in the net log
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     )
-    assert set(re.findall(r'class="opblock-summary-path" data-path="([^"]+)"', document)) == OPERATIONS
+    assert set(re.findall(r'class="opblock-summary-path" data-path="([^"]+)"', document)) == set(ENDPOINTS)
     urls = _page_requests(net_log, "http://127.0.0.1")
     # the log does record the page's requests ...
     assert {f"{server.url}/static/swagger/swagger-ui-bundle.js", f"{server.url}/openapi.json"} <= urls

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from stockpredictor.api.app import ApiState
 from stockpredictor.api.cache import AnswerCache
 from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Params, Settings
+from stockpredictor.db.engine import VERSION_TABLE
 from stockpredictor.registry import PRODUCTION_ALIAS
 from stockpredictor.stages.common import store_engine
 from stockpredictor.stages.monitor import monitor_model
@@ -68,6 +70,19 @@ def test_an_absent_sqlite_store_is_not_ready_and_not_created(
         assert not path.parent.exists()
     else:
         assert path.stat().st_size == 0
+
+
+def test_a_store_at_another_schema_revision_is_not_ready(
+    tmp_path: Path, sqlite_store: Settings, api_params: Params
+) -> None:
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL)")
+        db.execute(f"INSERT INTO {VERSION_TABLE} VALUES ('9999_from_the_future')")
+    settings = dataclasses.replace(sqlite_store, database_url=f"sqlite:///{path}")
+    with TestClient(create_app(settings, api_params)) as client:
+        ready = client.get("/readyz")
+    assert (ready.status_code, ready.json()) == (503, {"detail": "store schema differs from this server's"})
 
 
 @pytest.mark.postgres

@@ -1,9 +1,10 @@
-"""`stockpredictor serve` refuses limits it cannot honour, in one line with exit code 2."""
+"""`stockpredictor serve` refuses limits it cannot honour and stores it cannot read, in one line (exit 2)."""
 
 from __future__ import annotations
 
 import pytest
 
+from stockpredictor.config import DATABASE_URL_ENV
 from tests.support.cli import invoke
 
 
@@ -19,5 +20,19 @@ from tests.support.cli import invoke
 )
 def test_out_of_range_limits_are_refused_in_one_line(option: str, value: str, line: str) -> None:
     result = invoke("serve", option, value)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [line]
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        ("::::", "error: the database URL (STOCKPREDICTOR_DATABASE_URL) is malformed"),
+        ("postgresql://u@h:port/db", "error: the database URL (STOCKPREDICTOR_DATABASE_URL) is malformed"),
+        ("mysql://u:secret@h/db", "error: the API reads SQLite or PostgreSQL stores, not mysql://u:***@h/db"),
+    ],
+)
+def test_a_store_url_the_api_cannot_read_is_refused_in_one_line(url: str, line: str) -> None:
+    result = invoke("serve", env={DATABASE_URL_ENV: url})
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [line]

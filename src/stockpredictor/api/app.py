@@ -44,6 +44,7 @@ from stockpredictor.api.registry_check import REGISTRY_UNAVAILABLE, registry_rea
 from stockpredictor.api.shedding import SERVER_BUSY, Limits, LoadShedding, busy_headers
 from stockpredictor.api.store import STORE_UNAVAILABLE, StoreLimits, readonly_engine, store_problem
 from stockpredictor.config import Params, Settings, load_params
+from stockpredictor.db.engine import head_revision
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class ApiState:
     params: Params
     store: Engine
     probe: Engine  # one connection per readiness check, outside the (possibly exhausted) pool
+    schema_revision: str | None  # the store's schema this code reads
     answers: AnswerCache
     readiness: AnswerCache
 
@@ -121,7 +123,7 @@ async def readyz(request: Request) -> Response:
     api = _state(request)
 
     def problems() -> bytes:
-        found = [store_problem(api.settings.database_url, api.probe)]
+        found = [store_problem(api.settings.database_url, api.probe, api.schema_revision)]
         if not registry_reachable(api.settings.mlflow_tracking_uri):
             found.append(REGISTRY_UNAVAILABLE)
         return ", ".join(p for p in found if p).encode()
@@ -291,6 +293,7 @@ def create_app(
         params=params or load_params(),
         store=readonly_engine(settings.database_url, store_limits),
         probe=readonly_engine(settings.database_url, store_limits, pooled=False),
+        schema_revision=head_revision(),
         answers=AnswerCache(ANSWER_TTL_SECONDS),
         readiness=AnswerCache(READINESS_TTL_SECONDS, limiter=CapacityLimiter(1)),
     )

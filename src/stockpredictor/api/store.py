@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool, QueuePool
 
-from stockpredictor.db.engine import VERSION_TABLE, head_revision, normalise_url
+from stockpredictor.db.engine import VERSION_TABLE, normalise_url
 from stockpredictor.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,15 @@ class StoreLimits:
 
 
 def _url(database_url: str) -> URL:
+    """The parsed URL of a SQLite or PostgreSQL store; ConfigError for anything else."""
     try:
-        return make_url(normalise_url(database_url))
-    except ArgumentError:
-        raise ConfigError("the database URL is malformed (STOCKPREDICTOR_DATABASE_URL)") from None
+        url = make_url(normalise_url(database_url))
+    except (ArgumentError, ValueError):
+        raise ConfigError("the database URL (STOCKPREDICTOR_DATABASE_URL) is malformed") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        shown = url.render_as_string(hide_password=True)
+        raise ConfigError(f"the API reads SQLite or PostgreSQL stores, not {shown}")
+    return url
 
 
 def _sqlite_file(url: URL) -> Path | None:
@@ -84,8 +89,8 @@ def readonly_engine(database_url: str, limits: StoreLimits, *, pooled: bool = Tr
     )
 
 
-def store_problem(database_url: str, engine: Engine) -> str | None:
-    """None when the store answers at this code's schema revision, else what is wrong (no location)."""
+def store_problem(database_url: str, engine: Engine, revision: str | None) -> str | None:
+    """None when the store answers at schema `revision`, else what is wrong (naming no location)."""
     url = _url(database_url)
     if url.get_backend_name() == "sqlite":
         path = _sqlite_file(url)
@@ -96,10 +101,10 @@ def store_problem(database_url: str, engine: Engine) -> str | None:
             tables = set(conn.dialect.get_table_names(conn))
             if VERSION_TABLE not in tables:
                 return STORE_NOT_INITIALISED
-            revision = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
+            found = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
     except SQLAlchemyError as exc:
         log.warning("store check failed: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
         return STORE_UNAVAILABLE
-    if revision is None:
+    if found is None:
         return STORE_NOT_INITIALISED
-    return None if revision == head_revision() else STORE_OUTDATED
+    return None if found == revision else STORE_OUTDATED

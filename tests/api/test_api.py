@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from stockpredictor.api import create_app
 from stockpredictor.api.app import ApiState
 from stockpredictor.api.cache import AnswerCache
+from stockpredictor.api.shedding import Limits
 from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import VERSION_TABLE
@@ -105,6 +106,21 @@ def test_the_api_cannot_write_to_the_store(client: TestClient) -> None:
     with api.store.connect() as conn, pytest.raises(DBAPIError, match=r"read-?only"):
         conn.execute(text("DELETE FROM latest_predictions"))
     assert client.get("/predictions/latest").json()["predictions"]
+
+
+def test_an_exhausted_connection_pool_answers_busy(sqlite_store: Settings, api_params: Params) -> None:
+    app = create_app(sqlite_store, api_params, Limits(concurrency=1))
+    api: ApiState = app.state.api
+    with TestClient(app) as client:
+        with api.store.connect():  # the pool's only connection
+            busy = client.get("/tickers")
+        served = client.get("/tickers")
+    assert (busy.status_code, busy.json(), busy.headers["retry-after"]) == (
+        503,
+        {"detail": "server busy"},
+        "1",
+    )
+    assert served.status_code == 200
 
 
 def test_tickers_lists_price_ranges_and_latest_prediction(client: TestClient) -> None:

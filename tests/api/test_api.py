@@ -6,8 +6,9 @@ import asyncio
 import dataclasses
 import re
 import sqlite3
+import tomllib
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +17,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from stockpredictor.api import create_app
-from stockpredictor.api.app import ApiState
+from stockpredictor.api.app import STATIC_DIR, ApiState
 from stockpredictor.api.cache import AnswerCache
 from stockpredictor.api.shedding import Limits
 from stockpredictor.calendar import next_trading_day
@@ -26,6 +27,7 @@ from stockpredictor.registry import PRODUCTION_ALIAS
 from stockpredictor.stages.common import store_engine
 from stockpredictor.stages.monitor import monitor_model
 from tests.api.conftest import AS_OF, ENDPOINTS, OLD_DAYS, PREDICTION_DAYS, TICKERS, Registry
+from tests.conftest import REPO
 
 SVG_NS = "http://www.w3.org/2000/svg"
 SWAGGER_FILES = ("favicon-32x32.png", "swagger-ui-bundle.js", "swagger-ui.css")
@@ -286,3 +288,12 @@ def test_docs_are_served_from_the_package(client: TestClient) -> None:
     assert all(client.get(asset).status_code == 200 for asset in assets)
     assert "https://" not in page.text and "//cdn" not in page.text
     assert client.get("/redoc").status_code == 404
+
+
+def test_every_static_file_is_in_the_wheel() -> None:
+    """The package data globs of pyproject.toml cover the dashboard and the vendored Swagger UI."""
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = REPO / "src" / "stockpredictor"
+    files = [PurePosixPath(p.relative_to(package).as_posix()) for p in STATIC_DIR.rglob("*") if p.is_file()]
+    assert {f"api/static/swagger/{name}" for name in SWAGGER_FILES} <= {str(f) for f in files}
+    assert [f for f in files if not any(f.match(p) for p in patterns["stockpredictor"])] == []

@@ -50,7 +50,6 @@ def test_sigterm_stops_the_server_under_load_and_only_busy_answers_are_refused(
 ) -> None:
     with serving(sqlite_store, "--concurrency", "2", "--queue", "4") as server:
         answers, exit_code = asyncio.run(_load_then_terminate(server))
-    print(dict(answers))
     assert exit_code == -signal.SIGTERM  # uvicorn re-raises the signal once it has shut down
     assert answers[(200, "")] > 0
     assert set(answers) <= {(200, ""), BUSY}, answers

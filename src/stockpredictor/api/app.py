@@ -40,7 +40,7 @@ from stockpredictor.api.models import (
     TickerHistory,
     TickerInfo,
 )
-from stockpredictor.api.registry_check import REGISTRY_UNAVAILABLE, registry_reachable
+from stockpredictor.api.registry_check import PROBE_TIMEOUT_SECONDS, REGISTRY_UNAVAILABLE, registry_reachable
 from stockpredictor.api.shedding import SERVER_BUSY, Limits, LoadShedding, busy_headers
 from stockpredictor.api.store import STORE_UNAVAILABLE, StoreLimits, readonly_engine, store_problem
 from stockpredictor.config import Params, Settings, load_params
@@ -292,7 +292,9 @@ def create_app(
         settings=settings,
         params=params or load_params(),
         store=readonly_engine(settings.database_url, store_limits),
-        probe=readonly_engine(settings.database_url, store_limits, pooled=False),
+        probe=readonly_engine(
+            settings.database_url, StoreLimits(statement_timeout_seconds=PROBE_TIMEOUT_SECONDS), pooled=False
+        ),
         schema_revision=head_revision(),
         answers=AnswerCache(ANSWER_TTL_SECONDS),
         readiness=AnswerCache(READINESS_TTL_SECONDS, limiter=CapacityLimiter(1)),

@@ -19,7 +19,7 @@ from stockpredictor.db.engine import normalise_url
 log = logging.getLogger(__name__)
 
 REGISTRY_UNAVAILABLE = "model registry unavailable"
-TIMEOUT_SECONDS = 3.0
+PROBE_TIMEOUT_SECONDS = 2.0  # for each check of a store: /readyz, which checks two, answers within ~4 s
 
 
 def registry_reachable(tracking_uri: str) -> bool:
@@ -40,7 +40,7 @@ def registry_reachable(tracking_uri: str) -> bool:
 
 def _http_ok(uri: str) -> bool:
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_SECONDS) as response:
             return bool(response.status == 200)
     except urllib.error.HTTPError as exc:
         log.warning("MLflow /health answered %s", exc.code)
@@ -52,14 +52,14 @@ def _sqlite_opens(uri: str) -> bool:
     if not database or not Path(database).is_file():
         return False
     path = Path(database).resolve()
-    with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=TIMEOUT_SECONDS) as db:
+    with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=PROBE_TIMEOUT_SECONDS) as db:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     return True
 
 
 def _database_answers(uri: str) -> bool:
     engine = create_engine(
-        normalise_url(uri), poolclass=NullPool, connect_args={"connect_timeout": int(TIMEOUT_SECONDS)}
+        normalise_url(uri), poolclass=NullPool, connect_args={"connect_timeout": int(PROBE_TIMEOUT_SECONDS)}
     )
     try:
         with engine.connect() as conn:

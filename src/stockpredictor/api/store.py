@@ -30,7 +30,8 @@ STORE_OUTDATED = "store schema differs from this server's"
 
 @dataclass(frozen=True)
 class StoreLimits:
-    """How many connections the API holds and how long it waits for one, and for a statement."""
+    """How many connections the API holds, how long a request waits for one, and the time limit of a
+    statement (PostgreSQL; also the connect timeout, and SQLite's wait for a writer's lock)."""
 
     connections: int = 16
     pool_timeout_seconds: float = 1.0

@@ -35,6 +35,15 @@ TICKERS = SAMPLE_TICKERS
 AS_OF = date(2012, 6, 29)  # a Friday: its predictions target Monday 2012-07-02 (no close stored yet)
 PREDICTION_DAYS = 25  # the old model predicted the first OLD_DAYS of them, production the rest
 OLD_DAYS = 10
+ENDPOINTS = (
+    "/livez",
+    "/readyz",
+    "/tickers",
+    "/predictions/latest",
+    "/predictions/{ticker}",
+    "/performance",
+    "/model",
+)  # every documented path of the API
 
 
 @dataclass(frozen=True)

@@ -5,44 +5,124 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import sqlite3
+import tomllib
 from datetime import date
+from pathlib import Path, PurePosixPath
 
 import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from stockpredictor.api import create_app
-from stockpredictor.api.app import Snapshot
-from stockpredictor.api.models import ErrorDetail
+from stockpredictor.api.app import STATIC_DIR, ApiState
+from stockpredictor.api.cache import AnswerCache
+from stockpredictor.api.shedding import Limits
 from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Params, Settings
+from stockpredictor.db.engine import VERSION_TABLE
 from stockpredictor.registry import PRODUCTION_ALIAS
 from stockpredictor.stages.common import store_engine
 from stockpredictor.stages.monitor import monitor_model
-from tests.api.conftest import AS_OF, OLD_DAYS, PREDICTION_DAYS, TICKERS, Registry
+from tests.api.conftest import AS_OF, ENDPOINTS, OLD_DAYS, PREDICTION_DAYS, TICKERS, Registry
+from tests.conftest import REPO
 
 SVG_NS = "http://www.w3.org/2000/svg"
+SWAGGER_FILES = ("favicon-32x32.png", "swagger-ui-bundle.js", "swagger-ui.css")
 
 
-def test_health_reports_database_and_registry(client: TestClient) -> None:
-    body = client.get("/health").json()
-    assert body["status"] == "ok"
-    assert body["database"]["ok"] and "schema revision" in body["database"]["detail"]
-    assert body["registry"]["ok"] and "opens" in body["registry"]["detail"]
+def test_ready_when_store_and_registry_answer(client: TestClient) -> None:
+    assert client.get("/livez").json() == {"status": "alive"}
+    ready = client.get("/readyz")
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
 
 
-def test_health_is_503_when_a_component_is_down(sqlite_store: Settings, api_params: Params) -> None:
+def test_not_ready_names_what_is_unavailable_never_where(sqlite_store: Settings, api_params: Params) -> None:
     no_registry = dataclasses.replace(sqlite_store, mlflow_tracking_uri="http://127.0.0.1:9")
-    body = TestClient(create_app(no_registry, api_params)).get("/health")
-    assert body.status_code == 503
-    assert body.json()["database"]["ok"] and not body.json()["registry"]["ok"]
-    no_store = dataclasses.replace(sqlite_store, database_url="postgresql://nobody@127.0.0.1:9/none")
+    with TestClient(create_app(no_registry, api_params)) as client:
+        ready, card = client.get("/readyz"), client.get("/model")
+    assert (ready.status_code, ready.json()) == (503, {"detail": "model registry unavailable"})
+    assert (card.status_code, card.json()) == (503, {"detail": "model registry unavailable"})
+    no_store = dataclasses.replace(sqlite_store, database_url="postgresql://nobody@127.0.0.1:9/secretdb")
     with TestClient(create_app(no_store, api_params)) as client:
-        health = client.get("/health")
-        assert health.status_code == 503 and not health.json()["database"]["ok"]
-        assert health.json()["database"]["detail"].startswith("OperationalError")
-        latest = client.get("/predictions/latest")
-    assert latest.status_code == 503 and latest.json()["detail"].startswith("store unavailable")
+        answers = [client.get(path) for path in ("/readyz", "/predictions/latest", "/tickers", "/livez")]
+    assert [(a.status_code, a.json()) for a in answers] == [
+        (503, {"detail": "store unavailable"}),
+        (503, {"detail": "store unavailable"}),
+        (503, {"detail": "store unavailable"}),
+        (200, {"status": "alive"}),
+    ]
+
+
+@pytest.mark.parametrize("empty", ["missing", "empty file"])
+def test_an_absent_sqlite_store_is_not_ready_and_not_created(
+    tmp_path: Path, sqlite_store: Settings, api_params: Params, empty: str
+) -> None:
+    path = tmp_path / "store" / "stockpredictor.db"
+    if empty == "empty file":
+        path.parent.mkdir()
+        path.touch()
+    settings = dataclasses.replace(sqlite_store, database_url=f"sqlite:///{path}")
+    with TestClient(create_app(settings, api_params)) as client:
+        ready, latest = client.get("/readyz"), client.get("/predictions/latest")
+    assert (ready.status_code, ready.json()) == (503, {"detail": "store not initialised"})
+    assert (latest.status_code, latest.json()) == (503, {"detail": "store unavailable"})
+    if empty == "missing":
+        assert not path.parent.exists()
+    else:
+        assert path.stat().st_size == 0
+
+
+def test_a_store_at_another_schema_revision_is_not_ready(
+    tmp_path: Path, sqlite_store: Settings, api_params: Params
+) -> None:
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL)")
+        db.execute(f"INSERT INTO {VERSION_TABLE} VALUES ('9999_from_the_future')")
+    settings = dataclasses.replace(sqlite_store, database_url=f"sqlite:///{path}")
+    with TestClient(create_app(settings, api_params)) as client:
+        ready = client.get("/readyz")
+    assert (ready.status_code, ready.json()) == (503, {"detail": "store schema differs from this server's"})
+
+
+@pytest.mark.postgres
+def test_an_empty_postgresql_store_is_not_ready_and_stays_empty(
+    pg_url: str, sqlite_store: Settings, api_params: Params
+) -> None:
+    settings = dataclasses.replace(sqlite_store, database_url=pg_url)
+    with TestClient(create_app(settings, api_params)) as client:
+        ready = client.get("/readyz")
+    assert (ready.status_code, ready.json()) == (503, {"detail": "store not initialised"})
+    engine = create_engine(pg_url)
+    try:
+        assert inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+def test_the_api_cannot_write_to_the_store(client: TestClient) -> None:
+    api: ApiState = client.app.state.api  # type: ignore[attr-defined]
+    with api.store.connect() as conn, pytest.raises(DBAPIError, match=r"read-?only"):
+        conn.execute(text("DELETE FROM latest_predictions"))
+    assert client.get("/predictions/latest").json()["predictions"]
+
+
+def test_an_exhausted_connection_pool_answers_busy(sqlite_store: Settings, api_params: Params) -> None:
+    app = create_app(sqlite_store, api_params, Limits(concurrency=1))
+    api: ApiState = app.state.api
+    with TestClient(app) as client:
+        with api.store.connect():  # the pool's only connection
+            busy = client.get("/tickers")
+        served = client.get("/tickers")
+    assert (busy.status_code, busy.json(), busy.headers["retry-after"]) == (
+        503,
+        {"detail": "server busy"},
+        "1",
+    )
+    assert served.status_code == 200
 
 
 def test_tickers_lists_price_ranges_and_latest_prediction(client: TestClient) -> None:
@@ -173,28 +253,47 @@ def test_dashboard_and_its_assets_are_served_by_the_app(client: TestClient) -> N
 
 def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert set(paths) == {
-        "/health",
-        "/tickers",
-        "/predictions/latest",
-        "/predictions/{ticker}",
-        "/performance",
-        "/model",
-    }
+    assert set(paths) == set(ENDPOINTS)
 
 
-def test_snapshot_computes_once_per_ttl_for_concurrent_requests() -> None:
+def test_answer_cache_computes_once_per_ttl_for_concurrent_requests() -> None:
     calls: list[int] = []
 
-    def compute() -> ErrorDetail:
+    def compute() -> bytes:
         calls.append(1)
-        return ErrorDetail(detail=str(len(calls)))
+        return str(len(calls)).encode()
+
+    def fail() -> bytes:
+        raise ValueError("not kept")
 
     async def scenario() -> list[bytes]:
-        snapshot = Snapshot(compute, ttl_seconds=0.2)
-        first = await asyncio.gather(*(snapshot.body() for _ in range(20)))
+        cache = AnswerCache(ttl_seconds=0.2)
+        first = await asyncio.gather(*(cache.body("key", compute) for _ in range(20)))
+        other = await cache.body("other", compute)
+        with pytest.raises(ValueError, match="not kept"):
+            await cache.body("failing", fail)
+        assert await cache.body("failing", compute) == b"3"
         await asyncio.sleep(0.3)
-        return [*first, await snapshot.body()]
+        return [*first, other, await cache.body("key", compute)]
 
     bodies = asyncio.run(scenario())
-    assert set(bodies[:-1]) == {b'{"detail":"1"}'} and bodies[-1] == b'{"detail":"2"}' and len(calls) == 2
+    assert set(bodies[:20]) == {b"1"} and bodies[20:] == [b"2", b"4"] and len(calls) == 4
+
+
+def test_docs_are_served_from_the_package(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sorted(assets) == [f"/static/swagger/{name}" for name in SWAGGER_FILES]
+    assert all(client.get(asset).status_code == 200 for asset in assets)
+    assert "https://" not in page.text and "//cdn" not in page.text
+    assert client.get("/redoc").status_code == 404
+
+
+def test_every_static_file_is_in_the_wheel() -> None:
+    """The package data globs of pyproject.toml cover the dashboard and the vendored Swagger UI."""
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = REPO / "src" / "stockpredictor"
+    files = [PurePosixPath(p.relative_to(package).as_posix()) for p in STATIC_DIR.rglob("*") if p.is_file()]
+    assert {f"api/static/swagger/{name}" for name in SWAGGER_FILES} <= {str(f) for f in files}
+    assert [f for f in files if not any(f.match(p) for p in patterns["stockpredictor"])] == []

@@ -22,8 +22,8 @@ def client(replayed: Replayed) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_health_and_tickers(client: TestClient) -> None:
-    assert client.get("/health").json()["status"] == "ok"
+def test_ready_and_tickers(client: TestClient) -> None:
+    assert client.get("/readyz").json() == {"status": "ready"}
     tickers = client.get("/tickers").json()
     assert [t["ticker"] for t in tickers] == list(TICKERS)
     assert {t["latest_prediction_as_of"] for t in tickers} == {str(REPLAY_END)}

@@ -2,99 +2,31 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
-import httpx
 import pytest
 
 from stockpredictor.calendar import trading_days
-from stockpredictor.config import DATA_DIR_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV
 from tests.conftest import REPO
-from tests.support.cli import command
+from tests.support.api_server import serving
+from tests.support.chromium import chromium
 from tests.support.overrides import REPLAY
 from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
 pytestmark = pytest.mark.slow  # the shared replay trains models
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "test-artifacts" / "dashboard.png"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(replayed: Replayed) -> Iterator[str]:
     """Base URL of `stockpredictor serve` on the replay's store and registry."""
-    port = _free_port()
-    settings = replayed.settings
-    env = {
-        **os.environ,
-        DATA_DIR_ENV: str(settings.data_dir),
-        DATABASE_URL_ENV: settings.database_url,
-        MLFLOW_URI_ENV: settings.mlflow_tracking_uri,
-    }
-    server = subprocess.Popen(
-        [*command(*REPLAY), "serve", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"`stockpredictor serve` did not come up: {server.communicate()[1][-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def _chromium(tmp_path: Path, url: str, *args: str) -> str:
-    """Run headless Chromium on `url` until its scripts are done; returns stdout."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing (.ci/run installs Debian's chromium package)")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1280,1500",
-        "--virtual-time-budget=5000",
-        *args,
-        url,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+    with serving(replayed.settings, overrides=REPLAY) as server:
+        yield server.url
 
 
 class _Dom(HTMLParser):
@@ -120,7 +52,7 @@ class _Dom(HTMLParser):
 def test_dashboard_shows_a_row_and_a_chart_per_ticker(
     served: str, replayed: Replayed, tmp_path: Path
 ) -> None:
-    document = _chromium(tmp_path, served, "--dump-dom")
+    document = chromium(tmp_path, served, "--dump-dom")
     dom = _Dom(document)
     assert dom.rows == list(TICKERS)
     days = len(trading_days(REPLAY_START, REPLAY_END))
@@ -136,5 +68,5 @@ def test_dashboard_shows_a_row_and_a_chart_per_ticker(
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
-    _chromium(tmp_path, served, f"--screenshot={SCREENSHOT}")
+    chromium(tmp_path, served, f"--screenshot={SCREENSHOT}")
     assert SCREENSHOT.stat().st_size > 20_000

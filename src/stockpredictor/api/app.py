@@ -1,46 +1,65 @@
-"""The prediction API and its dashboard: read-only views of the store and of the MLflow registry."""
+"""The prediction API and its dashboard: read-only views of the store and of the MLflow registry.
+
+Hot answers are cached for a few seconds (`ANSWER_TTL_SECONDS`); load beyond `Limits` is shed with
+503 (see `shedding`). `/livez` checks the process only, `/readyz` the store and the registry.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import math
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from anyio import CapacityLimiter
+from anyio.to_thread import current_default_thread_limiter
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, BeforeValidator
-from sqlalchemy import Connection
+from pydantic import BaseModel, BeforeValidator, TypeAdapter
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from stockpredictor.api import queries
-from stockpredictor.api.health import database_health, registry_health
+from stockpredictor.api.cache import AnswerCache
 from stockpredictor.api.models import (
+    Alive,
     ErrorDetail,
-    Health,
     LatestPredictions,
     ModelCard,
     Performance,
+    Ready,
     TickerHistory,
     TickerInfo,
 )
+from stockpredictor.api.registry_check import PROBE_TIMEOUT_SECONDS, REGISTRY_UNAVAILABLE, registry_reachable
+from stockpredictor.api.shedding import SERVER_BUSY, Limits, LoadShedding, busy_headers
+from stockpredictor.api.store import STORE_UNAVAILABLE, StoreLimits, readonly_engine, store_problem
 from stockpredictor.config import Params, Settings, load_params
-from stockpredictor.stages.common import store_engine
+from stockpredictor.db.engine import head_revision
+
+log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).with_name("static")
+SWAGGER = "/static/swagger"
 TEST_METRIC_PREFIX = "test_"
-LATEST_TTL_SECONDS = 2.0
+ANSWER_TTL_SECONDS = 5.0
+READINESS_TTL_SECONDS = 1.0
+UNCHECKED = ("/livez", "/readyz")  # probes are never shed: they must answer while the server is busy
 _TICKER = re.compile(r"[A-Z0-9.^=\-]{1,16}")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TICKERS = TypeAdapter(list[TickerInfo])
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorDetail, "description": "Store or registry down"}
+    503: {"model": ErrorDetail, "description": "Store or registry down, or the server busy"},
+    504: {"model": ErrorDetail, "description": "The request took too long"},
 }
 _UNKNOWN_TICKER: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDetail, "description": "Unknown ticker"}
@@ -59,81 +78,83 @@ def _iso_day(value: object) -> object:
 IsoDay = Annotated[date, BeforeValidator(_iso_day)]
 
 
-class Snapshot:
-    """A JSON body computed at most once per `ttl_seconds` (concurrent requests share one computation)."""
+@dataclass(frozen=True)
+class ApiState:
+    """What the endpoints share: configuration, the read-only store and the answer caches."""
 
-    def __init__(self, compute: Callable[[], BaseModel], ttl_seconds: float) -> None:
-        self._compute = compute
-        self._ttl = ttl_seconds
-        self._body = b""
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
-
-    async def body(self) -> bytes:
-        if time.monotonic() >= self._expires:
-            async with self._lock:
-                if time.monotonic() >= self._expires:
-                    self._body = (await run_in_threadpool(self._compute)).model_dump_json().encode()
-                    self._expires = time.monotonic() + self._ttl
-        return self._body
+    settings: Settings
+    params: Params
+    store: Engine
+    probe: Engine  # one connection per readiness check, outside the (possibly exhausted) pool
+    schema_revision: str | None  # the store's schema this code reads
+    answers: AnswerCache
+    readiness: AnswerCache
 
 
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _json(body: BaseModel) -> bytes:
+    return body.model_dump_json().encode()
 
 
-async def _params(request: Request) -> Params:
-    params: Params = request.app.state.params
-    return params
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
 
 
-def _connection(settings: Annotated[Settings, Depends(_settings)]) -> Iterator[Connection]:
-    with store_engine(settings).connect() as conn:
-        yield conn
+async def _cached(request: Request, key: Hashable, compute: Callable[[Connection], bytes]) -> Response:
+    """The JSON body `compute` makes from a store connection, cached under `key` for a few seconds."""
+    api = _state(request)
+
+    def read() -> bytes:
+        with api.store.connect() as conn:
+            return compute(conn)
+
+    return Response(await api.answers.body(key, read), media_type="application/json")
 
 
-SettingsDep = Annotated[Settings, Depends(_settings)]
-ParamsDep = Annotated[Params, Depends(_params)]
-Conn = Annotated[Connection, Depends(_connection)]
+@router.get("/livez", response_model=Alive)
+async def livez() -> Alive:
+    """Liveness: the process answers (no store, no registry)."""
+    return Alive(status="alive")
 
 
-def _unavailable(what: str, exc: BaseException) -> HTTPException:
-    return HTTPException(503, f"{what} unavailable: {type(exc).__name__}: {str(exc).strip()[:300]}")
+@router.get("/readyz", response_model=Ready, responses={503: {"model": ErrorDetail}})
+async def readyz(request: Request) -> Response:
+    """Readiness: the store is reachable and initialised, and the model registry answers (else 503)."""
+    api = _state(request)
 
+    def problems() -> bytes:
+        found = [store_problem(api.settings.database_url, api.probe, api.schema_revision)]
+        if not registry_reachable(api.settings.mlflow_tracking_uri):
+            found.append(REGISTRY_UNAVAILABLE)
+        return ", ".join(p for p in found if p).encode()
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(settings: SettingsDep) -> JSONResponse:
-    """Whether the store and the MLflow registry are reachable (HTTP 503 when either is not)."""
-    database = database_health(settings.database_url)
-    registry = registry_health(settings.mlflow_tracking_uri)
-    ok = database.ok and registry.ok
-    body = Health(status="ok" if ok else "unavailable", database=database, registry=registry)
-    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)
+    detail = (await api.readiness.body("readiness", problems)).decode()
+    if detail:
+        return JSONResponse({"detail": detail}, status_code=503)
+    return Response(Ready(status="ready").model_dump_json(), media_type="application/json")
 
 
 @router.get("/tickers", response_model=list[TickerInfo], responses=_UNAVAILABLE)
-def tickers(conn: Conn) -> list[TickerInfo]:
+async def tickers(request: Request) -> Response:
     """Every ticker with stored prices or daily predictions."""
-    return queries.list_tickers(conn)
+    return await _cached(request, "tickers", lambda conn: _TICKERS.dump_json(queries.list_tickers(conn)))
 
 
 @router.get("/predictions/latest", response_model=LatestPredictions, responses=_UNAVAILABLE)
 async def latest_predictions(request: Request) -> Response:
-    """The newest daily prediction of every ticker (cached for a few seconds: they change once a day)."""
-    snapshot: Snapshot = request.app.state.latest
-    return Response(await snapshot.body(), media_type="application/json")
+    """The newest daily prediction of every ticker."""
+    return await _cached(request, "latest", lambda conn: _json(queries.latest(conn)))
 
 
 @router.get(
     "/predictions/{ticker}", response_model=TickerHistory, responses={**_UNKNOWN_TICKER, **_UNAVAILABLE}
 )
-def ticker_predictions(
-    conn: Conn,
+async def ticker_predictions(
+    request: Request,
     ticker: str,
     start: Annotated[IsoDay | None, Query(description="First as-of day (YYYY-MM-DD)")] = None,
     end: Annotated[IsoDay | None, Query(description="Last as-of day (YYYY-MM-DD)")] = None,
-) -> TickerHistory:
+) -> Response:
     """Daily predictions of `ticker` (one per as-of day, the newest), with the actual close where known."""
     if start is not None and end is not None and end < start:
         error = {
@@ -144,25 +165,37 @@ def ticker_predictions(
         }
         raise RequestValidationError([error])
     symbol = ticker.strip().upper()
-    if not _TICKER.fullmatch(symbol) or not queries.ticker_known(conn, symbol):
+    if not _TICKER.fullmatch(symbol):
         raise HTTPException(404, f"unknown ticker {ticker!r}")
-    return TickerHistory(
-        ticker=symbol, start=start, end=end, predictions=queries.history(conn, symbol, start, end)
-    )
+
+    def history(conn: Connection) -> bytes:
+        if not queries.ticker_known(conn, symbol):
+            raise HTTPException(404, f"unknown ticker {ticker!r}")
+        predictions = queries.history(conn, symbol, start, end)
+        return (
+            TickerHistory(ticker=symbol, start=start, end=end, predictions=predictions)
+            .model_dump_json()
+            .encode()
+        )
+
+    return await _cached(request, ("history", symbol, start, end), history)
 
 
 @router.get("/performance", response_model=Performance, responses=_UNAVAILABLE)
-def performance(
-    conn: Conn,
-    params: ParamsDep,
+async def performance(
+    request: Request,
     window: Annotated[
         int | None,
         Query(ge=1, le=10_000, description="Evaluated trading days per model (default: params.yaml)"),
     ] = None,
-) -> Performance:
+) -> Response:
     """Rolling metrics per model over its most recent evaluated days, next to the persistence baseline."""
-    days = window or params.monitoring.window_days
-    return Performance(window_days=days, models=queries.performance(conn, days))
+    days = window or _state(request).params.monitoring.window_days
+    return await _cached(
+        request,
+        ("performance", days),
+        lambda conn: _json(Performance(window_days=days, models=queries.performance(conn, days))),
+    )
 
 
 @router.get(
@@ -170,21 +203,26 @@ def performance(
     response_model=ModelCard,
     responses={404: {"model": ErrorDetail, "description": "No production model yet"}, **_UNAVAILABLE},
 )
-def model(conn: Conn, settings: SettingsDep, params: ParamsDep) -> ModelCard:
+async def model(request: Request) -> Response:
     """The production model: registry version, its dataset run id, test metrics and when it was promoted."""
-    reachable = registry_health(settings.mlflow_tracking_uri)
-    if not reachable.ok:
-        raise HTTPException(503, f"registry unavailable: {reachable.detail}")
+    api = _state(request)
+    return await _cached(request, "model", lambda conn: _json(_model_card(conn, api)))
+
+
+def _model_card(conn: Connection, api: ApiState) -> ModelCard:
+    if not registry_reachable(api.settings.mlflow_tracking_uri):
+        raise HTTPException(503, REGISTRY_UNAVAILABLE)
     # MLflow and torch take seconds to import: only when the model is asked for.
     from stockpredictor import registry
     from stockpredictor.stages.production_model import production_model
 
-    name = params.train.model_name
+    name = api.params.train.model_name
     try:
-        found = production_model(params, settings)
+        found = production_model(api.params, api.settings)
         metrics = registry.run_metrics(found.mlflow_run_id) if found else {}
     except registry.REGISTRY_FAILURES as exc:
-        raise _unavailable("registry", exc) from None
+        log.warning("model registry failed: %s: %s", type(exc).__name__, str(exc).strip()[:300])
+        raise HTTPException(503, REGISTRY_UNAVAILABLE) from None
     if found is None:
         raise HTTPException(404, f"no version of {name} has the production alias yet")
     promoted = queries.promotion(conn, name, found.version)
@@ -211,26 +249,67 @@ def dashboard() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html")
 
 
-def create_app(settings: Settings | None = None, params: Params | None = None) -> FastAPI:
-    """The API on `settings` (default: from the environment) and `params` (default: the params file)."""
+@router.get("/docs", include_in_schema=False)
+def docs() -> HTMLResponse:
+    """Swagger UI from the package's own copy (static/swagger): nothing is loaded from elsewhere."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="stockpredictor API",
+        swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+        swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+        oauth2_redirect_url=None,
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
+
+def create_app(
+    settings: Settings | None = None, params: Params | None = None, limits: Limits | None = None
+) -> FastAPI:
+    """The API on `settings` (default: from the environment) and `params` (default: the params file).
+
+    Nothing is opened until a request needs it; the store is never created or migrated.
+    """
+    limits = limits or Limits()
+    settings = settings or Settings.from_env()
+    store_limits = StoreLimits(connections=limits.concurrency)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # one worker thread per request at work (the probes have their own)
+        current_default_thread_limiter().total_tokens = limits.concurrency
+        yield
+
     app = FastAPI(
         title="stockpredictor",
         summary="Next-day stock price predictions, their outcomes and the production model",
         version="1",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
     )
-    app.state.settings = settings or Settings.from_env()
-    app.state.params = params or load_params()
-
-    def latest() -> LatestPredictions:
-        with store_engine(app.state.settings).connect() as conn:
-            return queries.latest(conn)
-
-    app.state.latest = Snapshot(latest, LATEST_TTL_SECONDS)
+    app.state.api = ApiState(
+        settings=settings,
+        params=params or load_params(),
+        store=readonly_engine(settings.database_url, store_limits),
+        probe=readonly_engine(
+            settings.database_url, StoreLimits(statement_timeout_seconds=PROBE_TIMEOUT_SECONDS), pooled=False
+        ),
+        schema_revision=head_revision(),
+        answers=AnswerCache(ANSWER_TTL_SECONDS),
+        readiness=AnswerCache(READINESS_TTL_SECONDS, limiter=CapacityLimiter(1)),
+    )
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(LoadShedding, limits=limits, exempt=UNCHECKED)
+
+    @app.exception_handler(PoolTimeoutError)
+    def _pool_exhausted(_request: Request, _exc: PoolTimeoutError) -> JSONResponse:
+        return JSONResponse({"detail": SERVER_BUSY}, status_code=503, headers=busy_headers())
 
     @app.exception_handler(SQLAlchemyError)
     def _store_down(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        return JSONResponse({"detail": _unavailable("store", exc).detail}, status_code=503)
+        log.warning("store query failed: %s: %s", type(exc).__name__, str(exc).strip()[:300])
+        return JSONResponse({"detail": STORE_UNAVAILABLE}, status_code=503)
 
     return app

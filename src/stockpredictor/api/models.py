@@ -21,22 +21,21 @@ class _Response(BaseModel):
 
 
 class ErrorDetail(_Response):
-    """Body of every 404 and 503 answer."""
+    """Body of every 404, 503 and 504 answer."""
 
     detail: str
 
 
-class ComponentHealth(_Response):
-    ok: bool
-    detail: str
+class Alive(_Response):
+    """The process answers (liveness: nothing else is checked)."""
+
+    status: Literal["alive"]
 
 
-class Health(_Response):
-    """Reachability of the store and of the MLflow registry; HTTP 503 unless both are ok."""
+class Ready(_Response):
+    """The store is reachable at this server's schema and the MLflow registry answers."""
 
-    status: Literal["ok", "unavailable"]
-    database: ComponentHealth
-    registry: ComponentHealth
+    status: Literal["ready"]
 
 
 class TickerInfo(_Response):

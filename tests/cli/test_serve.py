@@ -1,0 +1,38 @@
+"""`stockpredictor serve` refuses limits it cannot honour and stores it cannot read, in one line (exit 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stockpredictor.config import DATABASE_URL_ENV
+from tests.support.cli import invoke
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "line"),
+    [
+        ("--port", "70000", "error: --port 70000 is outside 1..65535"),
+        ("--port", "0", "error: --port 0 is outside 1..65535"),
+        ("--concurrency", "0", "error: --concurrency 0 is outside 1..1000"),
+        ("--queue", "-1", "error: --queue -1 is outside 0..100000"),
+        ("--request-timeout", "0", "error: --request-timeout 0 is outside 0.1..3600"),
+    ],
+)
+def test_out_of_range_limits_are_refused_in_one_line(option: str, value: str, line: str) -> None:
+    result = invoke("serve", option, value)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [line]
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        ("::::", "error: the database URL (STOCKPREDICTOR_DATABASE_URL) is malformed"),
+        ("postgresql://u@h:port/db", "error: the database URL (STOCKPREDICTOR_DATABASE_URL) is malformed"),
+        ("mysql://u:secret@h/db", "error: the API reads SQLite or PostgreSQL stores, not mysql://u:***@h/db"),
+    ],
+)
+def test_a_store_url_the_api_cannot_read_is_refused_in_one_line(url: str, line: str) -> None:
+    result = invoke("serve", env={DATABASE_URL_ENV: url})
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [line]

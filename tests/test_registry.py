@@ -6,7 +6,6 @@ import re
 import time
 from pathlib import Path
 
-import mlflow.pytorch
 import numpy as np
 import pytest
 from mlflow import MlflowClient
@@ -15,7 +14,7 @@ from mlflow.exceptions import MlflowException
 from stockpredictor import registry
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import load_scaled
-from stockpredictor.models import ModelSpec, build_model, predict
+from stockpredictor.models import predict
 from tests.conftest import REPO
 from tests.support.mlflow_server import MlflowServer, free_port
 from tests.support.sample_dataset import MODEL_NAME, SampleStore, tiny_params, train_with
@@ -60,22 +59,6 @@ def test_an_unreachable_server_fails_in_seconds(tmp_path: Path) -> None:
     with pytest.raises(MlflowException):
         registry.production_model(MODEL_NAME)
     assert time.monotonic() - started < 30
-
-
-@pytest.mark.filterwarnings("ignore:The tensor attributes")
-def test_a_pickled_model_is_refused_before_loading(tmp_path: Path) -> None:
-    model = build_model(ModelSpec("lstm", n_stocks=2, n_features=3, hidden_size=4, num_layers=1, dropout=0.0))
-    mlflow.pytorch.save_model(
-        model, tmp_path / "pickled", serialization_format="pickle", pip_requirements=["torch"]
-    )
-    with pytest.raises(registry.UnsafeModelError, match="not a pytorch model logged in 'pt2' format"):
-        registry.load_model(str(tmp_path / "pickled"))
-    example = np.zeros((2, 5, 2, 3), dtype=np.float32)
-    mlflow.pytorch.save_model(
-        model, tmp_path / "undeclared", input_example=example, pip_requirements=["torch"]
-    )
-    with pytest.raises(registry.UnsafeModelError):  # pt2, but not logged by `log_model_version`
-        registry.load_model(str(tmp_path / "undeclared"))
 
 
 def test_no_code_deserialises_with_pickle() -> None:

@@ -224,7 +224,8 @@ def log_model(model: nn.Module, input_example: np.ndarray, metadata: dict[str, A
     """Log `model` to the active run in `pt2` format and record the manifest of its files in the run.
 
     `input_example` (batch > 1, so the batch dimension stays dynamic) is what torch.export traces.
-    The manifest is the run parameter `model_manifest`, taken from the files as stored.
+    The manifest is the run parameter `model_manifest`, taken from the files as stored (so one
+    model per run: MLflow refuses to change a parameter).
     """
     if len(input_example) < 2:
         raise ValueError(

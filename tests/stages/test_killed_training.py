@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from stockpredictor import registry
 from stockpredictor.config import Settings
 from stockpredictor.db.promotions import promotion_log
 from stockpredictor.db.schema import latest_predictions
+from stockpredictor.process_liveness import HOST_TAG, PID_TAG
 from stockpredictor.stages.monitor import monitor
 from stockpredictor.stages.promote import promote
 from tests.conftest import REPO
@@ -57,6 +59,13 @@ def kill_when_registered(process: subprocess.Popen[str], tracking_uri: str) -> t
     pytest.fail(f"no version registered within {TIMEOUT_SECONDS} s")
 
 
+def gone_process_tags() -> dict[str, str]:
+    """Run tags of a process of this host that has ended."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(ended.pid)}
+
+
 def environment(sample_store: SampleStore, settings: Settings) -> dict[str, str]:
     return {
         **os.environ,
@@ -70,6 +79,9 @@ def test_a_training_killed_right_after_registration_leaves_a_finished_complete_v
     sample_store: SampleStore, settings: Settings
 ) -> None:
     store_hyperparameters(sample_store.engine, sample_store.run_id)
+    registry.use_tracking(settings)
+    experiment = registry.use_experiment(tiny_params().train.experiment_name)
+    left_running = MlflowClient().create_run(experiment, tags=gone_process_tags())
     process = subprocess.Popen(
         [*command(*SAMPLE_DATASET), "train", "--dataset-run-id", sample_store.run_id],
         env=environment(sample_store, settings),
@@ -81,8 +93,8 @@ def test_a_training_killed_right_after_registration_leaves_a_finished_complete_v
     print(f"version {version.version} seen; the process was {'killed' if killed else 'already done'}")
 
     run_id = str(version.run_id)
-    registry.use_tracking(settings)
     assert registry.run_status(run_id) == registry.FINISHED
+    assert registry.run_status(left_running.info.run_id) == "FAILED"  # swept by `train` at its start
     assert "report.md" in [a.path for a in MlflowClient().list_artifacts(run_id)]
     with sample_store.engine.connect() as conn:
         stored = conn.execute(select(latest_predictions.c.model_run_id).distinct()).scalars().all()

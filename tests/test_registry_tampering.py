@@ -7,6 +7,9 @@ one line naming the model and version, before MLflow loads anything from the fil
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +29,10 @@ from stockpredictor.config import Settings
 from stockpredictor.errors import RegistryError, UnsafeModelError
 from stockpredictor.models import ModelSpec, build_model
 from stockpredictor.registry_manifest import MANIFEST_PARAM
+from tests.support.cli import command, environment
 from tests.support.mlflow_server import MlflowServer
+from tests.support.overrides import SAMPLE_DATASET
+from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
 
 pytestmark = pytest.mark.filterwarnings("ignore:The tensor attributes")
 SPEC = ModelSpec("lstm", n_stocks=2, n_features=3, hidden_size=4, num_layers=1, dropout=0.0)
@@ -173,3 +179,29 @@ def test_the_manifest_cannot_be_rewritten_and_a_version_without_one_is_refused(
         f"model {version.name!r} version {version.number + 1} (MLflow run {run.info.run_id}) has no "
         "manifest of its files; refusing to load it (retrain it)"
     )
+
+
+@pytest.mark.slow
+def test_the_code_folder_attack_runs_in_plain_mlflow_but_promote_refuses_the_version_first(
+    sample_store: SampleStore, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 16's attack on a trained version of the embedded store, each load in a fresh process."""
+    train_with(sample_store.engine, tiny_params(), settings, sample_store.run_id)
+    uri = MlflowClient().get_model_version_download_uri(MODEL_NAME, "1")
+    files = Path(urllib.parse.urlparse(uri).path)
+    marker = tmp_path / "code-ran"
+    (files / "code" / "sympy").mkdir(parents=True)
+    (files / "code" / "sympy" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (files / "MLmodel").write_text((files / "MLmodel").read_text().replace("code: null", "code: code"))
+
+    promote = [*command(*SAMPLE_DATASET), "promote", "--version", "1", "--as-of", LATEST.isoformat()]
+    refused = subprocess.run(promote, env=environment(settings), capture_output=True, text=True)
+    assert refused.returncode == UnsafeModelError.exit_code and not marker.exists()
+    last_line = refused.stderr.strip().splitlines()[-1]
+    assert f"model '{MODEL_NAME}' version 1 (MLflow run " in last_line
+    assert "MLmodel lists a code path 'code' (flavor pytorch)" in last_line
+
+    # The same files, loaded by MLflow without the check, run the attacker's code.
+    load = f"import mlflow.pytorch; mlflow.pytorch.load_model({str(files)!r})"
+    subprocess.run([sys.executable, "-c", load], capture_output=True, check=False)
+    assert marker.exists()

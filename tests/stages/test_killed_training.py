@@ -28,7 +28,7 @@ from stockpredictor.process_liveness import HOST_TAG, PID_TAG
 from stockpredictor.stages.monitor import monitor
 from stockpredictor.stages.promote import promote
 from tests.conftest import REPO
-from tests.support.cli import command
+from tests.support.cli import command, environment
 from tests.support.overrides import ANY_FIRST_MODEL_PASSES, SAMPLE_DATASET
 from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, store_hyperparameters, tiny_params
 
@@ -66,15 +66,6 @@ def gone_process_tags() -> dict[str, str]:
     return {HOST_TAG: socket.gethostname(), PID_TAG: str(ended.pid)}
 
 
-def environment(sample_store: SampleStore, settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "STOCKPREDICTOR_DATABASE_URL": sample_store.url,
-        "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-        "STOCKPREDICTOR_DATA_DIR": str(settings.data_dir),
-    }
-
-
 def test_a_training_killed_right_after_registration_leaves_a_finished_complete_version(
     sample_store: SampleStore, settings: Settings
 ) -> None:
@@ -84,7 +75,7 @@ def test_a_training_killed_right_after_registration_leaves_a_finished_complete_v
     left_running = MlflowClient().create_run(experiment, tags=gone_process_tags())
     process = subprocess.Popen(
         [*command(*SAMPLE_DATASET), "train", "--dataset-run-id", sample_store.run_id],
-        env=environment(sample_store, settings),
+        env=environment(settings),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -78,7 +78,7 @@ def run(trials: int, epochs: int) -> dict[str, float]:
             results[f"{architecture} samples/s"] = rate
             print(f"  {architecture:<28} {rate:8.0f} training samples/s (incl. validation)")
             with mlflow.start_run(), timed(f"log_model {architecture}", results):
-                registry.log_model_version(model, example, "bench", metadata={})
+                registry.log_model(model, example, metadata={})
         with timed(f"optimize ({trials} trials)", results):
             found = optimize(engine, params, run_id)
         print(f"  {found.n_complete} complete, {found.n_pruned} pruned; best {found.best_params}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from pathlib import Path
 
-import mlflow.pytorch
 import numpy as np
 import pytest
 from mlflow import MlflowClient
@@ -15,8 +15,10 @@ from mlflow.exceptions import MlflowException
 from stockpredictor import registry
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import load_scaled
+from stockpredictor.errors import RegistryError
 from stockpredictor.models import ModelSpec, build_model, predict
-from tests.conftest import REPO
+from stockpredictor.process_liveness import HOST_TAG, PID_TAG, process_tags
+from tests.conftest import REPO, copy_mlflow_store
 from tests.support.mlflow_server import MlflowServer, free_port
 from tests.support.sample_dataset import MODEL_NAME, SampleStore, tiny_params, train_with
 
@@ -62,20 +64,41 @@ def test_an_unreachable_server_fails_in_seconds(tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
 
 
+@pytest.fixture
+def embedded_store(mlflow_store_template: Path, tmp_path: Path) -> str:
+    """A private, empty embedded MLflow store in use (its experiment `stockpredictor` active)."""
+    uri = copy_mlflow_store(mlflow_store_template, tmp_path / "mlflow")
+    registry.use_tracking(Settings(tmp_path / "data", "sqlite://", uri))
+    registry.use_experiment("stockpredictor")
+    return uri
+
+
 @pytest.mark.filterwarnings("ignore:The tensor attributes")
-def test_a_pickled_model_is_refused_before_loading(tmp_path: Path) -> None:
+def test_a_model_is_registered_only_once_its_run_has_finished(embedded_store: str) -> None:
     model = build_model(ModelSpec("lstm", n_stocks=2, n_features=3, hidden_size=4, num_layers=1, dropout=0.0))
-    mlflow.pytorch.save_model(
-        model, tmp_path / "pickled", serialization_format="pickle", pip_requirements=["torch"]
-    )
-    with pytest.raises(registry.UnsafeModelError, match="not a pytorch model logged in 'pt2' format"):
-        registry.load_model(str(tmp_path / "pickled"))
-    example = np.zeros((2, 5, 2, 3), dtype=np.float32)
-    mlflow.pytorch.save_model(
-        model, tmp_path / "undeclared", input_example=example, pip_requirements=["torch"]
-    )
-    with pytest.raises(registry.UnsafeModelError):  # pt2, but not logged by `log_model_version`
-        registry.load_model(str(tmp_path / "undeclared"))
+    with registry.start_run("unfinished") as run:
+        logged = registry.log_model(model, np.zeros((2, 5, 2, 3), dtype=np.float32), metadata={})
+        with pytest.raises(RegistryError, match=f"MLflow run {run.mlflow_run_id} is RUNNING, not FINISHED"):
+            registry.register_version(logged, MODEL_NAME)
+    assert registry.register_version(logged, MODEL_NAME) == 1
+
+
+def test_the_sweep_fails_running_runs_of_dead_or_too_old_processes_only(embedded_store: str) -> None:
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("stockpredictor").experiment_id  # type: ignore[union-attr]
+    mine = client.create_run(experiment, tags=process_tags()).info.run_id
+    elsewhere = client.create_run(experiment, tags={HOST_TAG: "another-pod", PID_TAG: "1"}).info.run_id
+    finished = client.create_run(experiment, tags={HOST_TAG: "another-pod", PID_TAG: "1"}).info.run_id
+    client.set_terminated(finished)
+    assert registry.fail_dead_runs("stockpredictor") == []  # alive here, or too young to judge elsewhere
+    swept = registry.fail_dead_runs("stockpredictor", max_age=timedelta(0))
+    assert sorted(s.mlflow_run_id for s in swept) == sorted([mine, elsewhere])
+    assert all(s.reason.startswith("RUNNING since ") for s in swept)
+    statuses = {r: registry.run_status(r) for r in (mine, elsewhere, finished)}
+    assert statuses == {mine: "FAILED", elsewhere: "FAILED", finished: "FINISHED"}
+    reasons = {s.mlflow_run_id: s.reason for s in swept}
+    assert client.get_run(elsewhere).data.tags[registry.SWEPT_TAG] == reasons[elsewhere]
+    assert registry.fail_dead_runs("no such experiment") == []
 
 
 def test_no_code_deserialises_with_pickle() -> None:

@@ -95,7 +95,7 @@ class ModelNotFoundError(RegistryError):
 
 
 class UnsafeModelError(RegistryError):
-    """A registered model is not stored in the pickle-free `pt2` format; it is not loaded."""
+    """A registered model is not the plain `pt2` export its training wrote (see registry_manifest)."""
 
 
 # --------------------------------------------------------------------------------------------- pipeline

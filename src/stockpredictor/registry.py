@@ -1,12 +1,15 @@
 """The only door to MLflow: tracking setup, training runs, model versions without pickle, aliases, loading.
 
 Models are logged in MLflow's `pt2` format (a torch.export graph with its tensors; no pickled
-Python objects) and loaded back only after checking that format. The registry uses aliases
-(`production`), never the deprecated stages.
+Python objects) with a manifest of their files (`registry_manifest`), registered only once their
+run has FINISHED, and loaded back only from a downloaded copy that matches the manifest and is a
+plain `pt2` export. Runs left RUNNING by dead processes are marked FAILED (`fail_dead_runs`, rule in
+`process_liveness`). The registry uses aliases (`production`), never the deprecated stages.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -14,6 +17,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,24 +27,37 @@ import mlflow.pytorch
 import numpy as np
 import torch
 from mlflow import MlflowClient
-from mlflow.entities import Metric
+from mlflow.entities import Metric, RunStatus
 from mlflow.environment_variables import MLFLOW_ALLOW_PICKLE_DESERIALIZATION
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from sqlalchemy.engine import make_url
 from torch import nn
 
 from stockpredictor.config import Settings
 from stockpredictor.errors import ModelNotFoundError, RegistryError, UnsafeModelError, UsageError
+from stockpredictor.process_liveness import STALE_RUN_AGE, dead_reason, process_tags
+from stockpredictor.registry_manifest import (
+    MANIFEST_PARAM,
+    SERIALIZATION_FORMAT,
+    Manifest,
+    differences,
+    manifest_of,
+    structure_problems,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+log = logging.getLogger(__name__)
+
 PRODUCTION_ALIAS = "production"
 MODEL_ARTIFACT = "model"
-SERIALIZATION_FORMAT = "pt2"
-_PT2_FILE = "model.pt2"
+FINISHED = RunStatus.to_string(RunStatus.FINISHED)
+#: The tag that says why `fail_dead_runs` marked a run FAILED.
+SWEPT_TAG = "stockpredictor.failed_because"
+#: MLflow's limit on the length of a parameter value (the manifest is one parameter).
+_MAX_PARAM_LENGTH = 6000
 # Fail fast when an HTTP tracking server is unreachable (MLflow's defaults retry for minutes).
 _HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
@@ -141,9 +158,48 @@ class TrackedRun:
 
 @contextmanager
 def start_run(run_name: str) -> Iterator[TrackedRun]:
-    """A new run in the active experiment (see `use_experiment`), ended when the block ends."""
-    with mlflow.start_run(run_name=run_name) as run:
+    """A new run in the active experiment (see `use_experiment`), ended when the block ends.
+
+    The run is tagged with this process's host, pid and start time, so that `fail_dead_runs` can tell
+    whether a RUNNING run's process is gone. It ends FINISHED, or FAILED when the block raises.
+    """
+    with mlflow.start_run(run_name=run_name, tags=process_tags()) as run:
         yield TrackedRun(run.info.run_id)
+
+
+def run_status(mlflow_run_id: str) -> str:
+    """The status of an MLflow run: RUNNING, SCHEDULED, FINISHED, FAILED or KILLED."""
+    return str(MlflowClient().get_run(mlflow_run_id).info.status)
+
+
+@dataclass(frozen=True)
+class SweptRun:
+    """A run `fail_dead_runs` marked FAILED, and why."""
+
+    mlflow_run_id: str
+    reason: str
+
+
+def fail_dead_runs(experiment_name: str, max_age: timedelta = STALE_RUN_AGE) -> list[SweptRun]:
+    """Mark the RUNNING runs of `experiment_name` whose process is dead as FAILED (see `process_liveness`)."""
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return []
+    now = datetime.now(UTC)
+    swept = []
+    for run in client.search_runs(
+        [experiment.experiment_id], "attributes.status = 'RUNNING'", max_results=1000
+    ):
+        started = datetime.fromtimestamp(run.info.start_time / 1000, UTC)
+        reason = dead_reason(run.data.tags, started, now, max_age)
+        if reason is None:
+            continue
+        client.set_tag(run.info.run_id, SWEPT_TAG, reason)
+        client.set_terminated(run.info.run_id, status=RunStatus.to_string(RunStatus.FAILED))
+        log.warning("MLflow run %s was left RUNNING: marked FAILED (%s)", run.info.run_id, reason)
+        swept.append(SweptRun(run.info.run_id, reason))
+    return swept
 
 
 def run_metrics(mlflow_run_id: str) -> dict[str, float]:
@@ -156,17 +212,20 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={installed_version(name).split('+')[0]}" for name in ("torch", "mlflow", "numpy")]
 
 
-def log_model_version(
-    model: nn.Module,
-    input_example: np.ndarray,
-    model_name: str,
-    metadata: dict[str, Any],
-    tags: dict[str, str] | None = None,
-) -> int:
-    """Log `model` to the active run in `pt2` format and register it as `model_name`; returns the version.
+@dataclass(frozen=True)
+class LoggedModelRef:
+    """A model logged to a run (`models:/m-...`), not yet registered."""
 
-    `input_example` (batch > 1, so the batch dimension stays dynamic) is what torch.export traces;
-    `tags` are set on the new version.
+    mlflow_run_id: str
+    model_id: str
+
+
+def log_model(model: nn.Module, input_example: np.ndarray, metadata: dict[str, Any]) -> LoggedModelRef:
+    """Log `model` to the active run in `pt2` format and record the manifest of its files in the run.
+
+    `input_example` (batch > 1, so the batch dimension stays dynamic) is what torch.export traces.
+    The manifest is the run parameter `model_manifest`, taken from the files as stored (so one
+    model per run: MLflow refuses to change a parameter).
     """
     if len(input_example) < 2:
         raise ValueError(
@@ -184,15 +243,31 @@ def log_model_version(
             serialization_format=SERIALIZATION_FORMAT,
             input_example=input_example,
             pip_requirements=pip_requirements(),
-            registered_model_name=model_name,
             metadata={"serialization_format": SERIALIZATION_FORMAT, **metadata},
         )
-    if info.registered_model_version is None:
-        raise MlflowException(f"model {model_name!r} was logged but not registered")
-    client = MlflowClient()
-    for key, value in (tags or {}).items():
-        client.set_model_version_tag(model_name, str(info.registered_model_version), key, value)
-    return int(info.registered_model_version)
+    location = MlflowClient().get_logged_model(info.model_id).artifact_location
+    with tempfile.TemporaryDirectory(prefix="stockpredictor-manifest-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp))
+        manifest = manifest_of(local, info.model_id).to_json()
+    if len(manifest) > _MAX_PARAM_LENGTH:
+        raise ValueError(f"the manifest of model {info.model_id} is too long for a run parameter")
+    mlflow.log_param(MANIFEST_PARAM, manifest)
+    return LoggedModelRef(info.run_id, info.model_id)
+
+
+def register_version(logged: LoggedModelRef, model_name: str, tags: dict[str, str] | None = None) -> int:
+    """Register a logged model as a new version of `model_name` (with `tags`); returns the version.
+
+    Only the model of a FINISHED run is registered: a training that crashed or was killed before
+    its run ended never becomes a version.
+    """
+    status = run_status(logged.mlflow_run_id)
+    if status != FINISHED:
+        raise RegistryError(
+            f"MLflow run {logged.mlflow_run_id} is {status}, not {FINISHED}: its model is not registered"
+        )
+    found = mlflow.register_model(f"models:/{logged.model_id}", model_name, tags=tags)
+    return int(found.version)
 
 
 class ExportedModel(nn.Module):
@@ -212,36 +287,48 @@ class ExportedModel(nn.Module):
         return self
 
 
-def check_pickle_free(model_dir: Path) -> None:
-    """Raise UnsafeModelError unless the MLflow model at `model_dir` is a pytorch `pt2` export only."""
-    mlmodel = Model.load(str(model_dir))
-    flavor = mlmodel.flavors.get("pytorch")
-    declared = (mlmodel.metadata or {}).get("serialization_format")
-    if flavor is None or declared != SERIALIZATION_FORMAT:
-        raise UnsafeModelError(
-            f"{model_dir}: not a pytorch model logged in {SERIALIZATION_FORMAT!r} format "
-            f"(serialization_format={declared!r}); refusing to load it"
-        )
-    data_files = sorted(p.name for p in (model_dir / flavor["model_data"]).iterdir())
-    if data_files != [_PT2_FILE]:
-        raise UnsafeModelError(
-            f"{model_dir}: expected only {_PT2_FILE} in the model data, found {data_files}"
-        )
-
-
 def load_model(model_uri: str) -> nn.Module:
-    """Download and load a registered model after checking it is `pt2`; eval mode.
+    """Download a registered model, check it against its manifest and its format, load it; eval mode.
 
-    Nothing is unpickled: with pickle deserialisation disallowed (MLflow allows it by default),
-    MLflow first verifies that every record of the `pt2` archive loads with torch's restricted
-    `weights_only` loader, so torch.export never falls back to a full unpickle.
+    `model_uri` is `models:/NAME/VERSION` or `models:/NAME@ALIAS`. The files are downloaded with
+    the artifact client and verified (`verified_copy`) before MLflow reads anything from them; the
+    model is then loaded from that verified local copy. Nothing is unpickled: with pickle
+    deserialisation disallowed (MLflow allows it by default), MLflow first verifies that every
+    record of the `pt2` archive loads with torch's restricted `weights_only` loader, so
+    torch.export never falls back to a full unpickle.
     """
+    ref = model_info(model_uri)
     with tempfile.TemporaryDirectory(prefix="stockpredictor-model-") as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
-        check_pickle_free(local)
+        local = verified_copy(ref, Path(tmp))
         with _pickle_deserialization_disallowed():
             graph = mlflow.pytorch.load_model(str(local))
     return ExportedModel(graph)
+
+
+def verified_copy(ref: ModelVersionRef, dst: Path) -> Path:
+    """Download the files of `ref` into `dst`; raise UnsafeModelError unless they are exactly the files
+    of the manifest recorded in its run and a plain `pt2` export (see `registry_manifest`)."""
+    client = MlflowClient()
+    label = f"model {ref.name!r} version {ref.version} (MLflow run {ref.mlflow_run_id})"
+    recorded = client.get_run(ref.mlflow_run_id).data.params.get(MANIFEST_PARAM)
+    if recorded is None:
+        raise UnsafeModelError(f"{label} has no manifest of its files; refusing to load it (retrain it)")
+    try:
+        manifest = Manifest.from_json(recorded)
+    except ValueError:
+        raise UnsafeModelError(f"{label} has an unreadable manifest; refusing to load it") from None
+    source = client.get_model_version(ref.name, str(ref.version)).source
+    if source != f"models:/{manifest.model_id}":
+        raise UnsafeModelError(
+            f"{label} comes from {source}, not from the model its manifest describes "
+            f"(models:/{manifest.model_id}); refusing to load it"
+        )
+    location = client.get_model_version_download_uri(ref.name, str(ref.version))
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(dst)))
+    problems = [*differences(manifest, local), *structure_problems(local)]
+    if problems:
+        raise UnsafeModelError(f"{label} is refused: {'; '.join(problems)}")
+    return local
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from stockpredictor.config import Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.schema import latest_predictions
 from stockpredictor.models import predict
+from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
 from stockpredictor.stages.evaluation import forecast
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, hyperparameters_for
 from tests.support.sample_dataset import MODEL_NAME, SampleStore, tiny_params, train_with
@@ -91,9 +92,9 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
         result.mlflow_run_id,
         run_id,
     )
-    model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL_NAME}/1"))
-    registry.check_pickle_free(model_dir)
-    assert sorted(p.name for p in (model_dir / "data").iterdir()) == ["model.pt2"]
+    assert run.info.status == "FINISHED"  # registered only once the run had ended
+    manifest = Manifest.from_json(run.data.params[MANIFEST_PARAM])
+    assert {f.path for f in manifest.files} >= {"MLmodel", "data/model.pt2"}
     _refuse_unpickling(monkeypatch)
     model = registry.load_model(f"models:/{MODEL_NAME}@production")
     monkeypatch.undo()
@@ -120,7 +121,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     )
     assert len(stored) == dataset.split.test * 4
     assert {(r.kind, r.model_run_id, r.model_version) for r in stored} == {
-        ("test", result.mlflow_run_id, "1")
+        ("test", result.mlflow_run_id, None)  # stored before the run ended, so before registration
     }
     assert all(r.target_date > r.as_of_date for r in stored)
     np.testing.assert_allclose([r.predicted_close for r in stored], test.predicted.ravel(), rtol=1e-5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -9,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typer.testing import CliRunner, Result
 
 from stockpredictor.cli import app
+from stockpredictor.config import Settings
 from tests.support.overrides import PARAMS_FILE
 
 
@@ -20,6 +22,16 @@ def global_options(*overrides: str) -> list[str]:
 def command(*overrides: str) -> list[str]:
     """The `stockpredictor` command line with `global_options`, for a subprocess."""
     return [sys.executable, "-m", "stockpredictor", *global_options(*overrides)]
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """This process's environment pointing a `stockpredictor` subprocess at `settings`' stores."""
+    return {
+        **os.environ,
+        "STOCKPREDICTOR_DATABASE_URL": settings.database_url,
+        "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "STOCKPREDICTOR_DATA_DIR": str(settings.data_dir),
+    }
 
 
 def invoke(*args: str, overrides: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Result:

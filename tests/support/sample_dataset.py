@@ -54,13 +54,18 @@ def add_sample_dataset(engine: Engine, params: Params) -> str:
     return run_id
 
 
+def store_hyperparameters(engine: Engine, run_id: str, **hyperparameters: Any) -> None:
+    """Store SMALL_LSTM (with `hyperparameters` on top) as the dataset's optimization result."""
+    record = OptimizationRecord(run_id, "test", {**SMALL_LSTM, **hyperparameters}, 0.0, 1, 0)
+    with engine.begin() as conn:
+        save_optimization(conn, record)
+
+
 def train_with(
     engine: Engine, params: Params, settings: Settings, run_id: str, **hyperparameters: Any
 ) -> TrainResult:
     """`train` on hyperparameters stored as the dataset's optimization result (SMALL_LSTM by default)."""
-    record = OptimizationRecord(run_id, "test", {**SMALL_LSTM, **hyperparameters}, 0.0, 1, 0)
-    with engine.begin() as conn:
-        save_optimization(conn, record)
+    store_hyperparameters(engine, run_id, **hyperparameters)
     return train(engine, params, settings, run_id)
 
 

@@ -43,6 +43,7 @@ class MonitorResult:
 def monitor(engine: Engine, params: Params, settings: Settings, as_of: date | None = None) -> MonitorResult:
     """Evaluate matured predictions and decide for the registry's current production model."""
     registry.use_tracking(settings)
+    registry.fail_dead_runs(params.train.experiment_name)
     production = registry.production_model(params.train.model_name)
     return monitor_model(engine, params, production.mlflow_run_id if production else None, as_of)
 

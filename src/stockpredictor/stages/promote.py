@@ -8,8 +8,10 @@ cover). The candidate is promoted only when
 - its MAE <= persistence MAE x (1 + `promotion.persistence_tolerance`), and
 - its MAE <= production MAE x (1 - `promotion.min_improvement`) (skipped for the first model).
 
-`force=True` sets the alias without the gate (rollback). Every decision, with its numbers, is
-appended to `model_promotions` and set as `promotion_*` tags on the candidate's version and run.
+`force=True` sets the alias without the gate (rollback). A version whose MLflow run is not FINISHED
+(a training that crashed or was killed after registering) is rejected, forced or not. Every
+decision, with its numbers, is appended to `model_promotions` and set as `promotion_*` tags on the
+candidate's version and run.
 """
 
 from __future__ import annotations
@@ -96,7 +98,14 @@ def promote(
     production = registry.production_model(name)
     window: dict[str, Any] = {}
     metrics: dict[str, float] = {}
-    if force:
+    status = registry.run_status(candidate.mlflow_run_id)
+    if status != registry.FINISHED:
+        promoted, decision = False, REJECTED
+        reason = (
+            f"version {candidate.version} (MLflow run {candidate.mlflow_run_id}) did not finish training: "
+            f"its run is {status}, only versions of {registry.FINISHED} runs are promoted"
+        )
+    elif force:
         promoted, decision = True, FORCED
         was = f"version {production.version}" if production else "no production model"
         reason = f"forced: alias {registry.PRODUCTION_ALIAS} set to version {candidate.version} (was {was})"

@@ -2,8 +2,12 @@
 
 One MLflow run per call: the `dataset_run_id` (param and tag), hyperparameters, per-epoch loss
 curves, test metrics in price space next to persistence, a predicted-vs-actual plot per ticker, a
-Markdown report, and the model in the pickle-free `pt2` format, registered as `train.model_name`.
+Markdown report, and the model in the pickle-free `pt2` format with the manifest of its files.
 Early stopping on the validation windows keeps the best epoch's weights (`models.fit`).
+
+Order: log everything, store the test predictions, end the run; only a run that ended FINISHED has
+its model registered as `train.model_name`. A training killed at any point before leaves no version
+(its run stays RUNNING until the next `train` or `monitor` marks it FAILED, `registry.fail_dead_runs`).
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
 
     registry.use_tracking(settings)
     registry.use_experiment(params.train.experiment_name)
+    registry.fail_dead_runs(params.train.experiment_name)
     with registry.start_run(f"train-{dataset_run_id}") as run:
         run.set_tags({"dataset_run_id": dataset_run_id, "hyperparameters_source": source})
         run.log_params(
@@ -142,20 +147,19 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         for ticker in test.tickers:
             run.log_figure(_plot(test, ticker), f"plots/{ticker}.png")
         example, _ = dataset.windows("train").batch(np.arange(2))
-        version = registry.log_model_version(
-            model,
-            example,
-            params.train.model_name,
-            metadata={"model_spec": spec.to_dict(), "dataset_run_id": dataset_run_id},
-            tags={"dataset_run_id": dataset_run_id},
+        logged = registry.log_model(
+            model, example, metadata={"model_spec": spec.to_dict(), "dataset_run_id": dataset_run_id}
         )
         report = _report(
-            run.mlflow_run_id, version, dataset_run_id, hyperparameters, source, fitted, metrics, by_ticker
+            run.mlflow_run_id, dataset_run_id, hyperparameters, source, fitted, metrics, by_ticker
         )
         run.log_text(report, "report.md")
-    if params.train.log_test_predictions:
-        with engine.begin() as conn:
-            upsert_predictions(conn, _prediction_rows(test, run.mlflow_run_id, version))
+        if params.train.log_test_predictions:
+            with engine.begin() as conn:
+                upsert_predictions(conn, _prediction_rows(test, run.mlflow_run_id))
+    version = registry.register_version(
+        logged, params.train.model_name, tags={"dataset_run_id": dataset_run_id}
+    )
     log.info(
         "train %s: MLflow run %s, %s version %d, test MAE %.4f (persistence %.4f)",
         dataset_run_id,
@@ -183,7 +187,6 @@ def _plot(test: PricePredictions, ticker: str) -> Figure:
 
 def _report(
     mlflow_run_id: str,
-    version: int,
     dataset_run_id: str,
     hyperparameters: dict[str, Any],
     source: str,
@@ -192,7 +195,7 @@ def _report(
     by_ticker: dict[str, dict[str, float]],
 ) -> str:
     lines = [
-        f"## Model version {version} (MLflow run `{mlflow_run_id}`)",
+        f"## Training run `{mlflow_run_id}`",
         "",
         f"Dataset `{dataset_run_id}`; hyperparameters ({source}): "
         + ", ".join(f"{k}={v}" for k, v in sorted(hyperparameters.items())),
@@ -219,13 +222,14 @@ def _report(
     return "\n".join(lines) + "\n"
 
 
-def _prediction_rows(test: PricePredictions, mlflow_run_id: str, version: int) -> list[dict[str, Any]]:
+def _prediction_rows(test: PricePredictions, mlflow_run_id: str) -> list[dict[str, Any]]:
+    """The test-window predictions of the run (no model version yet: it is registered after the run)."""
     now = datetime.now(UTC)
     return [
         {
             "kind": "test",
             "model_run_id": mlflow_run_id,
-            "model_version": str(version),
+            "model_version": None,
             "ticker": ticker,
             "as_of_date": as_of,
             "target_date": target,

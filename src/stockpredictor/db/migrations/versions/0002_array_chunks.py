@@ -21,7 +21,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-_CHUNK_BYTES = 32 * 2**20
+_CHUNK_BYTES = 8 * 2**20
 _COLUMNS = {
     "processed_feature_data": ("dates", "features", "close", "targets"),
     "scaled_feature_sets": ("x_scaled", "y_scaled"),

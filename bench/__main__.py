@@ -5,7 +5,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("foundation", "arrays", "training", "daily", "pipelines", "api_latency", "parallel_optimize")
+BENCHMARKS = (
+    "foundation",
+    "arrays",
+    "log_model_ingest",
+    "training",
+    "daily",
+    "pipelines",
+    "api_latency",
+    "parallel_optimize",
+)
 
 
 def main() -> None:

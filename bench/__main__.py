@@ -9,6 +9,7 @@ BENCHMARKS = (
     "foundation",
     "arrays",
     "log_model_ingest",
+    "universe",
     "training",
     "daily",
     "pipelines",

@@ -129,13 +129,16 @@ with make_engine(sys.argv[1]).begin() as conn:
 """
 
 
-def chunks_written(engine: Engine, db_url: str) -> int:
+def chunks_written(engine: Engine) -> int:
     """How many chunks the uncommitted writer has sent so far (at least, as far as can be seen)."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             return int(
                 conn.execute(
-                    text("SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy")
+                    text(
+                        "SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy "
+                        "WHERE datname = current_database() AND relid = 'dataset_array_chunks'::regclass"
+                    )
                 ).scalar_one()
             )
     wal = Path(f"{engine.url.database}-wal")
@@ -148,10 +151,10 @@ def test_a_writer_killed_mid_write_leaves_nothing_behind(engine: Engine, db_url:
         [sys.executable, "-c", _WRITER, db_url], cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}
     )
     deadline = time.monotonic() + 120
-    while chunks_written(engine, db_url) < 4 and child.poll() is None and time.monotonic() < deadline:
+    while chunks_written(engine) < 4 and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     assert child.poll() is None, "the writer finished before it could be killed mid-write"
-    progress = chunks_written(engine, db_url)
+    progress = chunks_written(engine)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     assert 4 <= progress < 256

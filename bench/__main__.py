@@ -5,7 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("foundation", "training", "daily", "pipelines", "api_latency", "parallel_optimize")
+BENCHMARKS = (
+    "foundation",
+    "arrays",
+    "log_model_ingest",
+    "universe",
+    "training",
+    "daily",
+    "pipelines",
+    "api_latency",
+    "parallel_optimize",
+)
 
 
 def main() -> None:

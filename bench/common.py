@@ -8,8 +8,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -33,6 +34,35 @@ def timed(label: str, results: dict[str, float]) -> Iterator[None]:
     yield
     results[label] = time.perf_counter() - start
     print(f"  {label:<28} {results[label]:8.2f} s   ({machine()})", flush=True)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` on this machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu_seconds(conn: Connection) -> float:
+    """CPU seconds used by the PostgreSQL backend serving `conn` (0 on SQLite: it runs in this process)."""
+    if conn.dialect.name != "postgresql":
+        return 0.0
+    return process_cpu_seconds(conn.connection.dbapi_connection.get_backend_pid())  # type: ignore[union-attr]
+
+
+def server_cpu_seconds(engine: Engine) -> float:
+    """CPU seconds used so far by every open backend of `engine`'s PostgreSQL database (0 on SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return 0.0
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        return sum(process_cpu_seconds(pid) for pid in pids)
+
+
+def load() -> str:
+    """The machine's load averages: on a shared machine wall times stretch with it, CPU times do not."""
+    return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
 
 @contextmanager

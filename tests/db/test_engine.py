@@ -14,6 +14,8 @@ TABLES = {
     "processed_feature_data",
     "scaled_feature_sets",
     "scalers",
+    "dataset_arrays",
+    "dataset_array_chunks",
     "optimization_results",
     "latest_predictions",
     "model_performance_log",

@@ -10,12 +10,15 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, insert, select
 
-from stockpredictor.db.codec import array_from_bytes, array_to_bytes
+from stockpredictor.db.arrays import delete_arrays, read_arrays, stored_nbytes, write_arrays
 from stockpredictor.db.schema import processed_feature_data, scaled_feature_sets, scalers
 from stockpredictor.errors import DatasetNotFoundError
 from stockpredictor.features.panel import Panel
 from stockpredictor.features.scaling import MinMaxScaler
 from stockpredictor.features.sequences import ScaledDataset, Split
+
+PANEL_ARRAYS = ("dates", "features", "close", "targets")
+SCALED_ARRAYS = ("x_scaled", "y_scaled")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def save_processed(
     target: str,
     params: dict[str, Any],
 ) -> None:
-    """Insert a new processed dataset (its id must be new)."""
+    """Insert a new processed dataset (its id must be new) with its arrays, in the caller's transaction."""
     conn.execute(
         insert(processed_feature_data).values(
             dataset_run_id=dataset_run_id,
@@ -56,12 +59,9 @@ def save_processed(
             tickers=list(panel.tickers),
             feature_columns=list(panel.feature_columns),
             params=params,
-            dates=array_to_bytes(panel.dates),
-            features=array_to_bytes(panel.features),
-            close=array_to_bytes(panel.close),
-            targets=array_to_bytes(panel.targets),
         )
     )
+    write_arrays(conn, dataset_run_id, {name: getattr(panel, name) for name in PANEL_ARRAYS})
 
 
 def load_processed(conn: Connection, dataset_run_id: str) -> ProcessedDataset:
@@ -74,12 +74,9 @@ def load_processed(conn: Connection, dataset_run_id: str) -> ProcessedDataset:
             f"no processed dataset with dataset run id {dataset_run_id!r} (run `process` first)"
         )
     panel = Panel(
-        dates=array_from_bytes(row.dates),
         tickers=tuple(row.tickers),
         feature_columns=tuple(row.feature_columns),
-        features=array_from_bytes(row.features),
-        close=array_from_bytes(row.close),
-        targets=array_from_bytes(row.targets),
+        **read_arrays(conn, dataset_run_id, PANEL_ARRAYS),
     )
     return ProcessedDataset(dataset_run_id, row.as_of, row.source, row.target, dict(row.params), panel)
 
@@ -88,6 +85,7 @@ def save_scaled(conn: Connection, dataset_run_id: str, dataset: ScaledDataset) -
     """Store the scaled panel and its scalers under `dataset_run_id`, replacing an earlier scaling of it."""
     conn.execute(scaled_feature_sets.delete().where(scaled_feature_sets.c.dataset_run_id == dataset_run_id))
     conn.execute(scalers.delete().where(scalers.c.dataset_run_id == dataset_run_id))
+    delete_arrays(conn, dataset_run_id, SCALED_ARRAYS)
     conn.execute(
         insert(scaled_feature_sets).values(
             dataset_run_id=dataset_run_id,
@@ -96,10 +94,9 @@ def save_scaled(conn: Connection, dataset_run_id: str, dataset: ScaledDataset) -
             n_train=dataset.split.train,
             n_validation=dataset.split.validation,
             n_test=dataset.split.test,
-            x_scaled=array_to_bytes(dataset.x_scaled),
-            y_scaled=array_to_bytes(dataset.y_scaled),
         )
     )
+    write_arrays(conn, dataset_run_id, {name: getattr(dataset, name) for name in SCALED_ARRAYS})
     conn.execute(
         insert(scalers).values(
             dataset_run_id=dataset_run_id,
@@ -151,8 +148,7 @@ def load_scaled(conn: Connection, dataset_run_id: str) -> ScaledDataset:
         )
     x_scaler, y_scaler = load_scalers(conn, dataset_run_id)
     return ScaledDataset(
-        x_scaled=array_from_bytes(row.x_scaled),
-        y_scaled=array_from_bytes(row.y_scaled),
+        **read_arrays(conn, dataset_run_id, SCALED_ARRAYS),
         sequence_length=row.sequence_length,
         split=Split(row.n_train, row.n_validation, row.n_test),
         x_scaler=x_scaler,
@@ -161,8 +157,8 @@ def load_scaled(conn: Connection, dataset_run_id: str) -> ScaledDataset:
 
 
 def scaled_nbytes(dataset: ScaledDataset) -> int:
-    """Bytes the scaled dataset occupies when stored (arrays as .npy)."""
-    return len(array_to_bytes(dataset.x_scaled)) + len(array_to_bytes(dataset.y_scaled))
+    """Bytes the scaled dataset's arrays occupy in the store."""
+    return sum(stored_nbytes(getattr(dataset, name)) for name in SCALED_ARRAYS)
 
 
 def as_numpy_dates(values: np.ndarray) -> list[date]:

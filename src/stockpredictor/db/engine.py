@@ -54,7 +54,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine) -> Config:
+    """Alembic configuration for migrating `engine` (its connection may be handed over in `attributes`)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
@@ -78,7 +79,7 @@ def migrate(engine: Engine) -> None:
         return
     with _migration_lock(engine):
         if current_revision(engine) != head_revision():
-            config = _alembic_config(engine)
+            config = alembic_config(engine)
             with engine.begin() as conn:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     LargeBinary,
     MetaData,
@@ -59,10 +61,6 @@ processed_feature_data = Table(
     Column("tickers", JSON, nullable=False),
     Column("feature_columns", JSON, nullable=False),
     Column("params", JSON, nullable=False),
-    Column("dates", LargeBinary, nullable=False),
-    Column("features", LargeBinary, nullable=False),
-    Column("close", LargeBinary, nullable=False),
-    Column("targets", LargeBinary, nullable=False),
 )
 
 scaled_feature_sets = Table(
@@ -74,8 +72,32 @@ scaled_feature_sets = Table(
     Column("n_train", Integer, nullable=False),
     Column("n_validation", Integer, nullable=False),
     Column("n_test", Integer, nullable=False),
-    Column("x_scaled", LargeBinary, nullable=False),
-    Column("y_scaled", LargeBinary, nullable=False),
+)
+
+# The arrays of a dataset (processed: dates, features, close, targets; scaled: x_scaled, y_scaled):
+# one `.npy` header per array, its raw bytes split into chunks (no size ceiling, bulk-written).
+dataset_arrays = Table(
+    "dataset_arrays",
+    metadata,
+    _dataset_fk(),
+    Column("name", String(32), primary_key=True),
+    Column("npy_header", LargeBinary, nullable=False),
+    Column("nbytes", BigInteger, nullable=False),
+    Column("n_chunks", Integer, nullable=False),
+)
+
+dataset_array_chunks = Table(
+    "dataset_array_chunks",
+    metadata,
+    Column("dataset_run_id", _RUN_ID, primary_key=True),
+    Column("name", String(32), primary_key=True),
+    Column("chunk", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    ForeignKeyConstraint(
+        ["dataset_run_id", "name"],
+        ["dataset_arrays.dataset_run_id", "dataset_arrays.name"],
+        ondelete="CASCADE",
+    ),
 )
 
 scalers = Table(

@@ -1,9 +1,10 @@
 """Task settings shared by both pipelines: cluster credentials and params, caching, resources, retries."""
 
+from components.notify import notify
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
-from stockpredictor.config import DATABASE_URL_ENV, MLFLOW_URI_ENV, PARAMS_ENV
+from stockpredictor.config import ALERT_WEBHOOK_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV, PARAMS_ENV
 
 SECRET_NAME = "stockpredictor-secrets"
 PARAMS_CONFIG_MAP = "stockpredictor-params"
@@ -35,3 +36,12 @@ def heavy(task: PipelineTask, cpu: str = "2", memory: str = "4G") -> PipelineTas
 def retried(task: PipelineTask) -> PipelineTask:
     """Retry a step that talks to the network (market data): twice, after 30 s then 60 s."""
     return task.set_retry(num_retries=2, backoff_duration="30s", backoff_factor=2.0)
+
+
+def alerts(pipeline: str) -> PipelineTask:
+    """The exit step that delivers the run's alerts; the webhook URL is an optional key of the Secret."""
+    task = step(notify(pipeline=pipeline))
+    kubernetes.use_secret_as_env(
+        task, secret_name=SECRET_NAME, secret_key_to_env={ALERT_WEBHOOK_ENV: ALERT_WEBHOOK_ENV}, optional=True
+    )
+    return task

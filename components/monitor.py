@@ -12,10 +12,20 @@ def monitor(params_overrides: str, as_of: str, window_metrics: Output[Metrics]) 
     import logging
 
     from stockpredictor.orchestration.runtime import parse_as_of, task_context
+    from stockpredictor.stages.monitor import RETRAIN
     from stockpredictor.stages.monitor import monitor as run
+    from stockpredictor.stages.notify import record_alert
 
     with task_context(params_overrides) as ctx:
         result = run(ctx.engine, ctx.params, ctx.settings, parse_as_of(as_of))
+        if result.decision == RETRAIN:
+            record_alert(
+                ctx.engine,
+                RETRAIN,
+                f"retraining the production model: {result.reason}",
+                mlflow_run_id=result.mlflow_run_id,
+                as_of=as_of,
+            )
     for name, value in result.metrics.items():
         window_metrics.log_metric(name, value)
     logging.getLogger("monitor").info("%s: %s", result.decision, result.reason)

@@ -12,11 +12,20 @@ def promote(params_overrides: str, as_of: str, mlflow_run_id: str, comparison: O
     import logging
 
     from stockpredictor.orchestration.runtime import parse_as_of, task_context
+    from stockpredictor.stages.notify import record_alert
     from stockpredictor.stages.promote import promote as run
 
     with task_context(params_overrides) as ctx:
         result = run(
             ctx.engine, ctx.params, ctx.settings, mlflow_run_id=mlflow_run_id, as_of=parse_as_of(as_of)
+        )
+        record_alert(
+            ctx.engine,
+            result.decision,
+            f"candidate version {result.candidate_version} {result.decision}: {result.reason}",
+            candidate_version=result.candidate_version,
+            production_version=result.production_version,
+            mlflow_run_id=mlflow_run_id,
         )
     for name, value in result.metrics.items():
         comparison.log_metric(name, value)

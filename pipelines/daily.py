@@ -1,7 +1,7 @@
 """Daily pipeline: ingest -> production model -> prepare input -> predict -> monitor -> [retrain].
 
-With no production model yet, the training pipeline runs instead (bootstrap); when monitoring says
-`retrain`, it runs as a branch of the same run.
+With no production model yet, the training steps run instead (bootstrap); when monitoring says
+`retrain`, they run as a branch of the same run. Its exit step delivers the run's alerts.
 """
 
 from components.configure import configure
@@ -12,26 +12,20 @@ from components.prepare_input import prepare_input
 from components.production_model import production_model
 from kfp import dsl
 
-from pipelines.tasks import retried, step
-from pipelines.training import training_pipeline
+from pipelines.tasks import alerts, retried, step
+from pipelines.training import training_steps
 from stockpredictor.orchestration.runtime import PRODUCTION_MODEL_NONE
 
 RETRAIN = "retrain"
 
 
-@dsl.pipeline(
-    name="stockpredictor-daily",
-    description="Ingest the day's prices, predict the next trading day, monitor the production model, "
-    "retrain when it degrades (or train the first model).",
-)
-def daily_pipeline(
-    as_of: str = "", tickers: str = "", n_trials: int = 0, params_overrides: str = "[]"
-) -> None:
-    """Parameters as the training pipeline's (tickers and n_trials matter only when it trains)."""
+def daily_steps(as_of: str, tickers: str, n_trials: int, params_overrides: str) -> None:
+    """The daily steps, added to the pipeline being defined (inside its exit handler)."""
     training_args = {
         "as_of": as_of,
         "tickers": tickers,
         "n_trials": n_trials,
+        "optimize_workers": 0,
         "params_overrides": params_overrides,
     }
     overrides = step(configure(params_overrides=params_overrides, tickers=tickers, n_trials=n_trials)).output
@@ -39,7 +33,7 @@ def daily_pipeline(
     production = step(production_model(params_overrides=overrides).after(fetched))
     # Conditions test a single str output: kfp.local evaluates conditions on NamedTuple fields as False.
     with dsl.If(production.outputs["Output"] == PRODUCTION_MODEL_NONE, name="no-production-model"):
-        training_pipeline(**training_args).set_display_name("bootstrap-training").set_caching_options(False)
+        training_steps(**training_args).set_display_name("bootstrap-training").set_caching_options(False)
     with dsl.Else(name="production-model-found"):
         window = step(
             prepare_input(params_overrides=overrides, as_of=as_of, model=production.outputs["model"])
@@ -51,4 +45,17 @@ def daily_pipeline(
         )
         decision = step(monitor(params_overrides=overrides, as_of=as_of).after(predicted))
         with dsl.If(decision.outputs["Output"] == RETRAIN, name="retrain"):
-            training_pipeline(**training_args).set_display_name("retraining").set_caching_options(False)
+            training_steps(**training_args).set_display_name("retraining").set_caching_options(False)
+
+
+@dsl.pipeline(
+    name="stockpredictor-daily",
+    description="Ingest the day's prices, predict the next trading day, monitor the production model, "
+    "retrain when it degrades (or train the first model).",
+)
+def daily_pipeline(
+    as_of: str = "", tickers: str = "", n_trials: int = 0, params_overrides: str = "[]"
+) -> None:
+    """Parameters as the training pipeline's (tickers and n_trials matter only when it trains)."""
+    with dsl.ExitHandler(alerts("stockpredictor-daily"), name="daily"):
+        daily_steps(as_of, tickers, n_trials, params_overrides)

@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass
 
+from components.notify import notify
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
-from stockpredictor.config import DATABASE_URL_ENV, MLFLOW_URI_ENV, PARAMS_ENV
+from stockpredictor.config import ALERT_WEBHOOK_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV, PARAMS_ENV
 
 SECRET_NAME = "stockpredictor-secrets"
 #: Secret keys a step reads, each as the environment variable of the same name. MLflow's client
@@ -58,3 +59,12 @@ def step(task: PipelineTask, *, cache: bool = False, resources: Resources = LIGH
 def retried(task: PipelineTask) -> PipelineTask:
     """Retry a step that talks to the network (market data): twice, after 30 s then 60 s."""
     return task.set_retry(num_retries=2, backoff_duration="30s", backoff_factor=2.0)
+
+
+def alerts(pipeline: str) -> PipelineTask:
+    """The exit step that delivers the run's alerts; the webhook URL is an optional key of the Secret."""
+    task = step(notify(pipeline=pipeline))
+    kubernetes.use_secret_as_env(
+        task, secret_name=SECRET_NAME, secret_key_to_env={ALERT_WEBHOOK_ENV: ALERT_WEBHOOK_ENV}, optional=True
+    )
+    return task

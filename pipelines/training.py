@@ -1,4 +1,4 @@
-"""Training pipeline: ingest -> process -> scale -> optimize -> train -> promote."""
+"""Training pipeline: ingest -> process -> scale -> optimize -> train -> promote, then its alerts."""
 
 from components.configure import configure
 from components.ingest import ingest
@@ -9,7 +9,7 @@ from components.scale import scale
 from components.train import train
 from kfp import dsl
 
-from pipelines.tasks import HEAVY, retried, step
+from pipelines.tasks import HEAVY, alerts, retried, step
 
 #: At most this many optimize workers run at once (KFP needs the limit at compile time); more wait.
 MAX_PARALLEL_WORKERS = 8
@@ -35,23 +35,11 @@ def optimize_search(params_overrides: str, dataset_run_id: str, workers: int) ->
     return step(collected.after(searched), cache=True).outputs["Output"]
 
 
-@dsl.pipeline(
-    name="stockpredictor-training",
-    description="Ingest new prices, build a new dataset version, tune, train, register, gate-promote.",
-)
-def training_pipeline(
-    as_of: str = "",
-    tickers: str = "",
-    n_trials: int = 0,
-    optimize_workers: int = 0,
-    params_overrides: str = "[]",
+@dsl.pipeline(name="stockpredictor-training-steps")
+def training_steps(
+    as_of: str, tickers: str, n_trials: int, optimize_workers: int, params_overrides: str
 ) -> None:
-    """Train a model on the data up to `as_of` and promote it if it passes the gate.
-
-    as_of: YYYY-MM-DD, "" = the source's latest day; tickers: comma-separated, "" = params.yaml's;
-    n_trials: Optuna trials, 0 = params.yaml's; optimize_workers: parallel Optuna workers sharing
-    the study, 0 = params.yaml's (default 1); params_overrides: JSON list of "section.key=value".
-    """
+    """The training steps; a pipeline of their own so that the daily pipeline nests them too."""
     overrides = step(configure(params_overrides=params_overrides, tickers=tickers, n_trials=n_trials)).output
     fetched = step(retried(ingest(params_overrides=overrides, as_of=as_of)))
     dataset = step(process(params_overrides=overrides, as_of=as_of).after(fetched))
@@ -66,3 +54,30 @@ def training_pipeline(
         resources=HEAVY,
     )
     step(promote(params_overrides=overrides, as_of=as_of, mlflow_run_id=trained.outputs["Output"]))
+
+
+@dsl.pipeline(
+    name="stockpredictor-training",
+    description="Ingest new prices, build a new dataset version, tune, train, register, gate-promote.",
+)
+def training_pipeline(
+    as_of: str = "",
+    tickers: str = "",
+    n_trials: int = 0,
+    optimize_workers: int = 0,
+    params_overrides: str = "[]",
+) -> None:
+    """Train a model on the data up to `as_of` and promote it if it passes the gate; then deliver alerts.
+
+    as_of: YYYY-MM-DD, "" = the source's latest day; tickers: comma-separated, "" = params.yaml's;
+    n_trials: Optuna trials, 0 = params.yaml's; optimize_workers: parallel Optuna workers sharing
+    the study, 0 = params.yaml's (default 1); params_overrides: JSON list of "section.key=value".
+    """
+    with dsl.ExitHandler(alerts("stockpredictor-training"), name="training"):
+        training_steps(
+            as_of=as_of,
+            tickers=tickers,
+            n_trials=n_trials,
+            optimize_workers=optimize_workers,
+            params_overrides=params_overrides,
+        ).set_display_name("training")

@@ -17,6 +17,7 @@ PARAMS_ENV = "STOCKPREDICTOR_PARAMS"
 DATABASE_URL_ENV = "STOCKPREDICTOR_DATABASE_URL"
 DATA_DIR_ENV = "STOCKPREDICTOR_DATA_DIR"
 MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
+ALERT_WEBHOOK_ENV = "STOCKPREDICTOR_ALERT_WEBHOOK_URL"
 
 
 class _Section(BaseModel):
@@ -198,6 +199,7 @@ class Settings:
     data_dir: Path
     database_url: str
     mlflow_tracking_uri: str
+    alert_webhook_url: str | None = None  # where the pipelines post their alerts (None: only logged)
 
     @property
     def predictions_dir(self) -> Path:
@@ -210,4 +212,5 @@ class Settings:
             data_dir=data_dir,
             database_url=os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{data_dir / 'stockpredictor.db'}",
             mlflow_tracking_uri=os.environ.get(MLFLOW_URI_ENV) or f"sqlite:///{data_dir / 'mlflow.db'}",
+            alert_webhook_url=os.environ.get(ALERT_WEBHOOK_ENV) or None,
         )

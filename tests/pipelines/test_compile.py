@@ -17,6 +17,7 @@ from pipelines.tasks import PARAMS_CONFIG_MAP, PARAMS_MOUNT_PATH, PARAMS_PATH, S
 from pipelines.training import MAX_PARALLEL_WORKERS
 
 from pipelines import PIPELINES, compiled_path
+from stockpredictor.config import ALERT_WEBHOOK_ENV
 from stockpredictor.orchestration.runtime import PRODUCTION_MODEL_NONE
 from stockpredictor.stages import monitor
 from tests.conftest import REPO
@@ -60,6 +61,7 @@ DECLARED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"Output": STRING, "predictions": DATASET, "table": MARKDOWN},
     ),
     "monitor": ({"params_overrides": STRING, "as_of": STRING}, {"Output": STRING, "window_metrics": METRICS}),
+    "notify": ({"pipeline": STRING, "status": "TASK_FINAL_STATUS"}, {"Output": INTEGER}),
 }
 TRAINING_STEPS = {
     "configure",
@@ -71,9 +73,11 @@ TRAINING_STEPS = {
     "optimize-collect",
     "train",
     "promote",
+    "notify",
 }
 CACHED = {"scale", "optimize-worker", "optimize-collect", "train"}
-DAILY_STEPS = {"configure", "ingest", "production-model", "prepare-input", "predict", "monitor"}
+DAILY_STEPS = {"configure", "ingest", "production-model", "prepare-input", "predict", "monitor", "notify"}
+TRAINING_DAG = "comp-stockpredictor-training-steps"
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +129,11 @@ def test_check_fails_on_stale_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 def test_training_pipeline_steps_and_order(compiled: dict[str, dict[str, Any]]) -> None:
     spec = compiled["training"]["pipeline"]
-    root = tasks(spec["root"])
     assert steps(spec["components"], spec["root"]) == TRAINING_STEPS
-    after = {name: set(task.get("dependentTasks", [])) for name, task in root.items()}
+    after = {
+        name: set(task.get("dependentTasks", []))
+        for name, task in tasks(spec["components"][TRAINING_DAG]).items()
+    }
     assert after["process"] == {"configure", "ingest"}
     assert after["train"] == {"configure", "optimize-search", "scale"}
     assert after["promote"] == {"configure", "train"}
@@ -144,7 +150,7 @@ def test_optimize_workers_fan_out_in_a_parallel_for_then_one_task_collects(
     compiled: dict[str, dict[str, Any]],
 ) -> None:
     spec = compiled["training"]["pipeline"]
-    search = tasks(spec["root"])["optimize-search"]
+    search = tasks(spec["components"][TRAINING_DAG])["optimize-search"]
     assert search["taskInfo"]["name"] == "optimize"
     graph = tasks(spec["components"][search["componentRef"]["name"]])
     [loop_name] = set(graph) - {"optimize-study", "optimize-collect"}
@@ -158,6 +164,19 @@ def test_optimize_workers_fan_out_in_a_parallel_for_then_one_task_collects(
     assert resources["resourceCpuRequest"] and resources["resourceMemoryRequest"]
 
 
+@pytest.mark.parametrize("name", ["training", "daily"])
+def test_the_steps_run_inside_an_exit_handler_whose_notify_step_always_runs(
+    compiled: dict[str, dict[str, Any]], name: str
+) -> None:
+    root = tasks(compiled[name]["pipeline"]["root"])
+    assert set(root) == {"exit-handler-1", "notify"}
+    assert root["notify"]["dependentTasks"] == ["exit-handler-1"]
+    assert root["notify"]["triggerPolicy"] == {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}
+    assert root["notify"]["inputs"]["parameters"]["pipeline"] == {
+        "runtimeValue": {"constant": f"stockpredictor-{name}"}
+    }
+
+
 def test_daily_yaml_has_the_bootstrap_and_retraining_conditions_with_nested_training(
     compiled: dict[str, dict[str, Any]],
 ) -> None:
@@ -166,7 +185,7 @@ def test_daily_yaml_has_the_bootstrap_and_retraining_conditions_with_nested_trai
     conditions = {}
     for component in components.values():
         for task in tasks(component).values() if "dag" in component else []:
-            if "triggerPolicy" in task:
+            if "condition" in task.get("triggerPolicy", {}):
                 conditions[task["taskInfo"]["name"]] = (
                     task["triggerPolicy"]["condition"],
                     task["componentRef"]["name"],
@@ -184,7 +203,7 @@ def test_daily_yaml_has_the_bootstrap_and_retraining_conditions_with_nested_trai
         [nested] = tasks(branch).values()
         assert nested["taskInfo"]["name"] == display_name
         training_dag = components[nested["componentRef"]["name"]]
-        assert steps(components, training_dag) == TRAINING_STEPS
+        assert steps(components, training_dag) == TRAINING_STEPS - {"notify"}  # one exit step, the daily's
     # The prediction path runs only when a production model exists, and monitoring after predicting.
     found = components[conditions["production-model-found"][1]]
     assert {base_name(t["componentRef"]["name"]) for t in tasks(found).values()} >= {
@@ -223,7 +242,13 @@ def test_every_step_gets_credentials_and_params_from_the_cluster(compiled: dict[
         platform = spec["platform"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
         assert set(platform) == set(executors(spec)), name
         for executor_name, config in platform.items():
-            [secret] = config["secretAsEnv"]
+            secret, *optional = config["secretAsEnv"]
+            if base_name(executor_name) == "notify":  # the webhook URL: an optional key of the Secret
+                [webhook] = optional
+                assert (webhook["secretName"], webhook["optional"]) == (SECRET_NAME, True)
+                assert webhook["keyToEnv"] == [{"envVar": ALERT_WEBHOOK_ENV, "secretKey": ALERT_WEBHOOK_ENV}]
+            else:
+                assert optional == []
             assert secret["secretName"] == SECRET_NAME
             assert {(k["secretKey"], k["envVar"]) for k in secret["keyToEnv"]} == {
                 ("STOCKPREDICTOR_DATABASE_URL", "STOCKPREDICTOR_DATABASE_URL"),

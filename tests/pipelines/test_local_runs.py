@@ -3,6 +3,7 @@
 One module-scoped store goes through the product's first days on the bundled sample data:
 2012-12-31 (empty store: bootstrap training), 2013-01-02 (predict; nothing has matured yet, so no
 retraining) and 2013-01-03 (the 2013-01-03 prediction has matured; thresholds forced: retraining).
+Every run posts its alerts to a real webhook receiver on 127.0.0.1.
 Every training searches with two parallel workers (the ParallelFor of `optimize_search`, real OS
 processes on the one SQLite store, as the pods of a cluster share PostgreSQL).
 """
@@ -10,6 +11,7 @@ processes on the one SQLite store, as the pods of a cluster share PostgreSQL).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -35,6 +37,7 @@ from stockpredictor.stages.optimize import run_worker, storage_for, study_name
 from tests.conftest import copy_mlflow_store
 from tests.support.cli import invoke, key_output
 from tests.support.overrides import FORCE_RETRAIN, LOCAL_RUN, LOCAL_RUN_TICKERS, LOCAL_RUN_TRIALS, repo_params
+from tests.support.webhook import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.slow
 
@@ -48,14 +51,16 @@ class Store:
     """A data dir with an SQLite store and an MLflow registry, and the CLI that runs pipelines on it."""
 
     data_dir: Path
+    webhook_url: str
 
-    def run_daily(self, as_of: str, *overrides: str) -> Result:
+    def run_daily(self, as_of: str, *overrides: str, mlflow_uri: str = "") -> Result:
         # Explicit URIs: `mlflow.set_tracking_uri` in earlier tests of this process exports
         # MLFLOW_TRACKING_URI, and this module-scoped store is set up before the per-test isolation.
         env = {
             "STOCKPREDICTOR_DATA_DIR": str(self.data_dir),
             "STOCKPREDICTOR_DATABASE_URL": f"sqlite:///{self.data_dir / 'stockpredictor.db'}",
-            "MLFLOW_TRACKING_URI": f"sqlite:///{self.data_dir / 'mlflow.db'}",
+            "MLFLOW_TRACKING_URI": mlflow_uri or f"sqlite:///{self.data_dir / 'mlflow.db'}",
+            "STOCKPREDICTOR_ALERT_WEBHOOK_URL": self.webhook_url,
         }
         return invoke(
             "pipeline", "run", "daily", "--as-of", as_of, overrides=[*LOCAL_RUN, *overrides], env=env
@@ -104,11 +109,18 @@ def succeeded(result: Result) -> Path:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, mlflow_store_template: Path) -> Store:
+def receiver() -> Iterator[Receiver]:
+    """The webhook every run of the module posts its alerts to."""
+    with webhook_receiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, mlflow_store_template: Path, receiver: Receiver) -> Store:
     """An empty store and an empty MLflow registry (its schema copied: creating it takes seconds)."""
     data_dir = tmp_path_factory.mktemp("local-runs") / "data"
     copy_mlflow_store(mlflow_store_template, data_dir)
-    return Store(data_dir)
+    return Store(data_dir, receiver.url)
 
 
 @pytest.fixture(scope="module")
@@ -174,12 +186,18 @@ def test_daily_run_predicts_and_does_not_retrain_when_monitoring_does_not_ask(
     assert model["model_uri"] == f"models:/{MODEL}/{production.version}"
 
 
-def test_daily_run_takes_the_retrain_branch_when_thresholds_are_breached(
-    store: Store, second_day: Path
-) -> None:
+@pytest.fixture(scope="module")
+def third_day(store: Store, second_day: Path) -> tuple[Path, ModelVersion]:
+    """The third day's run with monitoring thresholds that force retraining, and the production before it."""
     before = store.production()
     assert before is not None
-    run_dir = succeeded(store.run_daily("2013-01-03", *FORCE_RETRAIN))
+    return succeeded(store.run_daily("2013-01-03", *FORCE_RETRAIN)), before
+
+
+def test_daily_run_takes_the_retrain_branch_when_thresholds_are_breached(
+    store: Store, third_day: tuple[Path, ModelVersion]
+) -> None:
+    run_dir, before = third_day
 
     evaluated = model_performance_log.c.target_date == date(2013, 1, 3)
     assert (
@@ -193,3 +211,18 @@ def test_daily_run_takes_the_retrain_branch_when_thresholds_are_breached(
     first, retrained = store.versions()
     assert int(retrained.version) == int(first.version) + 1
     assert store.count(model_promotions, model_promotions.c.candidate_version == int(retrained.version)) == 1
+
+
+def test_the_webhook_gets_one_message_per_promotion_decision_retrain_and_failure(
+    store: Store, receiver: Receiver, third_day: tuple[Path, ModelVersion]
+) -> None:
+    with store.engine.connect() as conn:
+        decisions = list(conn.scalars(select(model_promotions.c.decision).order_by(model_promotions.c.id)))
+    # bootstrap: its decision; second day: nothing happened; third day: the retrain and its decision
+    assert receiver.events() == [decisions[0], "retrain", decisions[1]]
+    failed = store.run_daily(
+        "2013-01-04", mlflow_uri="sqlite:////proc/mlflow.db"
+    )  # cannot exist: production-model fails
+    assert failed.exit_code != 0
+    assert receiver.events() == [decisions[0], "retrain", decisions[1], "failure"]
+    assert receiver.messages[-1]["text"].startswith("stockpredictor failure: stockpredictor-daily failed")

@@ -120,6 +120,7 @@ optimization_results = Table(
     Column("n_pruned", Integer, nullable=False),
 )
 
+
 def _prediction_columns() -> list[Column[object]]:
     """A forecast: which model predicted what for which ticker, from which day for which day."""
     return [
@@ -182,4 +183,16 @@ model_promotions = Table(
     Column("decision", String(16), nullable=False),  # promoted | rejected | forced
     Column("reason", Text, nullable=False),
     Column("metrics", JSON, nullable=False),
+)
+
+#: The alerts outbox: what the pipelines report to the webhook, each event delivered once.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False),  # failure | retrain | promoted | rejected | forced
+    Column("text", Text, nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
 )

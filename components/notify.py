@@ -1,0 +1,16 @@
+"""Component `notify`: the exit step of both pipelines, delivering their alerts (see `stages.notify`)."""
+
+from kfp import dsl
+
+from components.image import PROJECT_IMAGE
+
+
+@dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
+def notify(pipeline: str, status: dsl.PipelineTaskFinalStatus) -> int:
+    """Record the run's failure, if it failed, and deliver every undelivered alert; returns how many."""
+    from stockpredictor.orchestration.runtime import task_context
+    from stockpredictor.stages.notify import notify as run
+
+    with task_context() as ctx:
+        result = run(ctx.engine, ctx.settings, pipeline, status.state, status.error_message)
+    return result.delivered

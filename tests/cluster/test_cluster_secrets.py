@@ -36,7 +36,9 @@ SCANNED_FILES = (
 
 # A value that is obviously not a credential: the example's placeholder, a variable reference
 # ($(VAR) expanded by the kubelet, $VAR/${VAR} by a shell), a <placeholder>, or nothing.
-PLACEHOLDER_RE = re.compile(rf"""^(?:{PLACEHOLDER}|\$\(\w+\)|\$\{{?\w+\}}?|<[^<>]+>|\*+|\.\.\.|)$""")
+PLACEHOLDER_RE = re.compile(
+    rf"""^(?:{PLACEHOLDER}(?:-[\w-]+)?|\$\(\w+\)|\$\{{?\w+\}}?|<[^<>]+>|\*+|\.\.\.|)$"""
+)
 URL_CREDENTIALS = re.compile(r"[a-z0-9+.-]+://(?P<user>[^\s:/@'\"]+):(?P<secret>[^\s@'\"]*)@", re.IGNORECASE)
 KEY_VALUE = re.compile(
     r"""(?P<key>[\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|private[_-]?key)[\w.-]*)"""
@@ -130,7 +132,7 @@ def test_secrets_example_holds_placeholders_only(example: Path) -> None:
     assert set(values) == SECRET_KEYS
     for key in SECRET_KEYS:
         if key.endswith(("_PASSWORD", "_SECRET_KEY")):
-            assert values[key] == PLACEHOLDER, key
+            assert PLACEHOLDER_RE.match(values[key]) and values[key].startswith(PLACEHOLDER), key
     # each URL is the login of one role on its own database; keep the example self-consistent
     for url_key, password_key, database in (
         ("STOCKPREDICTOR_DATABASE_URL", "STOCKPREDICTOR_DB_PASSWORD", "stockpredictor"),
@@ -140,7 +142,7 @@ def test_secrets_example_holds_placeholders_only(example: Path) -> None:
         assert url, f"{url_key} must carry the user and password"
         assert (url.group("user"), url.group("secret")) == (database, values[password_key]), url_key
         assert values[url_key] == (
-            f"postgresql+psycopg2://{database}:{PLACEHOLDER}@stockpredictor-postgres:5432/{database}"
+            f"postgresql+psycopg2://{database}:{values[password_key]}@stockpredictor-postgres:5432/{database}"
         ), url_key
     assert values["POSTGRES_USER"] not in {"stockpredictor", "mlflow"}, "the superuser is a role of its own"
     assert values["MLFLOW_TRACKING_URI"] == "http://stockpredictor-mlflow:5000"

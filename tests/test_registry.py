@@ -49,7 +49,7 @@ def test_round_trip_against_a_real_mlflow_server_with_postgres_backend(
     model = registry.load_model(f"models:/{MODEL_NAME}@production")
     with sample_store.engine.connect() as conn:
         validation = load_scaled(conn, sample_store.run_id).windows("validation")
-    _, y = validation.all()
+    _, y = validation.batch(np.arange(len(validation)))
     loss = float(np.nanmean((predict(model, validation).astype(np.float64) - y) ** 2))
     assert loss == pytest.approx(result.metrics["best_val_loss"], rel=1e-4)
 

@@ -3,6 +3,7 @@ next-session targets only where a ticker has both sessions."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import numpy as np
@@ -31,7 +32,7 @@ def _day(panel_dates: np.ndarray, index: int) -> date:
 def test_panel_runs_on_consecutive_sessions(random_walk: RandomWalk) -> None:
     panel = build_panel({"A": random_walk(300, 1)}, COLUMNS)
     days = [_day(panel.dates, i) for i in range(len(panel.dates))]
-    assert all(next_trading_day(a) == b for a, b in zip(days, days[1:], strict=False))
+    assert all(next_trading_day(a) == b for a, b in itertools.pairwise(days))
     assert panel.features.dtype == np.float32
 
 

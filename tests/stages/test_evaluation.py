@@ -14,7 +14,7 @@ from tests.support.sample_dataset import DATASET_AS_OF, SampleStore, tiny_params
 def test_both_models_are_compared_on_the_cells_they_share() -> None:
     def predictions(tickers: tuple[str, ...], days: list[date]) -> PricePredictions:
         values = np.arange(len(days) * len(tickers), dtype=float).reshape(len(days), len(tickers)) + 1
-        return PricePredictions(tickers, days, days, values, values, values)
+        return PricePredictions(tickers, days, days, values, values, values, np.ones(values.shape, bool))
 
     days = [date(2007, 6, d) for d in (25, 26, 27, 28)]
     first, second = on_common_cells(predictions(("A", "B", "C"), days), predictions(("C", "A"), days[1:]))
@@ -24,6 +24,17 @@ def test_both_models_are_compared_on_the_cells_they_share() -> None:
     )
     np.testing.assert_array_equal(first.actual, [[4, 6], [7, 9], [10, 12]])
     np.testing.assert_array_equal(second.actual, [[2, 1], [4, 3], [6, 5]])
+
+
+def test_a_cell_one_model_cannot_score_is_left_out_for_both() -> None:
+    days = [date(2007, 6, d) for d in (26, 27)]
+    values = np.array([[10.0, 20.0], [11.0, 21.0]])
+    scored = np.array([[True, True], [True, False]])
+    first = PricePredictions(("A", "B"), days, days, values, values, values, scored)
+    second = PricePredictions(("A", "B"), days, days, values, values, values, np.ones((2, 2), bool))
+    first, second = on_common_cells(first, second)
+    assert (second.scored == scored).all() and np.isnan(second.actual[1, 1])
+    assert [c.ravel().tolist() for c in second.cells()] == [[10.0, 20.0, 11.0]] * 3
 
 
 def test_model_inputs_from_raw_prices_match_the_training_rows(sample_store: SampleStore) -> None:

@@ -104,7 +104,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
         stored = conn.execute(select(latest_predictions).order_by("as_of_date", "ticker")).all()
     # The loaded model is the best epoch's: its validation loss is the best one, not the last one.
     validation = dataset.windows("validation")
-    _, y_val = validation.all()
+    _, y_val = validation.batch(np.arange(len(validation)))
     loaded_val_loss = float(np.nanmean((predict(model, validation).astype(np.float64) - y_val) ** 2))
     assert loaded_val_loss == pytest.approx(result.metrics["best_val_loss"], rel=1e-4)
     assert loaded_val_loss != pytest.approx(val_curve[-1], rel=1e-3)

@@ -1,4 +1,4 @@
-"""Per-ticker features on the exchange calendar: a (sessions, stocks, features) panel with next-session targets."""
+"""Per-ticker features on the exchange calendar: a (sessions, stocks, features) panel with targets."""
 
 from __future__ import annotations
 

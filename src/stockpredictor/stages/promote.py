@@ -26,7 +26,7 @@ from stockpredictor import registry
 from stockpredictor.config import Params, PromotionParams, Settings
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
 from stockpredictor.errors import UsageError
-from stockpredictor.models import METRIC_NAMES, price_metrics
+from stockpredictor.models import METRIC_NAMES
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
@@ -160,13 +160,13 @@ def _compare(
             )
     if current is not None:
         scored, current = on_common_cells(scored, current)
-    candidate_metrics = price_metrics(scored.predicted, scored.actual, scored.last_close)
+    candidate_metrics = scored.metrics()
     metrics = {
         **{f"candidate_{k}": candidate_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")},
         **{f"persistence_{k}": candidate_metrics[f"persistence_{k}"] for k in METRIC_NAMES},
     }
     if current is not None:
-        production_metrics = price_metrics(current.predicted, current.actual, current.last_close)
+        production_metrics = current.metrics()
         metrics.update({f"production_{k}": production_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")})
     window = {
         "first": scored.target_dates[0].isoformat(),

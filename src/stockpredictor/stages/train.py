@@ -32,8 +32,6 @@ from stockpredictor.models import (
     configure_torch_threads,
     fit,
     model_spec,
-    per_ticker_metrics,
-    price_metrics,
 )
 from stockpredictor.stages.evaluation import PricePredictions, forecast
 
@@ -81,7 +79,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         processed = load_processed(conn, dataset_run_id)
         dataset = load_scaled(conn, dataset_run_id)
     hyperparameters, source = hyperparameters_for(engine, params, dataset_run_id)
-    spec = model_spec(hyperparameters, *dataset.x_scaled.shape[1:])
+    spec = model_spec(hyperparameters, dataset.x_scaled.shape[1], dataset.n_inputs)
     config = TrainConfig(
         learning_rate=float(hyperparameters["learning_rate"]),
         batch_size=int(hyperparameters["batch_size"]),
@@ -129,17 +127,15 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             target=processed.target,
         )
         metrics = {
-            **{
-                f"test_{k}": v for k, v in price_metrics(test.predicted, test.actual, test.last_close).items()
-            },
+            **{f"test_{k}": v for k, v in test.metrics().items()},
             "best_epoch": float(fitted.best_epoch),
             "epochs_trained": float(len(fitted.history)),
             "best_val_loss": fitted.best_val_loss,
             "train_seconds": time.perf_counter() - started,
         }
-        by_ticker = per_ticker_metrics(test.predicted, test.actual, test.last_close, test.tickers)
+        by_ticker = test.per_ticker()
         run.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
-        for ticker in test.tickers:
+        for ticker in by_ticker:
             run.log_figure(_plot(test, ticker), f"plots/{ticker}.png")
         example, _ = dataset.windows("train").batch(np.arange(2))
         version = registry.log_model_version(
@@ -235,4 +231,5 @@ def _prediction_rows(test: PricePredictions, mlflow_run_id: str, version: int) -
         }
         for i, (as_of, target) in enumerate(zip(test.as_of_dates, test.target_dates, strict=True))
         for j, ticker in enumerate(test.tickers)
+        if test.scored[i, j]
     ]

@@ -55,8 +55,3 @@ def next_trading_days(days: Sequence[date]) -> list[date]:
     )
     following = sessions[np.searchsorted(sessions.to_numpy(), stamps.normalize().to_numpy(), side="right")]
     return [ts.date() for ts in following]
-
-
-def trading_days_after(day: date, until: date) -> int:
-    """How many trading days lie in (day, until]: the staleness of data last seen on `day`."""
-    return len([d for d in trading_days(day, until) if d > day])

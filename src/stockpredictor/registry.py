@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import mlflow
 import mlflow.pytorch
@@ -229,7 +229,14 @@ def check_pickle_free(model_dir: Path) -> None:
         )
 
 
-def load_model(model_uri: str) -> nn.Module:
+class LoadedModel(NamedTuple):
+    """A loaded model and the input shape it was logged with (batch first, -1: any; None: not logged)."""
+
+    model: nn.Module
+    input_shape: tuple[int, ...] | None
+
+
+def load_model(model_uri: str) -> LoadedModel:
     """Download and load a registered model after checking it is `pt2`; eval mode.
 
     Nothing is unpickled: with pickle deserialisation disallowed (MLflow allows it by default),
@@ -239,9 +246,12 @@ def load_model(model_uri: str) -> nn.Module:
     with tempfile.TemporaryDirectory(prefix="stockpredictor-model-") as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
         check_pickle_free(local)
+        signature = Model.load(str(local)).signature
         with _pickle_deserialization_disallowed():
             graph = mlflow.pytorch.load_model(str(local))
-    return ExportedModel(graph)
+    inputs = signature.inputs.inputs if signature is not None else []
+    shape = getattr(inputs[0], "shape", None) if len(inputs) == 1 else None
+    return LoadedModel(ExportedModel(graph), tuple(shape) if shape is not None else None)
 
 
 @contextmanager

@@ -95,7 +95,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     registry.check_pickle_free(model_dir)
     assert sorted(p.name for p in (model_dir / "data").iterdir()) == ["model.pt2"]
     _refuse_unpickling(monkeypatch)
-    model = registry.load_model(f"models:/{MODEL_NAME}@production")
+    model, _ = registry.load_model(f"models:/{MODEL_NAME}@production")
     monkeypatch.undo()
 
     with engine.connect() as conn:

@@ -146,13 +146,18 @@ def _compare(
     days = params.promotion.window_days
     with engine.connect() as conn:
         scored = recent_forecasts(
-            conn, registry.load_model(candidate.model_uri), candidate.dataset_run_id, params, as_of, days
+            conn,
+            registry.load_model(candidate.model_uri).model,
+            candidate.dataset_run_id,
+            params,
+            as_of,
+            days,
         )
         current: PricePredictions | None = None
         if production is not None:
             current = recent_forecasts(
                 conn,
-                registry.load_model(production.model_uri),
+                registry.load_model(production.model_uri).model,
                 production.dataset_run_id,
                 params,
                 as_of,

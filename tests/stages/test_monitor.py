@@ -182,3 +182,39 @@ def test_no_production_model_or_no_evaluation_is_insufficient_data(stored: Engin
     assert fresh.decision == INSUFFICIENT_DATA and fresh.n_new_evaluations == 0
     with stored.connect() as conn:
         assert conn.execute(select(func.count()).select_from(model_performance_log)).scalar_one() == 5
+
+
+def test_a_prediction_is_scored_only_against_the_session_after_its_as_of_session(stored: Engine) -> None:
+    """CCC's prediction skips a session; DDD has no row on its target session but one on the next."""
+    now = datetime.now(UTC)
+    rows = [
+        {"ticker": t, "date": d, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}
+        for t, days in (("CCC", DAYS), ("DDD", [DAYS[1], DAYS[3]]))
+        for d in days
+    ]
+    predictions = [
+        (PROD, "CCC", DAYS[1], DAYS[3]),  # a target two sessions on: never scored
+        (PROD, "DDD", DAYS[1], DAYS[2]),  # DDD misses DAYS[2]: not scored against DAYS[3] either
+    ]
+    with stored.begin() as conn:
+        conn.execute(insert(raw_stock_data), [{**r, "source": "sample", "ingested_at": now} for r in rows])
+        conn.execute(
+            insert(latest_predictions),
+            [
+                {
+                    "kind": "daily",
+                    "model_run_id": run,
+                    "model_version": "1",
+                    "ticker": ticker,
+                    "as_of_date": as_of,
+                    "target_date": target,
+                    "last_close": 100.0,
+                    "predicted_close": 100.0,
+                    "created_at": now,
+                }
+                for run, ticker, as_of, target in predictions
+            ],
+        )
+    result = monitor_model(stored, params_with(min_evaluations=1), PROD, DAYS[5])
+    assert result.n_new_evaluations == 6  # the hand-made set's six, none of CCC or DDD
+    assert {r[1] for r in logged(stored)} == {"AAA", "BBB"}

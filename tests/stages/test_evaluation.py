@@ -38,7 +38,9 @@ GAPS = [date(2003, 3, 14), date(2006, 6, 15), date(2007, 6, 20)]
 def test_both_models_are_compared_on_the_cells_they_share() -> None:
     def predictions(tickers: tuple[str, ...], days: list[date]) -> PricePredictions:
         values = np.arange(len(days) * len(tickers), dtype=float).reshape(len(days), len(tickers)) + 1
-        return PricePredictions(tickers, days, days, values, values, values, np.ones(values.shape, bool))
+        return PricePredictions(
+            tickers, days, days, values, values, values, values, np.ones(values.shape, bool)
+        )
 
     days = [date(2007, 6, d) for d in (25, 26, 27, 28)]
     first, second = on_common_cells(predictions(("A", "B", "C"), days), predictions(("C", "A"), days[1:]))
@@ -54,11 +56,11 @@ def test_a_cell_one_model_cannot_score_is_left_out_for_both() -> None:
     days = [date(2007, 6, d) for d in (26, 27)]
     values = np.array([[10.0, 20.0], [11.0, 21.0]])
     scored = np.array([[True, True], [True, False]])
-    first = PricePredictions(("A", "B"), days, days, values, values, values, scored)
-    second = PricePredictions(("A", "B"), days, days, values, values, values, np.ones((2, 2), bool))
+    first = PricePredictions(("A", "B"), days, days, values, values, values, values, scored)
+    second = PricePredictions(("A", "B"), days, days, values, values, values, values, np.ones((2, 2), bool))
     first, second = on_common_cells(first, second)
     assert (second.scored == scored).all() and np.isnan(second.actual[1, 1])
-    assert [c.ravel().tolist() for c in second.cells()] == [[10.0, 20.0, 11.0]] * 3
+    assert [c.ravel().tolist() for c in second.cells()] == [[10.0, 20.0, 11.0]] * 4
 
 
 def test_model_inputs_from_raw_prices_match_the_training_rows(sample_store: SampleStore) -> None:

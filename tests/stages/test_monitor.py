@@ -30,6 +30,7 @@ AS_OF = DAYS[4]  # DAYS[5]'s close is stored but lies after as_of: not evaluated
 #   errors (predicted - actual)   -1, +2, -1, +1        -> MAE 1.25
 #   persistence (last - actual)   -2, +1, -2,  0        -> MAE 1.25, ratio 1.0
 #   direction vs last close       up/up, up/down, up/up, up/flat -> 2 of 4 correct
+#   baselines                     always up: 2 of 4; last move: 0 of 3 (the first has no previous close)
 MAPE = 100 * (1 / 102 + 2 / 101 + 1 / 103 + 1 / 103) / 4  # 1.2256...
 
 
@@ -123,7 +124,10 @@ def test_evaluations_are_logged_once_with_hand_computed_values(stored: Engine) -
     assert metrics["mae_ratio"] == pytest.approx(1.0)
     assert metrics["mape"] == pytest.approx(MAPE)
     assert metrics["directional_accuracy"] == pytest.approx(0.5)
-    assert metrics["persistence_directional_accuracy"] == pytest.approx(0.25)  # only the flat day
+    assert "persistence_directional_accuracy" not in metrics  # persistence never calls a move
+    assert metrics["always_up_directional_accuracy"] == pytest.approx(0.5)  # DAYS[1], DAYS[3] rose
+    # the move into DAYS[1..3] (05-31 before DAYS[0] is not stored): up, down, up; then down, up, flat
+    assert metrics["last_move_directional_accuracy"] == 0.0
     assert (metrics["n_days"], metrics["n_evaluations"]) == (4, 4)
 
     again = monitor_model(stored, params_with(min_evaluations=4), PROD, AS_OF)

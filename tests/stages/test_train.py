@@ -18,7 +18,7 @@ from stockpredictor import registry
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.schema import latest_predictions
-from stockpredictor.models import predict
+from stockpredictor.models import BASELINE_METRIC_NAMES, METRIC_NAMES, predict
 from stockpredictor.stages.evaluation import forecast
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, hyperparameters_for
 from tests.support.sample_dataset import MODEL_NAME, SampleStore, tiny_params, train_with
@@ -66,13 +66,17 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     )
     assert 1 <= best < epochs, "precondition: the last epoch is not the best one"
     assert val_curve[best - 1] == pytest.approx(result.metrics["best_val_loss"]) == min(val_curve)
-    for name in ("mae", "rmse", "mape", "directional_accuracy"):
-        assert np.isfinite(result.metrics[f"test_{name}"]) and np.isfinite(
-            result.metrics[f"test_persistence_{name}"]
-        )
+    for name in (*METRIC_NAMES, *BASELINE_METRIC_NAMES):
+        assert np.isfinite(result.metrics[f"test_{name}"]), name
+    assert "test_persistence_directional_accuracy" not in result.metrics  # persistence calls no move
+    logged = client.get_run(run.info.run_id).data.metrics
+    assert (
+        logged["test_always_up_directional_accuracy"] == result.metrics["test_always_up_directional_accuracy"]
+    )
     assert result.metrics["test_mae_ratio"] == pytest.approx(
         result.metrics["test_mae"] / result.metrics["test_persistence_mae"]
     )
+    assert "(last move) |" in result.report_markdown and "(always up) |" in result.report_markdown
     assert "| mae |" in result.report_markdown and f"epoch {best} of {epochs}" in result.report_markdown
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}

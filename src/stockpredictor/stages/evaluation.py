@@ -98,7 +98,8 @@ def _history_start(as_of: date, n_trading_days: int) -> date:
 class PricePredictions:
     """Next-session closes forecast from windows ending on `as_of_dates`, next to the actual closes.
 
-    Arrays are (len(target_dates), len(tickers)); `last_close` is the close of each window's last day.
+    Arrays are (len(target_dates), len(tickers)); `last_close` is the close of each window's last day,
+    `previous_close` the close of the session before it (NaN when absent: the last-move baseline).
     `target_dates[i]` is the exchange session after `as_of_dates[i]`. A cell is `scored` only when the
     ticker is present on every day of the window and on that next session; elsewhere the arrays hold
     NaN and no metric sees the cell.
@@ -108,6 +109,7 @@ class PricePredictions:
     as_of_dates: list[date]
     target_dates: list[date]
     last_close: np.ndarray
+    previous_close: np.ndarray
     predicted: np.ndarray
     actual: np.ndarray
     scored: np.ndarray  # (days, tickers) bool
@@ -129,15 +131,18 @@ class PricePredictions:
         return dataclasses.replace(
             self,
             last_close=np.where(keep, self.last_close, np.nan),
+            previous_close=np.where(keep, self.previous_close, np.nan),
             predicted=np.where(keep, self.predicted, np.nan),
             actual=np.where(keep, self.actual, np.nan),
             scored=keep,
         )
 
-    def cells(self, column: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(predicted, actual, last_close) of the scored cells (of one ticker column) as (n, 1) arrays."""
+    def cells(self, column: int | None = None) -> tuple[np.ndarray, ...]:
+        """(predicted, actual, last_close, previous_close) of the scored cells (of one ticker column),
+        each as an (n, 1) array: the arguments of `price_metrics`."""
         mask = self.scored if column is None else self.scored & (np.arange(len(self.tickers)) == column)
-        return self.predicted[mask][:, None], self.actual[mask][:, None], self.last_close[mask][:, None]
+        arrays = (self.predicted, self.actual, self.last_close, self.previous_close)
+        return tuple(array[mask][:, None] for array in arrays)
 
     def metrics(self) -> dict[str, float]:
         """`price_metrics` over every scored cell; MissingDataError when there is none."""
@@ -156,7 +161,7 @@ class PricePredictions:
         }
 
 
-_CELL_ARRAYS = ("last_close", "predicted", "actual", "scored")
+_CELL_ARRAYS = ("last_close", "previous_close", "predicted", "actual", "scored")
 
 
 def forecast(
@@ -181,6 +186,9 @@ def forecast(
     target_dates = next_trading_days([dates[e] for e in ends])
     on_next_session = np.array([dates[e + 1] == d for e, d in zip(ends, target_dates, strict=True)])
     last_close, actual = close[ends], close[ends + 1]
+    after_previous = next_trading_days([dates[max(e - 1, 0)] for e in ends])
+    previous_known = np.array([e > 0 and dates[e] == d for e, d in zip(ends, after_previous, strict=True)])
+    previous_close = np.where(previous_known[:, None], close[np.maximum(ends - 1, 0)], np.nan)
     scored = windows.complete() & on_next_session[:, None] & np.isfinite(last_close) & np.isfinite(actual)
     unscaled = y_scaler.inverse_transform(predict(model, windows))
     predicted = targets_to_close(unscaled, np.where(scored, last_close, 1.0), target)
@@ -189,6 +197,7 @@ def forecast(
         as_of_dates=[dates[e] for e in ends],
         target_dates=target_dates,
         last_close=last_close,
+        previous_close=previous_close,
         predicted=predicted,
         actual=actual,
         scored=np.ones_like(scored),

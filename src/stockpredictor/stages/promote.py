@@ -26,7 +26,7 @@ from stockpredictor import registry
 from stockpredictor.config import Params, PromotionParams, Settings
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
 from stockpredictor.errors import UsageError
-from stockpredictor.models import METRIC_NAMES
+from stockpredictor.models import BASELINE_METRIC_NAMES, METRIC_NAMES
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
@@ -168,7 +168,7 @@ def _compare(
     candidate_metrics = scored.metrics()
     metrics = {
         **{f"candidate_{k}": candidate_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")},
-        **{f"persistence_{k}": candidate_metrics[f"persistence_{k}"] for k in METRIC_NAMES},
+        **{k: candidate_metrics[k] for k in BASELINE_METRIC_NAMES},
     }
     if current is not None:
         production_metrics = current.metrics()

@@ -197,13 +197,19 @@ def _report(
         f"at epoch {fitted.best_epoch} of {len(fitted.history)}"
         + (" (stopped early; best weights restored)" if fitted.stopped_early else ""),
         "",
-        "| test metric | model | persistence |",
+        "| test metric | model | baseline |",
         "|---|---:|---:|",
         *(
-            f"| {name} | {metrics[f'test_{name}']:.4f} | {metrics[f'test_persistence_{name}']:.4f} |"
-            for name in ("mae", "rmse", "mape", "directional_accuracy")
+            f"| {name} | {metrics[f'test_{name}']:.4f} | "
+            f"{metrics[f'test_persistence_{name}']:.4f} (persistence) |"
+            for name in ("mae", "rmse", "mape")
         ),
         f"| MAE ratio to persistence | {metrics['test_mae_ratio']:.4f} | 1 |",
+        *(
+            f"| directional_accuracy | {metrics['test_directional_accuracy']:.4f} | "
+            f"{metrics[f'test_{baseline}_directional_accuracy']:.4f} ({baseline.replace('_', ' ')}) |"
+            for baseline in ("always_up", "last_move")
+        ),
         "",
         "| ticker | MAE | persistence MAE | directional accuracy |",
         "|---|---:|---:|---:|",

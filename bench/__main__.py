@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("foundation", "training", "daily", "pipelines", "api_latency", "parallel_optimize")
+BENCHMARKS = ("foundation", "training", "daily", "pipelines", "api_latency", "parallel_optimize", "attention")
 
 
 def main() -> None:

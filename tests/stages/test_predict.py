@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from stockpredictor.config import Settings
+from stockpredictor.config import DATA_DIR_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV, Settings
 from stockpredictor.db.schema import latest_predictions
 from stockpredictor.errors import InputWindowError, StaleDataError
 from stockpredictor.registry import model_info
 from stockpredictor.stages.files import load_input, save_input
 from stockpredictor.stages.predict import predict
 from stockpredictor.stages.prepare_input import prepare_input
+from tests.support.cli import invoke, key_output
 from tests.support.replay import REPLAY_END, Replayed
 from tests.support.sample_dataset import LATEST, SampleStore, delete_ticker_days, tiny_params, train_with
 
@@ -50,7 +51,7 @@ def test_predict_rerun_replaces_and_a_foreign_window_is_refused(replayed: Replay
 
 
 def test_a_ticker_without_the_last_session_is_reported_stale_and_the_others_predicted(
-    sample_store: SampleStore, settings: Settings, tmp_path: Path
+    sample_store: SampleStore, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gap = date(2007, 6, 20)
     params = tiny_params()
@@ -71,6 +72,18 @@ def test_a_ticker_without_the_last_session_is_reported_stale_and_the_others_pred
             )
         ).all()
     assert sorted(stored) == [(t, date(2007, 6, 21)) for t in ("AAPL", "GOOG", "MSFT")]
+
+    for name, value in (
+        (DATABASE_URL_ENV, settings.database_url),
+        (MLFLOW_URI_ENV, settings.mlflow_tracking_uri),
+        (DATA_DIR_ENV, str(settings.data_dir)),
+    ):
+        monkeypatch.setenv(name, value)
+    shown = invoke(
+        "predict", "--input-sequence-path", str(prepared.path), "--production-model-uri", model_uri
+    )
+    assert key_output(shown) == str(result.json_path)
+    assert "stale, not predicted: IBM has no row for the session 2007-06-20" in shown.stderr
 
     later = prepare_input(sample_store.engine, params, sample_store.run_id, date(2007, 6, 22), tmp_path)
     assert later.stale == {"IBM": "is absent on 1 session(s) of its window (2007-06-20)"}

@@ -22,7 +22,7 @@ from stockpredictor.calendar import next_trading_days, trading_days
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.prices import load_prices
-from stockpredictor.errors import MissingDataError
+from stockpredictor.errors import InputWindowError, MissingDataError
 from stockpredictor.features.panel import build_panel, targets_to_close
 from stockpredictor.features.scaling import MinMaxScaler
 from stockpredictor.features.sequences import Windows
@@ -205,14 +205,30 @@ def forecast(
 
 
 def recent_forecasts(
-    conn: Connection, model: nn.Module, dataset_run_id: str, params: Params, as_of: date, window_days: int
+    conn: Connection,
+    model: nn.Module,
+    dataset_run_id: str,
+    params: Params,
+    as_of: date,
+    window_days: int,
+    input_shape: tuple[int, ...] | None = None,
 ) -> PricePredictions:
-    """Forecasts of `model` (trained on `dataset_run_id`) for the last `window_days` trading days <= as_of."""
+    """Forecasts of `model` (trained on `dataset_run_id`) for the last `window_days` trading days <= as_of.
+
+    `input_shape` is the model's logged input shape (batch first): InputWindowError when its windows
+    have another shape (a model trained before inputs had a presence channel).
+    """
     data = model_input_panel(conn, dataset_run_id, params, as_of, n_days=window_days + 1)
     ends = np.arange(data.sequence_length - 1, len(data.dates) - 1)
+    windows = data.windows(ends)
+    shape = (data.sequence_length, len(data.tickers), windows.n_inputs)
+    if input_shape is not None and tuple(input_shape[1:]) != shape:
+        raise InputWindowError(
+            f"the model takes inputs of shape {tuple(input_shape[1:])}, its dataset's windows are {shape}"
+        )
     return forecast(
         model,
-        data.windows(ends),
+        windows,
         y_scaler=data.y_scaler,
         close=data.close,
         dates=data.dates,

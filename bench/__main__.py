@@ -15,6 +15,7 @@ BENCHMARKS = (
     "pipelines",
     "api_latency",
     "parallel_optimize",
+    "attention",
 )
 
 

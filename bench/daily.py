@@ -76,7 +76,7 @@ def _daily_stages(params: Params, output: Path, day: date) -> None:
             monitor(engine, params, settings, day)
     window, _ = load_input(prepared.path)
     with timed("model load", figures):
-        model = registry.load_model(found.model_uri)
+        model, _ = registry.load_model(found.model_uri)
     with timed("model forward", figures), torch.inference_mode():
         model(torch.from_numpy(window))
     engine.dispose()

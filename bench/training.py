@@ -69,7 +69,9 @@ def run(trials: int, epochs: int) -> dict[str, float]:
         for architecture in ARCHITECTURES:
             model = build_model(
                 model_spec(
-                    {**DEFAULT_HYPERPARAMETERS, "architecture": architecture}, *dataset.x_scaled.shape[1:]
+                    {**DEFAULT_HYPERPARAMETERS, "architecture": architecture},
+                    dataset.x_scaled.shape[1],
+                    dataset.n_inputs,
                 )
             )
             started = time.perf_counter()

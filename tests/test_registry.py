@@ -48,10 +48,11 @@ def test_round_trip_against_a_real_mlflow_server_with_postgres_backend(
         sample_store.run_id,
     )
     assert registry.model_info(f"models:/{MODEL_NAME}@production") == production
-    model = registry.load_model(f"models:/{MODEL_NAME}@production")
+    model, input_shape = registry.load_model(f"models:/{MODEL_NAME}@production")
     with sample_store.engine.connect() as conn:
         validation = load_scaled(conn, sample_store.run_id).windows("validation")
-    _, y = validation.all()
+    assert input_shape == (-1, validation.sequence_length, 4, validation.n_inputs)
+    _, y = validation.batch(np.arange(len(validation)))
     loss = float(np.nanmean((predict(model, validation).astype(np.float64) - y) ** 2))
     assert loss == pytest.approx(result.metrics["best_val_loss"], rel=1e-4)
 

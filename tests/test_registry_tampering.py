@@ -132,7 +132,7 @@ TAMPERINGS: dict[str, tuple[Callable[[Version, Path], None], list[str]]] = {
 
 
 def test_an_untouched_version_loads_and_predicts_like_the_trained_module(version: Version) -> None:
-    loaded = registry.load_model(version.uri)
+    loaded = registry.load_model(version.uri).model
     with torch.no_grad():
         expected = version.model(torch.from_numpy(EXAMPLE)).numpy()
         np.testing.assert_allclose(loaded(torch.from_numpy(EXAMPLE)).numpy(), expected, rtol=1e-5)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 _FIRST_SESSION = "1990-01-02"
@@ -38,6 +40,18 @@ def trading_days(start: date, end: date) -> list[date]:
     return [ts.date() for ts in _xnys().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
 
 
-def trading_days_after(day: date, until: date) -> int:
-    """How many trading days lie in (day, until]: the staleness of data last seen on `day`."""
-    return len([d for d in trading_days(day, until) if d > day])
+def last_trading_day(day: date) -> date:
+    """The last trading day on or before `day` (the session data "as of `day`" ends on)."""
+    return _xnys().date_to_session(pd.Timestamp(day), direction="previous").date()
+
+
+def next_trading_days(days: Sequence[date]) -> list[date]:
+    """`next_trading_day` of every day in `days`, in one calendar lookup."""
+    if not len(days):
+        return []
+    stamps = pd.DatetimeIndex([pd.Timestamp(d) for d in days])
+    sessions = _xnys().sessions_in_range(
+        stamps.min(), _xnys().date_to_session(stamps.max() + pd.Timedelta(days=1), direction="next")
+    )
+    following = sessions[np.searchsorted(sessions.to_numpy(), stamps.normalize().to_numpy(), side="right")]
+    return [ts.date() for ts in following]

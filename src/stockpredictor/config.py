@@ -120,10 +120,6 @@ class PromotionParams(_Section):
     persistence_tolerance: float = Field(0.05, ge=0)
 
 
-class ServingParams(_Section):
-    max_stale_trading_days: int = Field(3, ge=0)
-
-
 class MonitoringParams(_Section):
     window_days: int = Field(20, ge=1)
     min_evaluations: int = Field(5, ge=1)
@@ -141,7 +137,6 @@ class Params(_Section):
     optimize: OptimizeParams = OptimizeParams()
     train: TrainParams = TrainParams()
     promotion: PromotionParams = PromotionParams()
-    serving: ServingParams = ServingParams()
     monitoring: MonitoringParams = MonitoringParams()
 
 

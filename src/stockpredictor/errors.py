@@ -61,7 +61,7 @@ class MissingDataError(DataError):
 
 
 class StaleDataError(MissingDataError):
-    """The newest stored day of a ticker is more trading days before as_of than allowed."""
+    """No ticker has a row for the last session <= as_of (with a complete window): nothing to predict."""
 
 
 class InputWindowError(DataError):

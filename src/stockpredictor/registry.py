@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import mlflow
 import mlflow.pytorch
@@ -30,6 +30,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, RunStatus
 from mlflow.environment_variables import MLFLOW_ALLOW_PICKLE_DESERIALIZATION
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from sqlalchemy.engine import make_url
 from torch import nn
@@ -290,7 +291,14 @@ class ExportedModel(nn.Module):
         return self
 
 
-def load_model(model_uri: str) -> nn.Module:
+class LoadedModel(NamedTuple):
+    """A loaded model and the input shape it was logged with (batch first, -1: any; None: not logged)."""
+
+    model: nn.Module
+    input_shape: tuple[int, ...] | None
+
+
+def load_model(model_uri: str) -> LoadedModel:
     """Download a registered model, check it against its manifest and its format, load it; eval mode.
 
     `model_uri` is `models:/NAME/VERSION` or `models:/NAME@ALIAS`. The files are downloaded with
@@ -303,9 +311,12 @@ def load_model(model_uri: str) -> nn.Module:
     ref = model_info(model_uri)
     with tempfile.TemporaryDirectory(prefix="stockpredictor-model-") as tmp:
         local = verified_copy(ref, Path(tmp))
+        signature = Model.load(str(local)).signature
         with _pickle_deserialization_disallowed():
             graph = mlflow.pytorch.load_model(str(local))
-    return ExportedModel(graph)
+    inputs = signature.inputs.inputs if signature is not None else []
+    shape = getattr(inputs[0], "shape", None) if len(inputs) == 1 else None
+    return LoadedModel(ExportedModel(graph), tuple(shape) if shape is not None else None)
 
 
 def verified_copy(ref: ModelVersionRef, dst: Path) -> Path:

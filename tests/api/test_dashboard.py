@@ -64,6 +64,11 @@ def test_dashboard_shows_a_row_and_a_chart_per_ticker(
     bootstrap = replayed.bootstrap.result.mlflow_run_id
     assert document.count(f'data-mlflow-run-id="{bootstrap}"') == 2
     assert re.search(r'<table id="test-metrics">.*<td>MAE</td><td class="num">\d', document, re.DOTALL)
+    for baseline in ("always up", "last move"):  # direction next to both baselines, not persistence
+        assert re.search(
+            rf'<td>Direction</td><td class="num">\d[^<]*</td><td class="num">\d[^<]*% \({baseline}\)',
+            document,
+        )
     assert re.findall(r'<p class="message" id="[a-z-]+">([^<]*)</p>', document) == ["", "", ""]
 
     SCREENSHOT.parent.mkdir(exist_ok=True)

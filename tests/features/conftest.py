@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from stockpredictor.calendar import trading_days
+
 RandomWalk = Callable[..., pd.DataFrame]
+
+
+def sessions(start: str, count: int) -> list[date]:
+    """The first `count` exchange sessions on or after `start`."""
+    first = date.fromisoformat(start)
+    return trading_days(first, first + timedelta(days=2 * count + 10))[:count]
 
 
 def _random_walk(days: int, seed: int, start: str = "2010-01-04") -> pd.DataFrame:
@@ -23,11 +32,11 @@ def _random_walk(days: int, seed: int, start: str = "2010-01-04") -> pd.DataFram
             "close": close,
             "volume": rng.integers(1_000_000, 5_000_000, days).astype(float),
         },
-        index=pd.bdate_range(start, periods=days, name="date"),
+        index=pd.DatetimeIndex(pd.to_datetime(sessions(start, days)), name="date"),
     )
 
 
 @pytest.fixture
 def random_walk() -> RandomWalk:
-    """(days, seed, start="2010-01-04") -> OHLCV frame of a geometric random walk on business days."""
+    """(days, seed, start="2010-01-04") -> OHLCV frame of a geometric random walk on exchange sessions."""
     return _random_walk

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from stockpredictor.models import per_ticker_metrics, price_metrics, returns_to_prices
+from stockpredictor.models import price_metrics, returns_to_prices
 
 # Two stocks over three days. Cases, read column by column:
 #   (0,0) up, called up        (0,1) down, called down    (1,0) flat, called flat: all correct
@@ -17,8 +17,13 @@ ACTUAL = np.array([[12.0, 18.0], [10.0, 22.0], [50.0, 44.0]])
 PREDICTED = np.array([[11.0, 19.0], [10.0, 19.5], [51.0, 40.0]])
 
 
+# The move into the last day: up, down / down, up / flat, unknown. Last move repeated is right on
+# (0,0), (0,1), (1,1), (2,0), wrong on (1,0) (a fall, then flat); (2,1) has no previous close.
+PREVIOUS = np.array([[9.0, 21.0], [11.0, 19.0], [50.0, np.nan]])
+
+
 def test_price_metrics_by_hand() -> None:
-    metrics = price_metrics(PREDICTED, ACTUAL, LAST)
+    metrics = price_metrics(PREDICTED, ACTUAL, LAST, PREVIOUS)
     # errors predicted - actual: -1, 1, 0, -2.5, 1, -4; persistence last - actual: -2, 2, 0, -2, 0, -4
     expected = {
         "mae": 9.5 / 6,
@@ -28,52 +33,24 @@ def test_price_metrics_by_hand() -> None:
         "persistence_mae": 10 / 6,
         "persistence_rmse": math.sqrt(28 / 6),
         "persistence_mape": 100 / 6 * (2 / 12 + 2 / 18 + 0 + 2 / 22 + 0 + 4 / 44),
-        "persistence_directional_accuracy": 2 / 6,  # only the two flat days
+        "always_up_directional_accuracy": 3 / 6,  # (0,0), (1,1), (2,1) went up
+        "last_move_directional_accuracy": 4 / 5,
         "mae_ratio": 9.5 / 10,
     }
     assert metrics == pytest.approx(expected, rel=1e-12)
     assert all(type(value) is float for value in metrics.values())
 
 
-def test_per_ticker_metrics_by_hand() -> None:
-    metrics = per_ticker_metrics(PREDICTED, ACTUAL, LAST, ["AAA", "BBB"])
-    assert list(metrics) == ["AAA", "BBB"]
-    # AAA: errors -1, 0, 1 (persistence -2, 0, 0); directions right, right, wrong; two flat days
-    assert metrics["AAA"] == pytest.approx(
-        {
-            "mae": 2 / 3,
-            "rmse": math.sqrt(2 / 3),
-            "mape": 100 / 3 * (1 / 12 + 0 + 1 / 50),
-            "directional_accuracy": 2 / 3,
-            "persistence_mae": 2 / 3,
-            "persistence_rmse": math.sqrt(4 / 3),
-            "persistence_mape": 100 / 3 * (2 / 12),
-            "persistence_directional_accuracy": 2 / 3,
-            "mae_ratio": 1.0,
-        },
-        rel=1e-12,
-    )
-    # BBB: errors 1, -2.5, -4 (persistence 2, -2, -4); directions right, wrong, wrong; no flat day
-    assert metrics["BBB"] == pytest.approx(
-        {
-            "mae": 7.5 / 3,
-            "rmse": math.sqrt(23.25 / 3),
-            "mape": 100 / 3 * (1 / 18 + 2.5 / 22 + 4 / 44),
-            "directional_accuracy": 1 / 3,
-            "persistence_mae": 8 / 3,
-            "persistence_rmse": math.sqrt(24 / 3),
-            "persistence_mape": 100 / 3 * (2 / 18 + 2 / 22 + 4 / 44),
-            "persistence_directional_accuracy": 0.0,
-            "mae_ratio": 7.5 / 8,
-        },
-        rel=1e-12,
-    )
+def test_last_move_without_any_previous_close_is_nan() -> None:
+    metrics = price_metrics(PREDICTED, ACTUAL, LAST, np.full(LAST.shape, np.nan))
+    assert math.isnan(metrics["last_move_directional_accuracy"])
+    assert metrics["directional_accuracy"] == 3 / 6
 
 
 def test_mae_ratio_when_persistence_is_exact() -> None:
     flat = np.full((2, 1), 10.0)
-    assert price_metrics(flat, flat, flat)["mae_ratio"] == 1.0
-    assert price_metrics(flat + 1, flat, flat)["mae_ratio"] == math.inf
+    assert price_metrics(flat, flat, flat, flat)["mae_ratio"] == 1.0
+    assert price_metrics(flat + 1, flat, flat, flat)["mae_ratio"] == math.inf
 
 
 @pytest.mark.parametrize(
@@ -90,13 +67,7 @@ def test_invalid_inputs_are_rejected(
     predicted: np.ndarray, actual: np.ndarray, last_close: np.ndarray, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        price_metrics(predicted, actual, last_close)
-
-
-@pytest.mark.parametrize("tickers", [["AAA"], ["AAA", "AAA"]])
-def test_per_ticker_needs_one_distinct_ticker_per_column(tickers: list[str]) -> None:
-    with pytest.raises(ValueError, match="distinct tickers"):
-        per_ticker_metrics(PREDICTED, ACTUAL, LAST, tickers)
+        price_metrics(predicted, actual, last_close, np.ones(np.shape(last_close)))
 
 
 def test_returns_to_prices() -> None:

@@ -17,7 +17,7 @@ STOCKS, FEATURES, SEQ = 2, 3, 5
 
 def _model(architecture: str = "lstm", hidden_size: int = 16, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return build_model(ModelSpec(architecture, STOCKS, FEATURES, hidden_size, 1, 0.0, 2))
+    return build_model(ModelSpec(architecture, STOCKS, FEATURES + 1, hidden_size, 1, 0.0, 2))  # + presence
 
 
 def _numpy_mse(model: torch.nn.Module, windows: Windows) -> float:
@@ -100,11 +100,12 @@ def test_on_epoch_sees_every_epoch_and_its_exceptions_propagate(learnable_proble
     assert [epoch for epoch, _, _ in calls] == [1, 2]
 
 
-def test_nan_targets_are_left_out_of_the_loss(make_windows: MakeWindows) -> None:
+def test_nan_targets_and_absent_cells_are_left_out_of_the_loss(make_windows: MakeWindows) -> None:
     rng = np.random.default_rng(0)
     panel = rng.normal(size=(40, STOCKS, FEATURES))
     targets = panel[:, :, 0].copy()
     targets[::3, 1] = np.nan  # stock 1 has no target on every third day
+    panel[33, 0] = np.nan  # stock 0 is absent on day 33: its validation windows over it are no samples
     train = make_windows(panel, targets, SEQ, SEQ - 1, 30)
     validation = make_windows(panel, targets, SEQ, 30, 40)
     model = _model()
@@ -112,6 +113,8 @@ def test_nan_targets_are_left_out_of_the_loss(make_windows: MakeWindows) -> None
         model, train, validation, TrainConfig(learning_rate=0.01, batch_size=8, max_epochs=2, patience=2)
     )
     assert all(np.isfinite([log.train_loss, log.val_loss]).all() for log in result.history)
+    _, y = validation.batch(np.arange(len(validation)))
+    assert np.isnan(y[3:8, 0]).all() and np.isfinite(y[[0, 1, 2, 8, 9], 0]).all()  # ends 33..37 hold day 33
     assert _numpy_mse(model, validation) == pytest.approx(result.best_val_loss, abs=1e-6)
 
 

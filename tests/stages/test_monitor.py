@@ -30,6 +30,7 @@ AS_OF = DAYS[4]  # DAYS[5]'s close is stored but lies after as_of: not evaluated
 #   errors (predicted - actual)   -1, +2, -1, +1        -> MAE 1.25
 #   persistence (last - actual)   -2, +1, -2,  0        -> MAE 1.25, ratio 1.0
 #   direction vs last close       up/up, up/down, up/up, up/flat -> 2 of 4 correct
+#   baselines                     always up: 2 of 4; last move: 0 of 3 (the first has no previous close)
 MAPE = 100 * (1 / 102 + 2 / 101 + 1 / 103 + 1 / 103) / 4  # 1.2256...
 
 
@@ -123,7 +124,10 @@ def test_evaluations_are_logged_once_with_hand_computed_values(stored: Engine) -
     assert metrics["mae_ratio"] == pytest.approx(1.0)
     assert metrics["mape"] == pytest.approx(MAPE)
     assert metrics["directional_accuracy"] == pytest.approx(0.5)
-    assert metrics["persistence_directional_accuracy"] == pytest.approx(0.25)  # only the flat day
+    assert "persistence_directional_accuracy" not in metrics  # persistence never calls a move
+    assert metrics["always_up_directional_accuracy"] == pytest.approx(0.5)  # DAYS[1], DAYS[3] rose
+    # the move into DAYS[1..3] (05-31 before DAYS[0] is not stored): up, down, up; then down, up, flat
+    assert metrics["last_move_directional_accuracy"] == 0.0
     assert (metrics["n_days"], metrics["n_evaluations"]) == (4, 4)
 
     again = monitor_model(stored, params_with(min_evaluations=4), PROD, AS_OF)
@@ -182,3 +186,39 @@ def test_no_production_model_or_no_evaluation_is_insufficient_data(stored: Engin
     assert fresh.decision == INSUFFICIENT_DATA and fresh.n_new_evaluations == 0
     with stored.connect() as conn:
         assert conn.execute(select(func.count()).select_from(model_performance_log)).scalar_one() == 5
+
+
+def test_a_prediction_is_scored_only_against_the_session_after_its_as_of_session(stored: Engine) -> None:
+    """CCC's prediction skips a session; DDD has no row on its target session but one on the next."""
+    now = datetime.now(UTC)
+    rows = [
+        {"ticker": t, "date": d, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}
+        for t, days in (("CCC", DAYS), ("DDD", [DAYS[1], DAYS[3]]))
+        for d in days
+    ]
+    predictions = [
+        (PROD, "CCC", DAYS[1], DAYS[3]),  # a target two sessions on: never scored
+        (PROD, "DDD", DAYS[1], DAYS[2]),  # DDD misses DAYS[2]: not scored against DAYS[3] either
+    ]
+    with stored.begin() as conn:
+        conn.execute(insert(raw_stock_data), [{**r, "source": "sample", "ingested_at": now} for r in rows])
+        conn.execute(
+            insert(latest_predictions),
+            [
+                {
+                    "kind": "daily",
+                    "model_run_id": run,
+                    "model_version": "1",
+                    "ticker": ticker,
+                    "as_of_date": as_of,
+                    "target_date": target,
+                    "last_close": 100.0,
+                    "predicted_close": 100.0,
+                    "created_at": now,
+                }
+                for run, ticker, as_of, target in predictions
+            ],
+        )
+    result = monitor_model(stored, params_with(min_evaluations=1), PROD, DAYS[5])
+    assert result.n_new_evaluations == 6  # the hand-made set's six, none of CCC or DDD
+    assert {r[1] for r in logged(stored)} == {"AAA", "BBB"}

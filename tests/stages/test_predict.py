@@ -1,7 +1,9 @@
-"""predict on the shared replay's store: no silent same-day replacement; a foreign window is refused."""
+"""predict on the shared replay's store (no silent same-day replacement, a foreign window is refused)
+and on a private sample store (a stale ticker is skipped, a window of another shape is refused)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from dataclasses import replace
@@ -11,13 +13,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from stockpredictor.config import DATA_DIR_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV, Settings
 from stockpredictor.db.engine import make_engine
 from stockpredictor.db.schema import latest_predictions, prediction_history
-from stockpredictor.errors import InputWindowError, OverwriteRefusedError
+from stockpredictor.errors import InputWindowError, OverwriteRefusedError, StaleDataError
 from stockpredictor.registry import model_info
+from stockpredictor.stages.files import load_input, save_input
 from stockpredictor.stages.predict import predict
 from stockpredictor.stages.prepare_input import prepare_input
+from tests.support.cli import invoke, key_output
 from tests.support.replay import REPLAY_END, Replayed
+from tests.support.sample_dataset import LATEST, SampleStore, delete_ticker_days, tiny_params, train_with
 
 pytestmark = pytest.mark.slow  # the shared replay trains models
 
@@ -80,3 +86,66 @@ def test_a_rerun_with_other_forecasts_needs_replace_and_keeps_the_served_ones(
         kept = conn.execute(select(func.count()).select_from(prediction_history)).scalar_one()
     assert kept == len(last.predictions)
     engine.dispose()
+
+
+def test_a_ticker_without_the_last_session_is_reported_stale_and_the_others_predicted(
+    sample_store: SampleStore, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gap = date(2007, 6, 20)
+    params = tiny_params()
+    trained = train_with(sample_store.engine, params, settings, sample_store.run_id)
+    model_uri = f"models:/{params.train.model_name}/{trained.model_version}"
+    delete_ticker_days(sample_store.engine, "IBM", [gap])
+
+    prepared = prepare_input(sample_store.engine, params, sample_store.run_id, gap, tmp_path)
+    assert prepared.last_day == gap and prepared.stale == {"IBM": "has no row for the session 2007-06-20"}
+    result = predict(sample_store.engine, params, settings, prepared.path, model_uri)
+    assert [p.ticker for p in result.predictions] == ["AAPL", "GOOG", "MSFT"]
+    assert result.target_date == date(2007, 6, 21) and result.stale == prepared.stale
+    assert json.loads(result.json_path.read_text())["stale"] == prepared.stale
+    with sample_store.engine.connect() as conn:
+        stored = conn.execute(
+            select(latest_predictions.c.ticker, latest_predictions.c.target_date).where(
+                latest_predictions.c.kind == "daily"
+            )
+        ).all()
+    assert sorted(stored) == [(t, date(2007, 6, 21)) for t in ("AAPL", "GOOG", "MSFT")]
+
+    for name, value in (
+        (DATABASE_URL_ENV, settings.database_url),
+        (MLFLOW_URI_ENV, settings.mlflow_tracking_uri),
+        (DATA_DIR_ENV, str(settings.data_dir)),
+    ):
+        monkeypatch.setenv(name, value)
+    shown = invoke(
+        "predict", "--input-sequence-path", str(prepared.path), "--production-model-uri", model_uri
+    )
+    assert key_output(shown) == str(result.json_path)
+    assert "stale, not predicted: IBM has no row for the session 2007-06-20" in shown.stderr
+
+    later = prepare_input(sample_store.engine, params, sample_store.run_id, date(2007, 6, 22), tmp_path)
+    assert later.stale == {"IBM": "is absent on 1 session(s) of its window (2007-06-20)"}
+    with pytest.raises(
+        StaleDataError, match="no ticker has a complete window ending on the session 2007-07-02"
+    ):
+        prepare_input(sample_store.engine, params, sample_store.run_id, date(2007, 7, 2), tmp_path)
+
+
+def test_a_window_of_another_shape_is_refused_in_one_line(
+    sample_store: SampleStore, settings: Settings, tmp_path: Path
+) -> None:
+    params = tiny_params()
+    trained = train_with(sample_store.engine, params, settings, sample_store.run_id)
+    prepared = prepare_input(sample_store.engine, params, sample_store.run_id, LATEST, tmp_path)
+    window, sidecar = load_input(prepared.path)
+    save_input(prepared.path, window[..., :-1], sidecar)  # an input without the presence channel
+    with pytest.raises(
+        InputWindowError, match=r"does not fit StockPricePredictorLSTM version 1, which takes"
+    ):
+        predict(
+            sample_store.engine,
+            params,
+            settings,
+            prepared.path,
+            f"models:/{params.train.model_name}/{trained.model_version}",
+        )

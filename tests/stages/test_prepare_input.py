@@ -33,19 +33,28 @@ def test_parity_serving_window_equals_the_training_window(
     end = as_numpy_dates(processed.panel.dates).index(as_of)
     length = scaled.sequence_length
     features = len(processed.panel.feature_columns)
-    assert window.shape == (1, length, len(TICKERS), features) and window.dtype == np.float32
-    np.testing.assert_allclose(window[0], scaled.x_scaled[end - length + 1 : end + 1], rtol=0, atol=1e-6)
+    assert window.shape == (1, length, len(TICKERS), features + 1) and window.dtype == np.float32
+    np.testing.assert_allclose(
+        window[0, ..., :features], scaled.x_scaled[end - length + 1 : end + 1], rtol=0, atol=1e-6
+    )
+    assert (window[0, ..., features] == 1.0).all() and sidecar["stale"] == {}  # every ticker present
     assert sidecar["last_day"] == as_of.isoformat() == prepared.last_day.isoformat()
     assert sidecar["last_close"] == dict(
         zip(processed.panel.tickers, processed.panel.close[end].tolist(), strict=True)
     )
 
 
-def test_stale_or_missing_data_is_refused(replayed: Replayed, tmp_path: Path) -> None:
+def test_a_window_ends_on_the_last_session_and_data_older_than_it_is_refused(
+    replayed: Replayed, tmp_path: Path
+) -> None:
     dataset_run_id = replayed.bootstrap.result.dataset_run_id
-    allowed = prepare_input(replayed.engine, replayed.params, dataset_run_id, date(2012, 11, 27), tmp_path)
-    assert allowed.last_day == REPLAY_END  # 3 trading days old: max_stale_trading_days allows it
-    with pytest.raises(StaleDataError, match=r"AAPL: 2012-11-21 is 4 trading days before 2012-11-28"):
-        prepare_input(replayed.engine, replayed.params, dataset_run_id, date(2012, 11, 28), tmp_path)
-    with pytest.raises(MissingDataError, match="no raw data up to 2010-01-04 for ticker"):
+    thanksgiving = prepare_input(
+        replayed.engine, replayed.params, dataset_run_id, date(2012, 11, 22), tmp_path
+    )
+    assert thanksgiving.last_day == REPLAY_END and thanksgiving.stale == {}  # no session on Thanksgiving
+    with pytest.raises(
+        StaleDataError, match=r"session 2012-11-23 .*AAPL has no row for the session 2012-11-23"
+    ):
+        prepare_input(replayed.engine, replayed.params, dataset_run_id, date(2012, 11, 23), tmp_path)
+    with pytest.raises(MissingDataError, match="no raw data up to 2010-01-04 for AAPL"):
         prepare_input(replayed.engine, replayed.params, dataset_run_id, date(2010, 1, 4), tmp_path)

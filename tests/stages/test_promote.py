@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from mlflow import MlflowClient
 
 from stockpredictor import registry
 from stockpredictor.config import PromotionParams, Settings
 from stockpredictor.db.promotions import promotion_log
+from stockpredictor.models import ModelSpec, build_model
 from stockpredictor.stages.promote import gate, promote
+from tests.support.overrides import ANY_FIRST_MODEL_PASSES
 from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
 
 
@@ -136,3 +139,33 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     tags = MlflowClient().get_model_version(MODEL_NAME, str(bad.model_version)).tags
     assert tags["promotion_decision"] == "rejected" and tags["promotion_reason"] == worse.reason
     assert MlflowClient().get_run(good.mlflow_run_id).data.tags["promotion_decision"] == "rejected"
+
+
+@pytest.mark.filterwarnings("ignore:The tensor attributes")
+def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(
+    sample_store: SampleStore, settings: Settings
+) -> None:
+    engine, run_id, params = sample_store.engine, sample_store.run_id, tiny_params()
+    candidate = train_with(engine, params, settings, run_id)
+    features = len(params.features.indicators)
+    old = build_model(
+        ModelSpec("lstm", n_stocks=4, n_features=features, hidden_size=4, num_layers=1, dropout=0.0)
+    )
+    with registry.start_run("trained-before-presence") as run:
+        run.log_params({"dataset_run_id": run_id})
+        logged = registry.log_model(old, np.zeros((2, 10, 4, features), np.float32), metadata={})
+    version = registry.register_version(logged, MODEL_NAME)
+    registry.set_alias(MODEL_NAME, version)
+    result = promote(
+        engine,
+        tiny_params(ANY_FIRST_MODEL_PASSES),
+        settings,
+        mlflow_run_id=candidate.mlflow_run_id,
+        as_of=LATEST,
+    )
+    assert (result.decision, result.production_version) == ("promoted", version)
+    assert result.reason.startswith(
+        f"production version {version} cannot be scored (the model takes inputs of shape "
+        f"(10, 4, {features}), its dataset's windows are (10, 4, {features + 1})); first model, passes"
+    )
+    assert "production_mae" not in result.metrics and production_version() == candidate.model_version

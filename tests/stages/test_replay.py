@@ -41,6 +41,7 @@ def test_every_day_has_predictions_and_every_ticker_evaluated_days(replayed: Rep
     row = evaluated[(evaluated["ticker"] == "IBM") & (evaluated["target_date"] == "2012-10-31")].iloc[0]
     assert row["actual_close"] == pytest.approx(close)
     assert row["error"] == pytest.approx(row["predicted_close"] - close)
+    assert outcomes["previous_close"].notna().all()  # the close before each as-of session: last move
 
 
 def test_training_on_bootstrap_and_on_retrain_never_sees_the_future(replayed: Replayed) -> None:
@@ -79,6 +80,8 @@ def test_report_has_summary_and_a_chart_per_ticker(replayed: Replayed) -> None:
         assert heading in summary
     assert "| v1 | 80 | 76 |" in summary  # v1 made every prediction of the range (20 days x 4 tickers)
     assert "persistence MAE" in summary and "no production model" in summary
+    assert "always-up dir. acc." in summary and "last-move dir. acc." in summary
+    assert "persistence dir. acc." not in summary
     assert [p.name for p in report.charts] == [f"{ticker}.png" for ticker in TICKERS]
     for chart in report.charts:
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000

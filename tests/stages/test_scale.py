@@ -30,7 +30,7 @@ def test_process_then_scale_builds_a_versioned_dataset(engine: Engine) -> None:
     assert processed.panel.features.shape == (result.n_days, 2, len(PARAMS.features.indicators))
     assert dataset.split == scaled.split
     train = dataset.windows("train")
-    x, _ = train.all()
+    x, _ = train.batch(np.arange(len(train)))
     assert x.min() >= 0.0 and x.max() <= 1.0 + 1e-6  # fitted on training days
     assert scaled.stored_bytes <= 2 * processed.panel.features.nbytes
     again = process(engine, PARAMS, AS_OF)

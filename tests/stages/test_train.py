@@ -18,7 +18,7 @@ from stockpredictor import registry
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.schema import latest_predictions
-from stockpredictor.models import predict
+from stockpredictor.models import BASELINE_METRIC_NAMES, METRIC_NAMES, predict
 from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
 from stockpredictor.stages.evaluation import forecast
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, hyperparameters_for
@@ -67,13 +67,17 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     )
     assert 1 <= best < epochs, "precondition: the last epoch is not the best one"
     assert val_curve[best - 1] == pytest.approx(result.metrics["best_val_loss"]) == min(val_curve)
-    for name in ("mae", "rmse", "mape", "directional_accuracy"):
-        assert np.isfinite(result.metrics[f"test_{name}"]) and np.isfinite(
-            result.metrics[f"test_persistence_{name}"]
-        )
+    for name in (*METRIC_NAMES, *BASELINE_METRIC_NAMES):
+        assert np.isfinite(result.metrics[f"test_{name}"]), name
+    assert "test_persistence_directional_accuracy" not in result.metrics  # persistence calls no move
+    logged = client.get_run(run.info.run_id).data.metrics
+    assert (
+        logged["test_always_up_directional_accuracy"] == result.metrics["test_always_up_directional_accuracy"]
+    )
     assert result.metrics["test_mae_ratio"] == pytest.approx(
         result.metrics["test_mae"] / result.metrics["test_persistence_mae"]
     )
+    assert "(last move) |" in result.report_markdown and "(always up) |" in result.report_markdown
     assert "| mae |" in result.report_markdown and f"epoch {best} of {epochs}" in result.report_markdown
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
@@ -96,7 +100,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     manifest = Manifest.from_json(run.data.params[MANIFEST_PARAM])
     assert {f.path for f in manifest.files} >= {"MLmodel", "data/model.pt2"}
     _refuse_unpickling(monkeypatch)
-    model = registry.load_model(f"models:/{MODEL_NAME}@production")
+    model, _ = registry.load_model(f"models:/{MODEL_NAME}@production")
     monkeypatch.undo()
 
     with engine.connect() as conn:
@@ -105,7 +109,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
         stored = conn.execute(select(latest_predictions).order_by("as_of_date", "ticker")).all()
     # The loaded model is the best epoch's: its validation loss is the best one, not the last one.
     validation = dataset.windows("validation")
-    _, y_val = validation.all()
+    _, y_val = validation.batch(np.arange(len(validation)))
     loaded_val_loss = float(np.nanmean((predict(model, validation).astype(np.float64) - y_val) ** 2))
     assert loaded_val_loss == pytest.approx(result.metrics["best_val_loss"], rel=1e-4)
     assert loaded_val_loss != pytest.approx(val_curve[-1], rel=1e-3)

@@ -1,4 +1,4 @@
-"""pytest plugin: the training tests' dataset (sample data, 4 stocks, 2004-10..2006-12, 10-day windows).
+"""pytest plugin: the training tests' dataset (sample data, 4 stocks, 2000-04..2006-12, 10-day windows).
 
 Used by the training-stage, evaluation, registry and CLI tests, each on a private copy with a private
 empty MLflow store. Raw data is ingested up to LATEST so that promotion windows lie after the
@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import make_engine, migrate
 from stockpredictor.db.optimization import OptimizationRecord, save_optimization
+from stockpredictor.db.schema import raw_stock_data
 from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
@@ -67,6 +68,14 @@ def train_with(
     """`train` on hyperparameters stored as the dataset's optimization result (SMALL_LSTM by default)."""
     store_hyperparameters(engine, run_id, **hyperparameters)
     return train(engine, params, settings, run_id)
+
+
+def delete_ticker_days(engine: Engine, ticker: str, days: list[date]) -> None:
+    """Remove `ticker`'s raw rows on `days` (a halt or a feed gap)."""
+    with engine.begin() as conn:
+        conn.execute(
+            raw_stock_data.delete().where(raw_stock_data.c.ticker == ticker, raw_stock_data.c.date.in_(days))
+        )
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ def prepare_input(
 ) -> None:
     """Save the model's scaled input window ending on the last trading day <= as_of; prints its path.
 
+    A ticker without a row for that day (or with a gap in its window) is reported stale and skipped.
+
     --dataset-run-id is the dataset the model was trained on (printed by `production-model`).
     """
     from stockpredictor.stages.prepare_input import prepare_input as run
@@ -78,7 +80,13 @@ def prepare_input(
         f"window of dataset {dataset_run_id} ending {result.last_day} for {', '.join(result.tickers)} "
         f"(sidecar {result.sidecar_path})"
     )
+    _print_stale(result.stale)
     emit(result.path)
+
+
+def _print_stale(stale: dict[str, str]) -> None:
+    for ticker, why in stale.items():
+        stderr.print(f"stale, not predicted: {ticker} {why}", highlight=False)
 
 
 @commands.command()
@@ -128,6 +136,7 @@ def predict(
             f"{100 * (p.predicted_close / p.last_close - 1):+.2f}%",
         )
     stderr.print(table)
+    _print_stale(result.stale)
     emit(result.json_path)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, and_, select
 
+from stockpredictor.calendar import next_trading_days
 from stockpredictor.db.bulk import insert_missing
 from stockpredictor.db.schema import latest_predictions, model_performance_log, raw_stock_data
 
@@ -29,7 +30,12 @@ class Evaluation:
 
 
 def matured_predictions(conn: Connection, as_of: date) -> list[Evaluation]:
-    """Daily predictions targeting a day <= `as_of` that have a stored actual close and are not logged yet."""
+    """Daily predictions targeting a day <= `as_of` that have a stored actual close and are not logged yet.
+
+    A prediction is scored only against the exchange session right after its as-of session: one
+    whose target is any other day is never evaluated, and one whose ticker has no row on that
+    session stays unevaluated (it is never scored against a later day).
+    """
     p, r, log = latest_predictions, raw_stock_data, model_performance_log
     query = (
         select(
@@ -46,7 +52,9 @@ def matured_predictions(conn: Connection, as_of: date) -> list[Evaluation]:
         .where(p.c.kind == "daily", p.c.target_date <= as_of, log.c.id.is_(None))
         .order_by(p.c.target_date, p.c.ticker)
     )
-    return [Evaluation(*row) for row in conn.execute(query).all()]
+    found = [Evaluation(*row) for row in conn.execute(query).all()]
+    sessions = next_trading_days([e.as_of_date for e in found])
+    return [e for e, session in zip(found, sessions, strict=True) if e.target_date == session]
 
 
 def log_evaluations(conn: Connection, evaluations: list[Evaluation]) -> int:

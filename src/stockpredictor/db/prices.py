@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Select, func, select
 
+from stockpredictor.calendar import previous_trading_day
 from stockpredictor.db.bulk import copy_missing
 from stockpredictor.db.schema import raw_stock_data
 
@@ -71,6 +72,21 @@ def load_prices(
         columns=list(PRICE_COLUMNS), index=pd.DatetimeIndex([], name="date"), dtype="float64"
     )
     return {t: by_ticker.get(t, empty) for t in wanted}
+
+
+def previous_session_closes(conn: Connection, keys: Iterable[tuple[str, date]]) -> np.ndarray:
+    """The close of each (ticker, day)'s ticker on the exchange session before `day`; NaN where not stored."""
+    wanted = [(ticker, previous_trading_day(day)) for ticker, day in keys]
+    if not wanted:
+        return np.empty(0)
+    r = raw_stock_data
+    rows = conn.execute(
+        select(r.c.ticker, r.c.date, r.c.close).where(
+            r.c.ticker.in_({t for t, _ in wanted}), r.c.date.in_({d for _, d in wanted})
+        )
+    ).all()
+    found = {(ticker, day): close for ticker, day, close in rows}
+    return np.array([found.get(key, np.nan) for key in wanted], dtype=np.float64)
 
 
 def _read_frame(conn: Connection, query: Select[Any], columns: list[str]) -> pd.DataFrame:

@@ -1,52 +1,78 @@
-"""Align per-ticker features into a (days, stocks, features) panel with next-day targets."""
+"""Per-ticker features on the exchange calendar: a (sessions, stocks, features) panel with targets."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from stockpredictor.calendar import last_trading_day, trading_days
 from stockpredictor.errors import MissingDataError
 from stockpredictor.features.indicators import compute_indicators
 
 
 @dataclass(frozen=True)
 class Panel:
-    """Features of every stock on the trading days all stocks share.
+    """Features of every stock on every exchange session from the first to the last day any stock has.
 
-    `targets[t]` is what the model predicts from the window ending on day t: the next day's
-    log return (or close); NaN on the last day, whose next day is not known yet.
+    A stock without a row (with complete features) on a session is absent there: its features, close
+    and target are NaN; nothing is filled in. `targets[t]` is what the model predicts from the window
+    ending on session t: the next session's log return (or close), NaN unless the stock is present on
+    both sessions (and on the last session, whose next one is not known yet).
     """
 
-    dates: np.ndarray  # (days,) datetime64[D]
+    dates: np.ndarray  # (days,) datetime64[D], consecutive exchange sessions
     tickers: tuple[str, ...]
     feature_columns: tuple[str, ...]
-    features: np.ndarray  # (days, stocks, features) float32
-    close: np.ndarray  # (days, stocks) float64, adjusted close of each day
+    features: np.ndarray  # (days, stocks, features) float32, NaN where absent
+    close: np.ndarray  # (days, stocks) float64, adjusted close of each day, NaN where absent
     targets: np.ndarray  # (days, stocks) float32
+
+    @property
+    def present(self) -> np.ndarray:
+        """(days, stocks) bool: the stock has a row on the session (old stored panels: everywhere)."""
+        return np.isfinite(self.close)
 
 
 def build_panel(
-    prices: Mapping[str, pd.DataFrame], indicators: tuple[str, ...], target: str = "log_return"
+    prices: Mapping[str, pd.DataFrame],
+    indicators: tuple[str, ...],
+    target: str = "log_return",
+    until: date | None = None,
 ) -> Panel:
-    """Compute indicators per ticker (date-indexed OHLCV frames) and align them on shared dates."""
+    """Compute indicators per ticker (date-indexed OHLCV frames) and place them on the exchange calendar.
+
+    Each ticker's indicators are computed on its own rows; rows on days that are not sessions are
+    dropped. The calendar runs from the first session any ticker has complete features on to the last
+    session any ticker has a row on, or to the last session <= `until` when given (serving: the
+    stocks without a row there are absent on it).
+    """
     if not prices:
         raise ValueError("no tickers to build a panel from")
     tickers = tuple(prices)
     per_ticker = {t: compute_indicators(prices[t], indicators) for t in tickers}
-    shared = None
-    for frame in per_ticker.values():
-        shared = frame.index if shared is None else shared.intersection(frame.index)
-    assert shared is not None
-    shared = shared.sort_values()
-    if len(shared) == 0:
-        raise MissingDataError(f"tickers {list(tickers)} share no day with complete features")
-    features = np.stack([per_ticker[t].loc[shared].to_numpy() for t in tickers], axis=1)
-    close = np.stack([prices[t]["close"].loc[shared].to_numpy(dtype=np.float64) for t in tickers], axis=1)
+    starts = [frame.index.min() for frame in per_ticker.values() if len(frame)]
+    if not starts:
+        raise MissingDataError(f"no day with complete features for any of the tickers {list(tickers)}")
+    last = (
+        last_trading_day(until)
+        if until is not None
+        else max(f.index.max() for f in per_ticker.values() if len(f)).date()
+    )
+    sessions = pd.DatetimeIndex(pd.to_datetime(trading_days(min(starts).date(), last)), name="date")
+    if len(sessions) == 0:
+        raise MissingDataError(f"tickers {list(tickers)} have no session with complete features up to {last}")
+    features = np.stack([per_ticker[t].reindex(sessions).to_numpy() for t in tickers], axis=1)
+    present = np.isfinite(features).all(axis=2)
+    close = np.stack(
+        [prices[t]["close"].reindex(sessions).to_numpy(dtype=np.float64) for t in tickers], axis=1
+    )
+    close = np.where(present, close, np.nan)
     return Panel(
-        dates=shared.to_numpy().astype("datetime64[D]"),
+        dates=sessions.to_numpy().astype("datetime64[D]"),
         tickers=tickers,
         feature_columns=tuple(indicators),
         features=features.astype(np.float32),
@@ -56,7 +82,10 @@ def build_panel(
 
 
 def next_day_targets(close: np.ndarray, target: str) -> np.ndarray:
-    """Target of day t from the close of day t+1 (one shift); NaN for the last day."""
+    """Target of session t from the close of session t+1 (one shift); NaN for the last day.
+
+    Rows are consecutive sessions: a NaN close (an absent stock) makes both targets touching it NaN.
+    """
     out = np.full(close.shape, np.nan, dtype=np.float64)
     if target == "log_return":
         out[:-1] = np.log(close[1:] / close[:-1])

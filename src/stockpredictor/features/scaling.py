@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,24 @@ class MinMaxScaler:
         if not np.isfinite(rows).any(axis=0).all():
             raise ValueError("cannot fit a scaler: a column has no finite value")
         return cls(data_min=np.nanmin(rows, axis=0), data_max=np.nanmax(rows, axis=0))
+
+    @classmethod
+    def fit_with_fallback(cls, rows: np.ndarray) -> MinMaxScaler:
+        """`fit`, except that a column with no finite value (a stock absent from all of `rows`) takes
+        the range of its feature (the last axis; of the whole array when 2-D) over every stock."""
+        rows = np.asarray(rows, dtype=np.float64)
+        if not np.isfinite(rows).any():
+            raise ValueError("cannot fit a scaler: no finite value")
+        pooled = tuple(range(rows.ndim - 1)) if rows.ndim > 2 else None
+        low, high = np.nanmin(rows, axis=pooled), np.nanmax(rows, axis=pooled)
+        seen = np.isfinite(rows).any(axis=0)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns, replaced below
+            data_min, data_max = np.nanmin(rows, axis=0), np.nanmax(rows, axis=0)
+        return cls(
+            data_min=np.where(seen, data_min, np.broadcast_to(low, seen.shape)),
+            data_max=np.where(seen, data_max, np.broadcast_to(high, seen.shape)),
+        )
 
     @property
     def scale(self) -> np.ndarray:

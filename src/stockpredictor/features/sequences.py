@@ -9,28 +9,72 @@ import numpy as np
 from stockpredictor.errors import MissingDataError
 from stockpredictor.features.scaling import MinMaxScaler
 
+#: What an absent cell (a stock without a row on a session) holds in the model input: the middle of
+#: the scaled range. The presence channel beside it tells the model the cell is absent.
+ABSENT_FILL = 0.5
+
+
+def complete_windows(panel: np.ndarray, sequence_length: int) -> np.ndarray:
+    """(days, stocks) bool: the window of `sequence_length` sessions ending on day t has the stock on
+    every session (False for the first `sequence_length - 1` days). NaN features mark absent cells."""
+    absent = (~np.isfinite(panel).all(axis=2)).astype(np.int64)
+    counts = np.concatenate([np.zeros((1, absent.shape[1]), np.int64), np.cumsum(absent, axis=0)])
+    complete = np.zeros(absent.shape, dtype=bool)
+    if len(absent) >= sequence_length:
+        complete[sequence_length - 1 :] = (
+            counts[sequence_length:] - counts[: len(absent) - sequence_length + 1]
+        ) == 0
+    return complete
+
+
+def sample_mask(panel: np.ndarray, targets: np.ndarray, sequence_length: int) -> np.ndarray:
+    """(days, stocks) bool: (window end, stock) is a sample: its whole window and its target are present."""
+    return complete_windows(panel, sequence_length) & np.isfinite(targets)
+
 
 @dataclass(frozen=True)
 class Windows:
-    """Sliding windows over a scaled panel without copying: sample i ends on day end_days[i]."""
+    """Sliding windows over a scaled panel, gathered batch by batch: sample i ends on day end_days[i].
 
-    panel: np.ndarray  # (days, stocks, features) float32, scaled
-    targets: np.ndarray  # (days, stocks) float32, scaled target of each day (for the next day)
+    The model input of a window is its scaled features, absent cells set to `ABSENT_FILL`, followed
+    by a presence channel (1 present, 0 absent): `n_inputs` = features + 1. A target is NaN (masked
+    out of the loss and the metrics) unless the stock is present on every day of the window and the
+    target itself is known. Nothing larger than one batch is ever materialised.
+    """
+
+    panel: np.ndarray  # (days, stocks, features) float32, scaled, NaN where absent
+    targets: np.ndarray  # (days, stocks) float32, scaled target of each day (for the next session)
     end_days: np.ndarray  # (n,) int64
     sequence_length: int
 
     def __len__(self) -> int:
         return len(self.end_days)
 
+    @property
+    def n_inputs(self) -> int:
+        """Input channels per stock and day: the features and the presence channel."""
+        return int(self.panel.shape[2]) + 1
+
+    @property
+    def sample_nbytes(self) -> int:
+        """Bytes of one window's model input (float32)."""
+        return 4 * self.sequence_length * int(self.panel.shape[1]) * self.n_inputs
+
     def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Windows `idx` as x (B, sequence_length, stocks, features) and their targets y (B, stocks)."""
+        """Windows `idx` as x (B, sequence_length, stocks, n_inputs) and their targets y (B, stocks)."""
         ends = self.end_days[np.asarray(idx)]
         days = ends[:, None] - self.sequence_length + 1 + np.arange(self.sequence_length)
-        return self.panel[days], self.targets[ends]
+        features = self.panel[days]
+        present = np.isfinite(features).all(axis=-1, keepdims=True)
+        x = np.concatenate(
+            [np.where(present, features, np.float32(ABSENT_FILL)), present.astype(np.float32)], axis=-1
+        )
+        y = np.where(present.all(axis=1)[..., 0], self.targets[ends], np.float32(np.nan))
+        return x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
 
-    def all(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every window at once (small datasets, evaluation)."""
-        return self.batch(np.arange(len(self)))
+    def complete(self) -> np.ndarray:
+        """(n, stocks) bool: the stock is present on every day of window i."""
+        return complete_windows(self.panel, self.sequence_length)[self.end_days]
 
 
 @dataclass(frozen=True)
@@ -42,9 +86,9 @@ class Split:
     test: int
 
 
-def sample_end_days(n_days: int, sequence_length: int) -> np.ndarray:
-    """End day of every window that has a known target (the last day's target is not known)."""
-    return np.arange(sequence_length - 1, n_days - 1, dtype=np.int64)
+def sample_end_days(panel: np.ndarray, targets: np.ndarray, sequence_length: int) -> np.ndarray:
+    """End day of every window with at least one sample (a stock with its whole window and its target)."""
+    return np.flatnonzero(sample_mask(panel, targets, sequence_length).any(axis=1)).astype(np.int64)
 
 
 def chronological_split(n_samples: int, train: float, validation: float) -> Split:
@@ -64,16 +108,21 @@ def chronological_split(n_samples: int, train: float, validation: float) -> Spli
 class ScaledDataset:
     """What `scale` stores: the scaled panel once, plus what rebuilds every window from it."""
 
-    x_scaled: np.ndarray  # (days, stocks, features) float32
+    x_scaled: np.ndarray  # (days, stocks, features) float32, NaN where the stock is absent
     y_scaled: np.ndarray  # (days, stocks) float32, NaN where the target is unknown
     sequence_length: int
     split: Split
     x_scaler: MinMaxScaler
     y_scaler: MinMaxScaler
 
+    @property
+    def n_inputs(self) -> int:
+        """Input channels per stock and day of the models trained on it: features + presence."""
+        return int(self.x_scaled.shape[2]) + 1
+
     def windows(self, part: str) -> Windows:
         """Windows of `part` in ("train", "validation", "test")."""
-        ends = sample_end_days(len(self.x_scaled), self.sequence_length)
+        ends = sample_end_days(self.x_scaled, self.y_scaled, self.sequence_length)
         bounds = {
             "train": (0, self.split.train),
             "validation": (self.split.train, self.split.train + self.split.validation),
@@ -84,20 +133,29 @@ class ScaledDataset:
 
 
 def scale_dataset(
-    features: np.ndarray, targets: np.ndarray, sequence_length: int, train: float, validation: float
+    features: np.ndarray,
+    targets: np.ndarray,
+    sequence_length: int,
+    train: float,
+    validation: float,
 ) -> ScaledDataset:
-    """Split windows chronologically and scale with min-max scalers fitted on the training part only."""
-    n_days = len(features)
-    ends = sample_end_days(n_days, sequence_length)
+    """Split windows chronologically and scale with min-max scalers fitted on the training part only.
+
+    The scalers see only present cells: the features of the days up to the last training window's
+    end, and the targets of the training samples. A stock listed after the training part is scaled
+    with the range of each feature over all stocks' training cells.
+    """
+    mask = sample_mask(features, targets, sequence_length)
+    ends = np.flatnonzero(mask.any(axis=1))
     if len(ends) == 0:
         raise MissingDataError(
-            f"too little history: {n_days} days cannot make one window of sequence_length "
-            f"{sequence_length} with a known next-day target"
+            f"too little history: {len(features)} days cannot make one window of sequence_length "
+            f"{sequence_length} with a known next-session target"
         )
     split = chronological_split(len(ends), train, validation)
-    last_train_day = int(ends[split.train - 1])
-    x_scaler = MinMaxScaler.fit(features[: last_train_day + 1])
-    y_scaler = MinMaxScaler.fit(targets[ends[: split.train]])
+    train_ends = ends[: split.train]
+    x_scaler = MinMaxScaler.fit_with_fallback(features[: int(train_ends[-1]) + 1])
+    y_scaler = MinMaxScaler.fit_with_fallback(np.where(mask[train_ends], targets[train_ends], np.nan))
     return ScaledDataset(
         x_scaled=x_scaler.transform(features),
         y_scaled=y_scaler.transform(targets),

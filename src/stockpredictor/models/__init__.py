@@ -1,7 +1,12 @@
 """Pure modelling layer: architectures, training and price-space metrics (arrays in, arrays out; no I/O)."""
 
 from stockpredictor.models.architectures import ARCHITECTURES, ModelSpec, build_model, model_spec
-from stockpredictor.models.metrics import METRIC_NAMES, per_ticker_metrics, price_metrics, returns_to_prices
+from stockpredictor.models.metrics import (
+    BASELINE_METRIC_NAMES,
+    METRIC_NAMES,
+    price_metrics,
+    returns_to_prices,
+)
 from stockpredictor.models.training import (
     EpochLog,
     FitResult,
@@ -14,6 +19,7 @@ from stockpredictor.models.training import (
 
 __all__ = [
     "ARCHITECTURES",
+    "BASELINE_METRIC_NAMES",
     "METRIC_NAMES",
     "EpochLog",
     "FitResult",
@@ -24,7 +30,6 @@ __all__ = [
     "configure_torch_threads",
     "fit",
     "model_spec",
-    "per_ticker_metrics",
     "predict",
     "price_metrics",
     "returns_to_prices",

@@ -1,8 +1,9 @@
 """Minibatch training with early stopping on validation loss, and batched prediction.
 
-Losses are the mean squared error on the scaled targets over the targets that are known: NaN
-targets (a stock without a next-day value) are masked out, and each epoch's loss is the exact mean
-over all known targets of the epoch (not a mean of batch means). CPU tensors only.
+Losses are the mean squared error on the scaled targets over the samples that exist: NaN targets
+(a stock absent on a day of the window or on the target session) are masked out, and each epoch's
+loss is the exact mean over all known targets of the epoch (not a mean of batch means). CPU tensors
+only.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+#: Evaluation gathers windows in batches of at most this many bytes of model input (and at most
+#: `_EVAL_BATCH_SIZE` windows): 500 stocks x 30 days x 12 inputs make 720 kB per window.
+_EVAL_BATCH_BYTES = 32 * 2**20
 _EVAL_BATCH_SIZE = 1024
 
 
@@ -36,9 +40,19 @@ class WindowSource(Protocol):
 
     def __len__(self) -> int: ...
 
-    def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """x (B, seq_len, stocks, features) float32 and y (B, stocks) float32, NaN where unknown."""
+    @property
+    def sample_nbytes(self) -> int:
+        """Bytes of one sample's x."""
         ...
+
+    def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x (B, seq_len, stocks, inputs) float32 and y (B, stocks) float32, NaN where not a sample."""
+        ...
+
+
+def eval_batch_size(source: WindowSource) -> int:
+    """Windows per evaluation batch: at most `_EVAL_BATCH_SIZE`, and at most about 32 MB of input."""
+    return max(1, min(_EVAL_BATCH_SIZE, _EVAL_BATCH_BYTES // max(1, source.sample_nbytes)))
 
 
 @dataclass(frozen=True)
@@ -164,7 +178,7 @@ def fit(
     try:
         for epoch in range(1, config.max_epochs + 1):
             train_loss = _train_epoch(model, train, optimizer, rng, config.batch_size)
-            val_loss = _validation_loss(model, validation, _EVAL_BATCH_SIZE)
+            val_loss = _validation_loss(model, validation, eval_batch_size(validation))
             history.append(EpochLog(epoch, train_loss, val_loss))
             if val_loss < best_val_loss:  # NaN never improves
                 best_epoch, best_val_loss = epoch, val_loss
@@ -180,8 +194,10 @@ def fit(
     return FitResult(history, best_epoch, best_val_loss, stopped_early)
 
 
-def predict(model: nn.Module, windows: WindowSource, batch_size: int = _EVAL_BATCH_SIZE) -> np.ndarray:
+def predict(model: nn.Module, windows: WindowSource, batch_size: int | None = None) -> np.ndarray:
     """Model outputs (n, stocks) float32 for every window in order, in eval mode without gradients.
+
+    Windows are gathered `batch_size` at a time (default: `eval_batch_size`).
 
     The model's train/eval mode is restored afterwards.
     """
@@ -189,7 +205,8 @@ def predict(model: nn.Module, windows: WindowSource, batch_size: int = _EVAL_BAT
     model.eval()
     try:
         with torch.inference_mode():
-            outputs = [model(x).numpy() for x, _ in _batches(windows, np.arange(len(windows)), batch_size)]
+            size = batch_size or eval_batch_size(windows)
+            outputs = [model(x).numpy() for x, _ in _batches(windows, np.arange(len(windows)), size)]
     finally:
         model.train(was_training)
     if not outputs:

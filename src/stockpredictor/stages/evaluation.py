@@ -9,6 +9,7 @@ them with the actual closes; `train` uses it on the test windows, `promote` on r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,20 +18,20 @@ import numpy as np
 from sqlalchemy import Connection
 from torch import nn
 
-from stockpredictor.calendar import trading_days
+from stockpredictor.calendar import next_trading_days, trading_days
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.prices import load_prices
-from stockpredictor.errors import MissingDataError
+from stockpredictor.errors import InputWindowError, MissingDataError
 from stockpredictor.features.panel import build_panel, targets_to_close
 from stockpredictor.features.scaling import MinMaxScaler
 from stockpredictor.features.sequences import Windows
-from stockpredictor.models import predict
+from stockpredictor.models import predict, price_metrics
 
 
 @dataclass(frozen=True)
 class ModelInput:
-    """A model's scaled features on the last `sequence_length - 1 + n_days` shared trading days <= as_of."""
+    """A model's scaled features (NaN where absent) on the last `sequence_length - 1 + n_days` sessions."""
 
     dataset_run_id: str
     tickers: tuple[str, ...]
@@ -53,9 +54,10 @@ def model_input_panel(
 ) -> ModelInput:
     """Features for the model trained on `dataset_run_id`: enough days for `n_days` windows ending <= as_of.
 
-    Reads `params.features.warmup_days` extra trading days of raw history so that the indicators
-    match the training rows. Raises MissingDataError when a ticker has no data or the history is
-    too short.
+    The panel runs on the exchange calendar up to the last session <= as_of; a ticker without a row
+    on a session is absent there (NaN). Reads `params.features.warmup_days` extra trading days of
+    raw history so that the indicators match the training rows. Raises MissingDataError when no
+    ticker has data or the history is too short.
     """
     processed = load_processed(conn, dataset_run_id)
     scaled = load_scaled(conn, dataset_run_id)
@@ -64,15 +66,12 @@ def model_input_panel(
     prices = load_prices(
         conn, tickers, as_of, start=_history_start(as_of, params.features.warmup_days + needed)
     )
-    empty = [ticker for ticker, frame in prices.items() if frame.empty]
-    if empty:
-        raise MissingDataError(
-            f"no raw data up to {as_of} for ticker(s) {', '.join(empty)}: run `ingest` first"
-        )
-    panel = build_panel(prices, columns, processed.target)
+    if all(frame.empty for frame in prices.values()):
+        raise MissingDataError(f"no raw data up to {as_of} for {', '.join(tickers)}: run `ingest` first")
+    panel = build_panel(prices, columns, processed.target, until=as_of)
     if len(panel.dates) < needed:
         raise MissingDataError(
-            f"only {len(panel.dates)} trading days with complete features up to {as_of} for "
+            f"only {len(panel.dates)} trading days with features up to {as_of} for "
             f"{', '.join(tickers)}; {needed} are needed "
             f"(sequence_length {scaled.sequence_length}, {n_days} window(s))"
         )
@@ -97,17 +96,23 @@ def _history_start(as_of: date, n_trading_days: int) -> date:
 
 @dataclass(frozen=True)
 class PricePredictions:
-    """Next-day closes forecast from windows ending on `as_of_dates`, next to the actual closes.
+    """Next-session closes forecast from windows ending on `as_of_dates`, next to the actual closes.
 
-    Arrays are (len(target_dates), len(tickers)); `last_close` is the close of each window's last day.
+    Arrays are (len(target_dates), len(tickers)); `last_close` is the close of each window's last day,
+    `previous_close` the close of the session before it (NaN when absent: the last-move baseline).
+    `target_dates[i]` is the exchange session after `as_of_dates[i]`. A cell is `scored` only when the
+    ticker is present on every day of the window and on that next session; elsewhere the arrays hold
+    NaN and no metric sees the cell.
     """
 
     tickers: tuple[str, ...]
     as_of_dates: list[date]
     target_dates: list[date]
     last_close: np.ndarray
+    previous_close: np.ndarray
     predicted: np.ndarray
     actual: np.ndarray
+    scored: np.ndarray  # (days, tickers) bool
 
     def restricted(self, target_dates: Sequence[date], tickers: Sequence[str]) -> PricePredictions:
         """The same forecasts on a subset of target days and tickers (in the order given)."""
@@ -117,10 +122,46 @@ class PricePredictions:
             tickers=tuple(tickers),
             as_of_dates=[self.as_of_dates[r] for r in rows],
             target_dates=list(target_dates),
-            last_close=self.last_close[np.ix_(rows, cols)],
-            predicted=self.predicted[np.ix_(rows, cols)],
-            actual=self.actual[np.ix_(rows, cols)],
+            **{name: getattr(self, name)[np.ix_(rows, cols)] for name in _CELL_ARRAYS},
         )
+
+    def masked(self, scored: np.ndarray) -> PricePredictions:
+        """The same forecasts scored only where `scored` (and already scored)."""
+        keep = self.scored & scored
+        return dataclasses.replace(
+            self,
+            last_close=np.where(keep, self.last_close, np.nan),
+            previous_close=np.where(keep, self.previous_close, np.nan),
+            predicted=np.where(keep, self.predicted, np.nan),
+            actual=np.where(keep, self.actual, np.nan),
+            scored=keep,
+        )
+
+    def cells(self, column: int | None = None) -> tuple[np.ndarray, ...]:
+        """(predicted, actual, last_close, previous_close) of the scored cells (of one ticker column),
+        each as an (n, 1) array: the arguments of `price_metrics`."""
+        mask = self.scored if column is None else self.scored & (np.arange(len(self.tickers)) == column)
+        arrays = (self.predicted, self.actual, self.last_close, self.previous_close)
+        return tuple(array[mask][:, None] for array in arrays)
+
+    def metrics(self) -> dict[str, float]:
+        """`price_metrics` over every scored cell; MissingDataError when there is none."""
+        if not self.scored.any():
+            raise MissingDataError(
+                f"no scored cell in {len(self.target_dates)} day(s) of {', '.join(self.tickers)}"
+            )
+        return price_metrics(*self.cells())
+
+    def per_ticker(self) -> dict[str, dict[str, float]]:
+        """`price_metrics` of each ticker with a scored cell, keyed by ticker."""
+        return {
+            ticker: price_metrics(*self.cells(j))
+            for j, ticker in enumerate(self.tickers)
+            if self.scored[:, j].any()
+        }
+
+
+_CELL_ARRAYS = ("last_close", "previous_close", "predicted", "actual", "scored")
 
 
 def forecast(
@@ -133,30 +174,61 @@ def forecast(
     tickers: tuple[str, ...],
     target: str,
 ) -> PricePredictions:
-    """Predict every window, unscale, turn into next-day closes and pair with the next day's actual close."""
+    """Predict every window, unscale, turn into next-session closes and pair with that session's close.
+
+    A cell is scored only when the window is complete for the ticker and the panel's next day is the
+    next exchange session with the ticker present on it (a stored panel that skipped a session never
+    scores a two-session move).
+    """
     ends = windows.end_days
     if len(ends) == 0 or int(ends.max()) + 1 >= len(close):
         raise ValueError("every window needs a known next day to be scored")
-    predicted = targets_to_close(y_scaler.inverse_transform(predict(model, windows)), close[ends], target)
+    target_dates = next_trading_days([dates[e] for e in ends])
+    on_next_session = np.array([dates[e + 1] == d for e, d in zip(ends, target_dates, strict=True)])
+    last_close, actual = close[ends], close[ends + 1]
+    after_previous = next_trading_days([dates[max(e - 1, 0)] for e in ends])
+    previous_known = np.array([e > 0 and dates[e] == d for e, d in zip(ends, after_previous, strict=True)])
+    previous_close = np.where(previous_known[:, None], close[np.maximum(ends - 1, 0)], np.nan)
+    scored = windows.complete() & on_next_session[:, None] & np.isfinite(last_close) & np.isfinite(actual)
+    unscaled = y_scaler.inverse_transform(predict(model, windows))
+    predicted = targets_to_close(unscaled, np.where(scored, last_close, 1.0), target)
     return PricePredictions(
         tickers=tickers,
         as_of_dates=[dates[e] for e in ends],
-        target_dates=[dates[e + 1] for e in ends],
-        last_close=close[ends],
+        target_dates=target_dates,
+        last_close=last_close,
+        previous_close=previous_close,
         predicted=predicted,
-        actual=close[ends + 1],
-    )
+        actual=actual,
+        scored=np.ones_like(scored),
+    ).masked(scored)
 
 
 def recent_forecasts(
-    conn: Connection, model: nn.Module, dataset_run_id: str, params: Params, as_of: date, window_days: int
+    conn: Connection,
+    model: nn.Module,
+    dataset_run_id: str,
+    params: Params,
+    as_of: date,
+    window_days: int,
+    input_shape: tuple[int, ...] | None = None,
 ) -> PricePredictions:
-    """Forecasts of `model` (trained on `dataset_run_id`) for the last `window_days` trading days <= as_of."""
+    """Forecasts of `model` (trained on `dataset_run_id`) for the last `window_days` trading days <= as_of.
+
+    `input_shape` is the model's logged input shape (batch first): InputWindowError when its windows
+    have another shape (a model trained before inputs had a presence channel).
+    """
     data = model_input_panel(conn, dataset_run_id, params, as_of, n_days=window_days + 1)
     ends = np.arange(data.sequence_length - 1, len(data.dates) - 1)
+    windows = data.windows(ends)
+    shape = (data.sequence_length, len(data.tickers), windows.n_inputs)
+    if input_shape is not None and tuple(input_shape[1:]) != shape:
+        raise InputWindowError(
+            f"the model takes inputs of shape {tuple(input_shape[1:])}, its dataset's windows are {shape}"
+        )
     return forecast(
         model,
-        data.windows(ends),
+        windows,
         y_scaler=data.y_scaler,
         close=data.close,
         dates=data.dates,
@@ -168,11 +240,13 @@ def recent_forecasts(
 def on_common_cells(
     first: PricePredictions, second: PricePredictions
 ) -> tuple[PricePredictions, PricePredictions]:
-    """Both forecast sets restricted to the target days and tickers they share (the same window)."""
+    """Both forecast sets restricted to the target days, tickers and scored cells they share."""
     days = sorted(set(first.target_dates) & set(second.target_dates))
     tickers = [t for t in first.tickers if t in second.tickers]
     if not days or not tickers:
         raise MissingDataError(
             f"the two models share no scored day and ticker (tickers {first.tickers} vs {second.tickers})"
         )
-    return first.restricted(days, tickers), second.restricted(days, tickers)
+    first, second = first.restricted(days, tickers), second.restricted(days, tickers)
+    both = first.scored & second.scored
+    return first.masked(both), second.masked(both)

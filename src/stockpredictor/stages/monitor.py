@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from stockpredictor import registry
 from stockpredictor.config import MonitoringParams, Params, Settings
 from stockpredictor.db.performance import log_evaluations, matured_predictions, recent_evaluations
+from stockpredictor.db.prices import previous_session_closes
 from stockpredictor.models.metrics import price_metrics
 from stockpredictor.stages.common import resolve_as_of
 
@@ -60,6 +61,7 @@ def monitor_model(
             if mlflow_run_id
             else []
         )
+        previous_close = previous_session_closes(conn, ((e.ticker, e.as_of_date) for e in window))
     log.info("monitor %s: %d new evaluations logged", as_of, added)
     if mlflow_run_id is None:
         return MonitorResult(INSUFFICIENT_DATA, "no production model", {}, added)
@@ -77,7 +79,7 @@ def monitor_model(
         for name in ("predicted_close", "actual_close", "last_close")
     )
     metrics = {
-        **price_metrics(predicted, actual, last_close),
+        **price_metrics(predicted, actual, last_close, previous_close[:, None]),
         "n_days": float(n_days),
         "n_evaluations": float(len(window)),
     }

@@ -63,7 +63,7 @@ def _objective(dataset: ScaledDataset, params: Params) -> Any:
     def objective(trial: optuna.Trial) -> float:
         hyperparameters = suggest(trial, params)
         torch.manual_seed(params.optimize.seed + trial.number)
-        model = build_model(model_spec(hyperparameters, *dataset.x_scaled.shape[1:]))
+        model = build_model(model_spec(hyperparameters, dataset.x_scaled.shape[1], dataset.n_inputs))
         config = TrainConfig(
             learning_rate=hyperparameters["learning_rate"],
             batch_size=hyperparameters["batch_size"],

@@ -54,6 +54,7 @@ class PredictResult:
     model_version: int
     predictions: list[Prediction]
     json_path: Path
+    stale: dict[str, str]  # ticker -> why it was not predicted (see `prepare_input`)
 
 
 def predict(
@@ -67,6 +68,8 @@ def predict(
 ) -> PredictResult:
     """Predict with `model_uri` on the window at `input_path` (saved by `prepare-input` for that model).
 
+    Only the tickers the window does not mark stale are predicted. A window whose shape is not the one
+    the model was logged with (e.g. a model trained before inputs had a presence channel) is refused.
     `replace`: store forecasts that differ from those already stored for the day (kept as history).
     """
     registry.use_tracking(settings)
@@ -79,12 +82,19 @@ def predict(
         )
     with engine.connect() as conn:
         _, y_scaler = load_scalers(conn, info.dataset_run_id)
-    model = registry.load_model(model_uri)
+    model, input_shape = registry.load_model(model_uri)
+    if input_shape is not None and tuple(input_shape[1:]) != window.shape[1:]:
+        raise InputWindowError(
+            f"{input_path}: window shape {window.shape[1:]} does not fit {info.name} version "
+            f"{info.version}, which takes {tuple(input_shape[1:])} (batch dimension left out): retrain it"
+        )
     with torch.inference_mode():
         scaled = model(torch.from_numpy(window)).numpy()[0]
-    tickers = list(sidecar["tickers"])
+    columns = [j for j, t in enumerate(sidecar["tickers"]) if t in sidecar["last_close"]]
+    tickers = [sidecar["tickers"][j] for j in columns]
     last_close = np.array([sidecar["last_close"][t] for t in tickers], dtype=np.float64)
-    predicted = targets_to_close(y_scaler.inverse_transform(scaled), last_close, sidecar["target"])
+    unscaled = y_scaler.inverse_transform(scaled)[columns]
+    predicted = targets_to_close(unscaled, last_close, sidecar["target"])
     last_day = date.fromisoformat(sidecar["last_day"])
     result = PredictResult(
         as_of=date.fromisoformat(sidecar["as_of"]),
@@ -97,6 +107,7 @@ def predict(
             Prediction(t, float(c), float(p)) for t, c, p in zip(tickers, last_close, predicted, strict=True)
         ],
         json_path=settings.predictions_dir / "historical" / f"{last_day}.json",
+        stale=dict(sidecar.get("stale", {})),
     )
     if _store(engine, result, replace):
         _write_files(result, settings.predictions_dir / LATEST_FILE)
@@ -109,6 +120,8 @@ def predict(
         model_uri,
         ", ".join(f"{p.ticker} {p.predicted_close:.2f}" for p in result.predictions),
     )
+    for ticker, why in result.stale.items():
+        log.warning("predict %s: %s not predicted: it %s", last_day, ticker, why)
     return result
 
 
@@ -143,6 +156,7 @@ def _write_files(result: PredictResult, latest_path: Path) -> None:
         "model_version": result.model_version,
         "created_at": datetime.now(UTC).isoformat(),
         "predictions": [asdict(p) for p in result.predictions],
+        "stale": result.stale,
     }
     write_json_atomic(result.json_path, document)
     if (

@@ -8,10 +8,12 @@ cover). The candidate is promoted only when
 - its MAE <= persistence MAE x (1 + `promotion.persistence_tolerance`), and
 - its MAE <= production MAE x (1 - `promotion.min_improvement`) (skipped for the first model).
 
-`force=True` sets the alias without the gate (rollback). A version whose MLflow run is not FINISHED
-(a training that crashed or was killed after registering) is rejected, forced or not. Every
-decision, with its numbers, is appended to `model_promotions` and set as `promotion_*` tags on the
-candidate's version and run.
+A production model whose logged input shape does not fit its windows (one trained before the inputs
+had a presence channel) cannot be scored: the candidate is then judged as a first model and the
+reason says why. `force=True` sets the alias without the gate (rollback). A version whose MLflow run
+is not FINISHED (a training that crashed or was killed after registering) is rejected, forced or
+not. Every decision, with its numbers, is appended to `model_promotions` and set as `promotion_*`
+tags on the candidate's version and run.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from sqlalchemy import Engine
 from stockpredictor import registry
 from stockpredictor.config import Params, PromotionParams, Settings
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
-from stockpredictor.errors import UsageError
-from stockpredictor.models import METRIC_NAMES, price_metrics
+from stockpredictor.errors import InputWindowError, UsageError
+from stockpredictor.models import BASELINE_METRIC_NAMES, METRIC_NAMES
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
@@ -113,10 +115,14 @@ def promote(
         promoted, decision = False, REJECTED
         reason = f"version {candidate.version} already is the production model"
     else:
-        metrics, window = _compare(engine, params, candidate, production, resolve_as_of(as_of, params))
-        promoted, reason = gate(metrics, params.promotion, production is not None)
+        metrics, window, left_out = _compare(
+            engine, params, candidate, production, resolve_as_of(as_of, params)
+        )
+        promoted, reason = gate(metrics, params.promotion, "production_mae" in metrics)
         decision = PROMOTED if promoted else REJECTED
-        reason += f" (on {window['n_days']} trading days {window['first']}..{window['last']})"
+        reason = (
+            left_out + reason + f" (on {window['n_days']} trading days {window['first']}..{window['last']})"
+        )
     record = PromotionRecord(
         created_at=datetime.now(UTC),
         model_name=name,
@@ -150,32 +156,41 @@ def _compare(
     candidate: ModelVersionRef,
     production: ModelVersionRef | None,
     as_of: date,
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """Metrics of the candidate, persistence and production on the same recent window, and that window."""
-    days = params.promotion.window_days
-    with engine.connect() as conn:
-        scored = recent_forecasts(
-            conn, registry.load_model(candidate.model_uri), candidate.dataset_run_id, params, as_of, days
+) -> tuple[dict[str, float], dict[str, Any], str]:
+    """Metrics of the candidate, persistence and production on the same recent window, that window, and
+    why production was left out ("" when it was scored): a production model whose logged input shape
+    does not fit its own windows (trained before inputs had a presence channel) cannot be scored."""
+
+    def forecasts(version: ModelVersionRef) -> PricePredictions:
+        loaded = registry.load_model(version.model_uri)
+        return recent_forecasts(
+            conn,
+            loaded.model,
+            version.dataset_run_id,
+            params,
+            as_of,
+            params.promotion.window_days,
+            input_shape=loaded.input_shape,
         )
-        current: PricePredictions | None = None
+
+    current: PricePredictions | None = None
+    left_out = ""
+    with engine.connect() as conn:
+        scored = forecasts(candidate)
         if production is not None:
-            current = recent_forecasts(
-                conn,
-                registry.load_model(production.model_uri),
-                production.dataset_run_id,
-                params,
-                as_of,
-                days,
-            )
+            try:
+                current = forecasts(production)
+            except InputWindowError as exc:
+                left_out = f"production version {production.version} cannot be scored ({exc}); "
     if current is not None:
         scored, current = on_common_cells(scored, current)
-    candidate_metrics = price_metrics(scored.predicted, scored.actual, scored.last_close)
+    candidate_metrics = scored.metrics()
     metrics = {
         **{f"candidate_{k}": candidate_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")},
-        **{f"persistence_{k}": candidate_metrics[f"persistence_{k}"] for k in METRIC_NAMES},
+        **{k: candidate_metrics[k] for k in BASELINE_METRIC_NAMES},
     }
     if current is not None:
-        production_metrics = price_metrics(current.predicted, current.actual, current.last_close)
+        production_metrics = current.metrics()
         metrics.update({f"production_{k}": production_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")})
     window = {
         "first": scored.target_dates[0].isoformat(),
@@ -184,4 +199,4 @@ def _compare(
         "tickers": list(scored.tickers),
     }
     metrics.update({"n_days": float(len(scored.target_dates)), "n_tickers": float(len(scored.tickers))})
-    return metrics, window
+    return metrics, window, left_out

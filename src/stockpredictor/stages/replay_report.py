@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from stockpredictor.config import Params
 from stockpredictor.db.performance import prediction_outcomes
-from stockpredictor.db.prices import load_prices
+from stockpredictor.db.prices import load_prices, previous_session_closes
 from stockpredictor.models.metrics import price_metrics
 from stockpredictor.stages.monitor import MonitorResult
 from stockpredictor.stages.predict import PredictResult
@@ -27,7 +27,8 @@ _METRIC_COLUMNS = (
     ("directional_accuracy", "dir. acc.", "{:.3f}"),
     ("persistence_mae", "persistence MAE", "{:.4f}"),
     ("persistence_mape", "persistence MAPE %", "{:.3f}"),
-    ("persistence_directional_accuracy", "persistence dir. acc.", "{:.3f}"),
+    ("always_up_directional_accuracy", "always-up dir. acc.", "{:.3f}"),
+    ("last_move_directional_accuracy", "last-move dir. acc.", "{:.3f}"),
     ("mae_ratio", "MAE / persistence", "{:.3f}"),
 )
 
@@ -69,6 +70,9 @@ def write_report(engine: Engine, params: Params, days: list[ReplayDay], output_d
     output_dir.mkdir(parents=True, exist_ok=True)
     with engine.connect() as conn:
         outcomes = prediction_outcomes(conn)
+        outcomes["previous_close"] = previous_session_closes(
+            conn, zip(outcomes["ticker"], outcomes["as_of_date"], strict=True)
+        )
         actual = load_prices(conn, params.data.tickers, days[-1].day, start=days[0].day)
     csv_path = output_dir / "predictions.csv"
     outcomes.to_csv(csv_path, index=False)
@@ -87,7 +91,7 @@ def _metrics_row(label: str, rows: pd.DataFrame) -> str:
     metrics = price_metrics(
         *(
             evaluated[c].to_numpy(dtype=np.float64)[:, None]
-            for c in ("predicted_close", "actual_close", "last_close")
+            for c in ("predicted_close", "actual_close", "last_close", "previous_close")
         )
     )
     return "| " + " | ".join(cells + [fmt.format(metrics[key]) for key, _, fmt in _METRIC_COLUMNS]) + " |"
@@ -119,8 +123,9 @@ def _summary(outcomes: pd.DataFrame, days: list[ReplayDay]) -> str:
         f"- {len(outcomes)} predictions, {int(outcomes['actual_close'].notna().sum())} evaluated against the "
         "actual close (the last day's targets lie after the range)",
         f"- {len(trainings)} training run(s), {len(promoted)} promotion(s)",
-        "- Persistence: tomorrow's close = today's. Direction is measured against the last actual close "
-        "(persistence never calls a move: its directional accuracy is the share of unchanged closes).",
+        "- Persistence: tomorrow's close = today's. Direction is measured against the last actual close; "
+        "persistence never calls a move, so the direction baselines are always up (the share of up days) "
+        "and last move (the move into the as-of day, repeated).",
         "",
         "## Per model (over the replayed range)",
         "",

@@ -36,8 +36,6 @@ from stockpredictor.models import (
     configure_torch_threads,
     fit,
     model_spec,
-    per_ticker_metrics,
-    price_metrics,
 )
 from stockpredictor.stages.evaluation import PricePredictions, forecast
 
@@ -85,7 +83,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         processed = load_processed(conn, dataset_run_id)
         dataset = load_scaled(conn, dataset_run_id)
     hyperparameters, source = hyperparameters_for(engine, params, dataset_run_id)
-    spec = model_spec(hyperparameters, *dataset.x_scaled.shape[1:])
+    spec = model_spec(hyperparameters, dataset.x_scaled.shape[1], dataset.n_inputs)
     config = TrainConfig(
         learning_rate=float(hyperparameters["learning_rate"]),
         batch_size=int(hyperparameters["batch_size"]),
@@ -134,17 +132,15 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             target=processed.target,
         )
         metrics = {
-            **{
-                f"test_{k}": v for k, v in price_metrics(test.predicted, test.actual, test.last_close).items()
-            },
+            **{f"test_{k}": v for k, v in test.metrics().items()},
             "best_epoch": float(fitted.best_epoch),
             "epochs_trained": float(len(fitted.history)),
             "best_val_loss": fitted.best_val_loss,
             "train_seconds": time.perf_counter() - started,
         }
-        by_ticker = per_ticker_metrics(test.predicted, test.actual, test.last_close, test.tickers)
+        by_ticker = test.per_ticker()
         run.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
-        for ticker in test.tickers:
+        for ticker in by_ticker:
             run.log_figure(_plot(test, ticker), f"plots/{ticker}.png")
         example, _ = dataset.windows("train").batch(np.arange(2))
         logged = registry.log_model(
@@ -204,13 +200,19 @@ def _report(
         f"at epoch {fitted.best_epoch} of {len(fitted.history)}"
         + (" (stopped early; best weights restored)" if fitted.stopped_early else ""),
         "",
-        "| test metric | model | persistence |",
+        "| test metric | model | baseline |",
         "|---|---:|---:|",
         *(
-            f"| {name} | {metrics[f'test_{name}']:.4f} | {metrics[f'test_persistence_{name}']:.4f} |"
-            for name in ("mae", "rmse", "mape", "directional_accuracy")
+            f"| {name} | {metrics[f'test_{name}']:.4f} | "
+            f"{metrics[f'test_persistence_{name}']:.4f} (persistence) |"
+            for name in ("mae", "rmse", "mape")
         ),
         f"| MAE ratio to persistence | {metrics['test_mae_ratio']:.4f} | 1 |",
+        *(
+            f"| directional_accuracy | {metrics['test_directional_accuracy']:.4f} | "
+            f"{metrics[f'test_{baseline}_directional_accuracy']:.4f} ({baseline.replace('_', ' ')}) |"
+            for baseline in ("always_up", "last_move")
+        ),
         "",
         "| ticker | MAE | persistence MAE | directional accuracy |",
         "|---|---:|---:|---:|",
@@ -239,4 +241,5 @@ def _prediction_rows(test: PricePredictions, mlflow_run_id: str) -> list[dict[st
         }
         for i, (as_of, target) in enumerate(zip(test.as_of_dates, test.target_dates, strict=True))
         for j, ticker in enumerate(test.tickers)
+        if test.scored[i, j]
     ]

@@ -57,7 +57,15 @@ function renderPredictions(latest) {
   }
 }
 
-const TEST_METRICS = [["mae", "MAE"], ["rmse", "RMSE"], ["mape", "MAPE %"], ["directional_accuracy", "Direction"]];
+// [model metric, label, baseline metric, baseline name]: persistence never calls a move, so direction
+// is compared with "always up" and "last move".
+const TEST_METRICS = [
+  ["mae", "MAE", "persistence_mae", "persistence"],
+  ["rmse", "RMSE", "persistence_rmse", "persistence"],
+  ["mape", "MAPE %", "persistence_mape", "persistence"],
+  ["directional_accuracy", "Direction", "always_up_directional_accuracy", "always up"],
+  ["directional_accuracy", "Direction", "last_move_directional_accuracy", "last move"],
+];
 
 function renderModel(card) {
   const list = document.getElementById("model-card");
@@ -78,10 +86,10 @@ function renderModel(card) {
   const shown = (name, value) => (value === undefined || value === null ? "–"
     : name === "directional_accuracy" ? ratio(value) : value.toFixed(3));
   const body = document.querySelector("#test-metrics tbody");
-  body.replaceChildren(...TEST_METRICS.map(([name, label]) => {
+  body.replaceChildren(...TEST_METRICS.map(([name, label, baseline, baselineName]) => {
     const row = element("tr");
     row.append(element("td", {}, label), element("td", { class: "num" }, shown(name, metric(name))),
-      element("td", { class: "num" }, shown(name, metric(`persistence_${name}`))));
+      element("td", { class: "num" }, `${shown(name, metric(baseline))} (${baselineName})`));
     return row;
   }));
 }

@@ -45,11 +45,15 @@ def test_every_day_has_predictions_and_every_ticker_evaluated_days(replayed: Rep
 
 def test_training_on_bootstrap_and_on_retrain_never_sees_the_future(replayed: Replayed) -> None:
     events = [(e.day, e.trigger) for d in replayed.result.days for e in d.trainings]
-    assert events[0] == (REPLAY_START, "no production model")
+    assert events[0] == (
+        REPLAY_START,
+        "no production model; 0 training(s) in the last 126 sessions < max_trainings 2",
+    )
     assert [day for day, _ in events[1:]] == [REPLAY_END]
-    assert "persistence > max_mae_ratio_to_persistence 0.01" in events[1][1]
+    assert "> max_mape 1e-09% (hard guard)" in events[1][1]
+    assert events[1][1].endswith("; 1 training(s) in the last 126 sessions < max_trainings 2")
     decisions = [d.monitor.decision for d in replayed.result.days if d.monitor]
-    assert decisions == [INSUFFICIENT_DATA] * 19 + [RETRAIN]
+    assert decisions == [RETRAIN] + [INSUFFICIENT_DATA] * 18 + [RETRAIN]  # one decision a day
     with replayed.engine.connect() as conn:
         for d in replayed.result.days:
             for event in d.trainings:

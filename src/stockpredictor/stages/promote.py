@@ -94,6 +94,7 @@ def promote(
     else:
         candidate = registry.latest_version(name)
     production = registry.production_model(name)
+    day = resolve_as_of(as_of, params)
     window: dict[str, Any] = {}
     metrics: dict[str, float] = {}
     if force:
@@ -104,7 +105,7 @@ def promote(
         promoted, decision = False, REJECTED
         reason = f"version {candidate.version} already is the production model"
     else:
-        metrics, window = _compare(engine, params, candidate, production, resolve_as_of(as_of, params))
+        metrics, window = _compare(engine, params, candidate, production, day)
         promoted, reason = gate(metrics, params.promotion, production is not None)
         decision = PROMOTED if promoted else REJECTED
         reason += f" (on {window['n_days']} trading days {window['first']}..{window['last']})"
@@ -117,6 +118,7 @@ def promote(
         decision=decision,
         reason=reason,
         metrics={**metrics, **({"window": window} if window else {})},
+        as_of_date=day,
     )
     with engine.begin() as conn:  # the decision is stored only if the alias change succeeded
         record_promotion(conn, record)

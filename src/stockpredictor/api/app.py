@@ -27,6 +27,7 @@ from stockpredictor.api.models import (
     Health,
     LatestPredictions,
     ModelCard,
+    MonitorDecisions,
     Performance,
     TickerHistory,
     TickerInfo,
@@ -163,6 +164,21 @@ def performance(
     """Rolling metrics per model over its most recent evaluated days, next to the persistence baseline."""
     days = window or params.monitoring.window_days
     return Performance(window_days=days, models=queries.performance(conn, days))
+
+
+@router.get("/monitoring/decisions", response_model=MonitorDecisions, responses=_UNAVAILABLE)
+def monitoring_decisions(
+    conn: Conn,
+    params: ParamsDep,
+    start: Annotated[IsoDay | None, Query(description="First as-of day (YYYY-MM-DD)")] = None,
+    end: Annotated[IsoDay | None, Query(description="Last as-of day (YYYY-MM-DD)")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many, newest first")] = 100,
+) -> MonitorDecisions:
+    """The daily monitor's decisions (retrain, ok, suppressed by cooldown or budget, ...) and why."""
+    name = params.train.model_name
+    return MonitorDecisions(
+        model_name=name, decisions=queries.monitor_decisions(conn, name, start, end, limit)
+    )
 
 
 @router.get(

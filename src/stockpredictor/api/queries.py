@@ -14,10 +14,12 @@ from stockpredictor.api.models import (
     LatestPredictions,
     Metrics,
     ModelPerformance,
+    MonitorDecision,
     Prediction,
     PredictionOutcome,
     TickerInfo,
 )
+from stockpredictor.db.monitor_decisions import decision_log
 from stockpredictor.db.schema import (
     latest_predictions,
     model_performance_log,
@@ -223,3 +225,22 @@ def promotion(conn: Connection, model_name: str, version: int) -> Row[datetime, 
         .order_by(model_promotions.c.created_at.desc(), model_promotions.c.id.desc())
         .limit(1)
     ).first()
+
+
+def monitor_decisions(
+    conn: Connection, model_name: str, start: date | None, end: date | None, limit: int
+) -> list[MonitorDecision]:
+    """The monitor's stored decisions about `model_name`, newest as-of day first."""
+    return [
+        MonitorDecision.model_validate(
+            {
+                "as_of_date": r.as_of_date,
+                "created_at": r.created_at,
+                "mlflow_run_id": r.model_run_id,
+                "decision": r.decision,
+                "reason": r.reason,
+                "statistics": r.statistics,
+            }
+        )
+        for r in decision_log(conn, model_name, start, end, limit)
+    ]

@@ -79,8 +79,16 @@ def test_horizon_is_the_next_trading_day(replayed: Replayed) -> None:
 def test_report_has_summary_and_a_chart_per_ticker(replayed: Replayed) -> None:
     report = replayed.result.report
     summary = report.summary.read_text()
-    for heading in ("## Per model", "## Per ticker", "## Retrain events and promotions", "## Days"):
+    for heading in (
+        "## Per model",
+        "## Per ticker",
+        "## Retrain events and promotions",
+        "## Monitor decisions",
+        "## Days",
+    ):
         assert heading in summary
+    assert "| retrain | 2 |\n| insufficient_data | 18 |\n" in summary
+    assert f"| {REPLAY_END} | 19 | MAPE " in summary  # sessions since the bootstrap training
     assert "| v1 | 80 | 76 |" in summary  # v1 made every prediction of the range (20 days x 4 tickers)
     assert "persistence MAE" in summary and "no production model" in summary
     assert [p.name for p in report.charts] == [f"{ticker}.png" for ticker in TICKERS]

@@ -108,6 +108,26 @@ function renderPerformance(report, productionMlflowRunId) {
   }
 }
 
+const DECISIONS_SHOWN = 15;
+const pValue = (value) => (value === null || value === undefined ? "–" : value.toPrecision(2));
+
+function renderDecisions(log) {
+  const body = document.querySelector("#decisions tbody");
+  body.replaceChildren();
+  if (log.decisions.length === 0) showMessage("decisions-message", "The monitor has not decided anything yet.");
+  for (const d of log.decisions) {
+    const row = element("tr", { "data-decision": d.decision });
+    row.append(
+      element("td", {}, d.as_of_date),
+      element("td", { class: `decision ${d.decision}` }, d.decision.replaceAll("_", " ")),
+      element("td", { class: "num" }, pValue(d.statistics.dm_p_value)),
+      element("td", { class: "num" }, pValue(d.statistics.direction_p_value)),
+      element("td", { class: "reason" }, d.reason),
+    );
+    body.append(row);
+  }
+}
+
 function scale(domainMin, domainMax, rangeMin, rangeMax) {
   const span = domainMax - domainMin || 1;
   return (value) => rangeMin + ((value - domainMin) / span) * (rangeMax - rangeMin);
@@ -186,8 +206,9 @@ async function renderCharts(latest) {
 }
 
 async function main() {
-  const [latest, card, report] = await Promise.allSettled([
+  const [latest, card, report, decisions] = await Promise.allSettled([
     getJson("/predictions/latest"), getJson("/model"), getJson("/performance"),
+    getJson(`/monitoring/decisions?limit=${DECISIONS_SHOWN}`),
   ]);
   if (latest.status === "fulfilled") {
     renderPredictions(latest.value);
@@ -202,6 +223,8 @@ async function main() {
   } else {
     showMessage("performance-message", report.reason.message);
   }
+  if (decisions.status === "fulfilled") renderDecisions(decisions.value);
+  else showMessage("decisions-message", decisions.reason.message);
 }
 
 main();

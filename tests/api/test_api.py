@@ -164,6 +164,7 @@ def test_model_card_shows_production_version_and_promotion(client: TestClient, r
     assert body["dataset_run_id"] == registry.dataset_run_id
     assert body["test_metrics"] == {"test_mae": 1.2, "test_mae_ratio": None, "test_persistence_mae": 1.3}
     assert body["promotion_decision"] == "promoted" and body["promoted_at"].startswith(str(date.today())[:4])
+    assert body["baseline"] is None  # a trained model serves
 
 
 def test_model_is_404_before_any_promotion(

@@ -16,7 +16,7 @@ from stockpredictor.models.retraining_policy import (
     SUPPRESSED_BUDGET,
     SUPPRESSED_COOLDOWN,
 )
-from stockpredictor.stages.monitor import INSUFFICIENT_DATA, OK, RETRAIN, monitor_model
+from stockpredictor.stages.monitor import BASELINE_SERVES, INSUFFICIENT_DATA, OK, RETRAIN, monitor_model
 from tests.support.overrides import repo_params
 
 PROD, OLD = "run-production", "run-old"
@@ -261,6 +261,16 @@ def test_after_a_rejected_candidate_only_fresh_sessions_count(stored: Engine) ->
     assert (decision, n_days) == (RETRAIN, 2) and "over the last 2 evaluated day(s)" in reason
     _trained(stored, (DAYS[3], PROMOTED))  # a promoted candidate: its own evaluations are all fresh
     assert _decide(stored, fresh_evidence_sessions=20, window_days=20)[0] == RETRAIN
+
+
+def test_the_baseline_in_production_asks_for_a_training_within_the_policy(stored: Engine) -> None:
+    _trained(stored, (DAYS[3], REJECTED))  # the first candidate lost to persistence, which now serves
+    held = monitor_model(stored, params_with(cooldown_sessions=2), PROD, AS_OF, baseline=True)
+    assert held.decision == SUPPRESSED_COOLDOWN and held.reason.startswith(BASELINE_SERVES + "; in cooldown")
+    asked = monitor_model(stored, params_with(cooldown_sessions=1), PROD, AS_OF, baseline=True)
+    assert (
+        asked.decision == RETRAIN and asked.metrics == {}
+    )  # no test: persistence is not judged against itself
 
 
 def test_every_decision_is_stored_with_reason_and_statistics(stored: Engine) -> None:

@@ -218,6 +218,7 @@ def model(conn: Conn, settings: SettingsDep, params: ParamsDep) -> ModelCard:
         promoted_at=promoted.created_at if promoted else None,
         promotion_decision=promoted.decision if promoted else None,
         promotion_reason=promoted.reason if promoted else None,
+        baseline=found.baseline,
     )
 
 

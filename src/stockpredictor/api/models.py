@@ -131,6 +131,9 @@ class ModelCard(_Response):
     promoted_at: UtcDatetime | None
     promotion_decision: str | None
     promotion_reason: str | None
+    baseline: str | None = Field(
+        description="`persistence` when the baseline serves (no trained model beat it yet), else null"
+    )
 
 
 class MonitorDecision(_Response):

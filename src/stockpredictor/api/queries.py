@@ -214,13 +214,13 @@ def _metrics(rows: list[Any]) -> Metrics:
 
 
 def promotion(conn: Connection, model_name: str, version: int) -> Row[datetime, str, str] | None:
-    """The newest decision that put `version` of `model_name` in production (promoted or forced)."""
+    """The newest decision that put `version` of `model_name` in production (promoted, forced, baseline)."""
     return conn.execute(
         select(model_promotions.c.created_at, model_promotions.c.decision, model_promotions.c.reason)
         .where(
             model_promotions.c.model_name == model_name,
             model_promotions.c.candidate_version == version,
-            model_promotions.c.decision.in_(("promoted", "forced")),
+            model_promotions.c.decision.in_(("promoted", "forced", "baseline")),
         )
         .order_by(model_promotions.c.created_at.desc(), model_promotions.c.id.desc())
         .limit(1)

@@ -6,7 +6,8 @@
    `monitoring.window_days` evaluated sessions: significance tests against persistence and the
    direction baselines, MAPE as a hard guard. After a rejected candidate only the sessions evaluated
    since that training count, and fewer than `monitoring.fresh_evidence_sessions` of them make a
-   firing trigger `awaiting_evidence`. No production model at all asks for a training.
+   firing trigger `awaiting_evidence`. No production model at all, or the persistence baseline in
+   production, asks for a training.
 3. A retraining the trigger asks for passes the policy (`models.retraining_policy`: cooldown and
    budget, over the trainings in `model_promotions`) or is `suppressed_cooldown` / `suppressed_budget`.
 
@@ -48,6 +49,7 @@ __all__ = ["INSUFFICIENT_DATA", "OK", "RETRAIN", "MonitorResult", "monitor", "mo
 log = logging.getLogger(__name__)
 
 NO_PRODUCTION_MODEL = "no production model"
+BASELINE_SERVES = "the persistence baseline serves production (no trained model beat it yet)"
 
 
 @dataclass(frozen=True)
@@ -65,22 +67,32 @@ def monitor(engine: Engine, params: Params, settings: Settings, as_of: date | No
     """Evaluate matured predictions and decide for the registry's current production model."""
     registry.use_tracking(settings)
     production = registry.production_model(params.train.model_name)
-    return monitor_model(engine, params, production.mlflow_run_id if production else None, as_of)
+    if production is None:
+        return monitor_model(engine, params, None, as_of)
+    return monitor_model(engine, params, production.mlflow_run_id, as_of, production.baseline is not None)
 
 
 def monitor_model(
-    engine: Engine, params: Params, mlflow_run_id: str | None, as_of: date | None = None
+    engine: Engine,
+    params: Params,
+    mlflow_run_id: str | None,
+    as_of: date | None = None,
+    baseline: bool = False,
 ) -> MonitorResult:
-    """`monitor` with the production model's MLflow run id given (None: there is no production model)."""
+    """`monitor` with the production model's MLflow run id given (None: there is no production model).
+
+    `baseline`: the production model is the persistence baseline, which a trained model should replace.
+    """
     as_of = resolve_as_of(as_of, params)
     with engine.begin() as conn:
         added = log_evaluations(conn, matured_predictions(conn, as_of))
         history = past_trainings(conn, params.train.model_name, as_of)
-        judgement = (
-            _judge_model(conn, params, mlflow_run_id, as_of, history)
-            if mlflow_run_id
-            else Judgement(RETRAIN, NO_PRODUCTION_MODEL, {})
-        )
+        if mlflow_run_id is None:
+            judgement = Judgement(RETRAIN, NO_PRODUCTION_MODEL, {})
+        elif baseline:
+            judgement = Judgement(RETRAIN, BASELINE_SERVES, {})
+        else:
+            judgement = _judge_model(conn, params, mlflow_run_id, as_of, history)
         if judgement.decision == RETRAIN:
             decision, allowed = ration(history, params.monitoring)
             judgement = replace(judgement, decision=decision, reason=f"{judgement.reason}; {allowed}")

@@ -10,6 +10,10 @@ cover). The candidate is promoted only when
 
 `force=True` sets the alias without the gate (rollback). Every decision, with its numbers, is
 appended to `model_promotions` and set as `promotion_*` tags on the candidate's version and run.
+
+When the first candidate fails the gate, the persistence forecaster is registered as a version of the
+same model (same input contract, pickle-free, tagged `baseline=persistence`) and holds production
+(decision `baseline`), so the daily pipeline always predicts; a later candidate must beat it.
 """
 
 from __future__ import annotations
@@ -20,20 +24,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 
 from stockpredictor import registry
 from stockpredictor.config import Params, PromotionParams, Settings
+from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
 from stockpredictor.errors import UsageError
 from stockpredictor.models import METRIC_NAMES, price_metrics
+from stockpredictor.models.baseline import PERSISTENCE, PersistenceForecaster
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
 
 log = logging.getLogger(__name__)
 
-PROMOTED, REJECTED, FORCED = "promoted", "rejected", "forced"
+PROMOTED, REJECTED, FORCED, BASELINE = "promoted", "rejected", "forced", "baseline"
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,52 @@ def promote(
         },
     )
     log.info("promote %s version %d: %s: %s", name, candidate.version, decision, reason)
+    if decision == REJECTED and production is None:  # no model yet: persistence holds production
+        baseline = _install_baseline(engine, params, candidate.dataset_run_id, day)
+        if baseline is not None:
+            reason += f"; the persistence baseline (version {baseline}) holds production"
     return PromotionResult(decision, promoted, reason, candidate.version, record.production_version, metrics)
+
+
+def _install_baseline(engine: Engine, params: Params, dataset_run_id: str, as_of: date) -> int | None:
+    """Register persistence on `dataset_run_id`'s input contract and alias it `production`; its version.
+
+    None (nothing registered) when the dataset's target has no fixed "no change" value.
+    """
+    with engine.connect() as conn:
+        target = load_processed(conn, dataset_run_id).target
+        dataset = load_scaled(conn, dataset_run_id)
+    if target != "log_return":
+        log.warning("no persistence baseline for target %r: production stays empty", target)
+        return None
+    name = params.train.model_name
+    registry.use_experiment(params.train.experiment_name)
+    tags = {"dataset_run_id": dataset_run_id, registry.BASELINE_TAG: PERSISTENCE}
+    with registry.start_run(f"baseline-{dataset_run_id}") as run:
+        run.set_tags(tags)
+        run.log_params({"dataset_run_id": dataset_run_id, "target": target, "baseline": PERSISTENCE})
+        example, _ = dataset.windows("train").batch(np.arange(2))
+        version = registry.log_model_version(
+            PersistenceForecaster(dataset.y_scaler), example, name, metadata=tags, tags=tags
+        )
+    record = PromotionRecord(
+        created_at=datetime.now(UTC),
+        model_name=name,
+        candidate_run_id=run.mlflow_run_id,
+        candidate_version=version,
+        production_version=None,
+        decision=BASELINE,
+        reason="no trained model beat persistence yet: the persistence baseline serves production",
+        metrics={},
+        as_of_date=as_of,
+    )
+    with engine.begin() as conn:
+        record_promotion(conn, record)
+        registry.set_alias(name, version)
+    log.info(
+        "promote %s: persistence baseline registered as version %d and aliased production", name, version
+    )
+    return version
 
 
 def _compare(

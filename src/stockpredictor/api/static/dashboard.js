@@ -65,7 +65,9 @@ function renderModel(card) {
     ? `${card.promoted_at.slice(0, 16).replace("T", " ")} UTC (${card.promotion_decision})`
     : "–";
   const entries = [
-    ["Model", `${card.name} v${card.version}`],
+    ["Model", card.baseline
+      ? `${card.name} v${card.version}: the ${card.baseline} baseline serves (no trained model beat it yet)`
+      : `${card.name} v${card.version}`],
     ["MLflow run", card.mlflow_run_id],
     ["Dataset run", card.dataset_run_id ?? "–"],
     ["Promoted", promoted],

@@ -40,8 +40,13 @@ TINY_TRAINING = [
     "train.max_epochs=1",
     "promotion.persistence_tolerance=1000",  # a one-epoch model must pass the first gate
 ]
-NEVER_RETRAIN = ["monitoring.min_evaluations=1000"]
-RETRAIN_WHEN_POSSIBLE = ["monitoring.min_evaluations=5", "monitoring.max_mae_ratio_to_persistence=0.01"]
+NEVER_RETRAIN = ["monitoring.cooldown_sessions=2520"]  # no retraining after the first model's
+RETRAIN_WHEN_POSSIBLE = [
+    "monitoring.min_evaluations=5",
+    "monitoring.max_mape=1e-9",
+    "monitoring.cooldown_sessions=0",
+    "monitoring.max_trainings=1000",
+]
 
 
 def _replay(params: Params, days: int, output: Path, label: str) -> ReplayResult:

@@ -37,6 +37,26 @@ def test_repository_params_load() -> None:
         ({"data__source": "bloomberg"}, "data.source", "'sample' or 'yahoo'"),
         ({"features__indicators": ["rsi_14", "psar"]}, "features.indicators", "psar"),
         ({"sequences__split": {"train": 0.7, "validation": 0.2, "test": 0.2}}, "sequences.split", "sum to 1"),
+        ({"monitoring__alpha": 0}, "monitoring.alpha", "greater than 0"),
+        ({"monitoring__alpha": 0.6}, "monitoring.alpha", "less than or equal to 0.5"),
+        ({"monitoring__max_mape": float("inf")}, "monitoring.max_mape", "finite number"),
+        ({"monitoring__cooldown_sessions": -1}, "monitoring.cooldown_sessions", "greater than or equal to 0"),
+        ({"monitoring__max_trainings": 0}, "monitoring.max_trainings", "greater than or equal to 1"),
+        (
+            {"monitoring__fresh_evidence_sessions": 21},
+            "monitoring",
+            "fresh_evidence_sessions (21) must be <=",
+        ),
+        (
+            {"monitoring__min_directional_accuracy": 0.45},
+            "monitoring.min_directional_accuracy",
+            "unknown key",
+        ),
+        (
+            {"promotion__persistence_tolerance": -0.1},
+            "promotion.persistence_tolerance",
+            "greater than or equal",
+        ),
     ],
 )
 def test_bad_params_name_key_and_file(

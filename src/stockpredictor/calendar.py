@@ -40,6 +40,11 @@ def trading_days(start: date, end: date) -> list[date]:
     return [ts.date() for ts in _xnys().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
 
 
+def trading_days_after(day: date, until: date) -> int:
+    """How many trading days lie in (day, until]."""
+    return len([d for d in trading_days(day, until) if d > day])
+
+
 def last_trading_day(day: date) -> date:
     """The last trading day on or before `day` (the session data "as of `day`" ends on)."""
     return _xnys().date_to_session(pd.Timestamp(day), direction="previous").date()

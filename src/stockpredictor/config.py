@@ -117,15 +117,28 @@ class TrainParams(_Section):
 class PromotionParams(_Section):
     window_days: int = Field(60, ge=1)
     min_improvement: float = Field(0.0, ge=0, lt=1)
-    persistence_tolerance: float = Field(0.05, ge=0)
+    persistence_tolerance: float = Field(0.0, ge=0, allow_inf_nan=False)
 
 
 class MonitoringParams(_Section):
-    window_days: int = Field(20, ge=1)
-    min_evaluations: int = Field(5, ge=1)
-    max_mape: float = Field(5.0, gt=0)
-    min_directional_accuracy: float = Field(0.45, ge=0, le=1)
-    max_mae_ratio_to_persistence: float = Field(1.25, gt=0)
+    """The retraining trigger (significance tests, MAPE guard) and the policy that rations trainings."""
+
+    window_days: int = Field(20, ge=2, le=2520)
+    min_evaluations: int = Field(10, ge=1, le=2520)
+    alpha: float = Field(0.05, gt=0, le=0.5)
+    max_mape: float = Field(5.0, gt=0, le=100, allow_inf_nan=False)
+    cooldown_sessions: int = Field(20, ge=0, le=2520)
+    max_trainings: int = Field(2, ge=1, le=1000)
+    max_trainings_window_sessions: int = Field(126, ge=1, le=2520)
+    fresh_evidence_sessions: int = Field(10, ge=1, le=2520)
+
+    @model_validator(mode="after")
+    def _fits_the_window(self) -> MonitoringParams:
+        for name in ("min_evaluations", "fresh_evidence_sessions"):
+            value = getattr(self, name)
+            if value > self.window_days:
+                raise ValueError(f"{name} ({value}) must be <= window_days ({self.window_days})")
+        return self
 
 
 class Params(_Section):

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRODUCTION_ALIAS = "production"
+BASELINE_TAG = "baseline"  # on a version that is a baseline forecaster, its kind (e.g. `persistence`)
 MODEL_ARTIFACT = "model"
 FINISHED = RunStatus.to_string(RunStatus.FINISHED)
 #: The tag that says why `fail_dead_runs` marked a run FAILED.
@@ -78,6 +79,7 @@ class ModelVersionRef:
     version: int
     mlflow_run_id: str
     dataset_run_id: str
+    baseline: str | None = None  # `persistence` for the registered baseline, None for a trained model
 
     @property
     def model_uri(self) -> str:
@@ -363,7 +365,7 @@ def _is_missing(exc: MlflowException) -> bool:
     return exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)
 
 
-def _ref(name: str, version: int, mlflow_run_id: str | None) -> ModelVersionRef:
+def _ref(name: str, version: int, mlflow_run_id: str | None, tags: dict[str, str]) -> ModelVersionRef:
     if not mlflow_run_id:
         raise ModelNotFoundError(f"{name} version {version} has no MLflow run")
     params = MlflowClient().get_run(mlflow_run_id).data.params
@@ -371,7 +373,7 @@ def _ref(name: str, version: int, mlflow_run_id: str | None) -> ModelVersionRef:
         raise ModelNotFoundError(
             f"{name} version {version}: its MLflow run {mlflow_run_id} has no dataset_run_id param"
         )
-    return ModelVersionRef(name, version, mlflow_run_id, params["dataset_run_id"])
+    return ModelVersionRef(name, version, mlflow_run_id, params["dataset_run_id"], tags.get(BASELINE_TAG))
 
 
 def model_version(name: str, version: int) -> ModelVersionRef:
@@ -382,7 +384,7 @@ def model_version(name: str, version: int) -> ModelVersionRef:
         if _is_missing(exc):
             raise ModelNotFoundError(f"model {name!r} has no version {version}") from None
         raise
-    return _ref(name, int(found.version), found.run_id)
+    return _ref(name, int(found.version), found.run_id, found.tags)
 
 
 def version_of_run(name: str, mlflow_run_id: str) -> ModelVersionRef:
@@ -404,7 +406,7 @@ def _newest(name: str, filter_string: str, not_found: str) -> ModelVersionRef:
     if not found:
         raise ModelNotFoundError(not_found)
     newest = max(found, key=lambda v: int(v.version))
-    return _ref(name, int(newest.version), newest.run_id)
+    return _ref(name, int(newest.version), newest.run_id, newest.tags)
 
 
 def _alias_version(name: str, alias: str) -> int | None:

@@ -42,6 +42,7 @@ ENDPOINTS = (
     "/predictions/latest",
     "/predictions/{ticker}",
     "/performance",
+    "/monitoring/decisions",
     "/model",
 )  # every documented path of the API
 

@@ -213,6 +213,25 @@ def test_performance_matches_the_monitor(
     assert narrow["evaluations"] == 3 * len(TICKERS) and narrow["last_target_date"] == str(AS_OF)
 
 
+def test_monitoring_decisions_are_the_monitors(
+    client: TestClient, store: Settings, api_params: Params, registry: Registry
+) -> None:
+    monitored = monitor_model(store_engine(store), api_params, registry.production_run_id, AS_OF)  # a rerun
+    body = client.get("/monitoring/decisions").json()
+    assert body["model_name"] == api_params.train.model_name
+    [decision] = body["decisions"]  # the rerun replaced the store's decision of that day
+    assert (decision["as_of_date"], decision["mlflow_run_id"]) == (str(AS_OF), registry.production_run_id)
+    assert (decision["decision"], decision["reason"]) == (monitored.decision, monitored.reason)
+    assert "Diebold-Mariano" in decision["reason"] and "binomial p" in decision["reason"]
+    statistics = {k: v for k, v in decision["statistics"].items() if v is not None}
+    assert statistics == pytest.approx(monitored.metrics)
+    assert 0 <= statistics["dm_p_value"] <= 1 and 0 <= statistics["direction_p_value"] <= 1
+    assert client.get("/monitoring/decisions", params={"end": str(AS_OF)}).json()["decisions"] == [decision]
+    after = {"start": str(next_trading_day(AS_OF))}
+    assert client.get("/monitoring/decisions", params=after).json()["decisions"] == []
+    assert client.get("/monitoring/decisions", params={"limit": 0}).status_code == 422
+
+
 @pytest.mark.parametrize("window", ["0", "-1", "x", "100000"])
 def test_bad_window_is_422(client: TestClient, window: str) -> None:
     assert client.get("/performance", params={"window": window}).status_code == 422
@@ -225,6 +244,7 @@ def test_model_card_shows_production_version_and_promotion(client: TestClient, r
     assert body["dataset_run_id"] == registry.dataset_run_id
     assert body["test_metrics"] == {"test_mae": 1.2, "test_mae_ratio": None, "test_persistence_mae": 1.3}
     assert body["promotion_decision"] == "promoted" and body["promoted_at"].startswith(str(date.today())[:4])
+    assert body["baseline"] is None  # a trained model serves
 
 
 def test_model_is_404_before_any_promotion(

@@ -69,7 +69,13 @@ def test_dashboard_shows_a_row_and_a_chart_per_ticker(
             rf'<td>Direction</td><td class="num">\d[^<]*</td><td class="num">\d[^<]*% \({baseline}\)',
             document,
         )
-    assert re.findall(r'<p class="message" id="[a-z-]+">([^<]*)</p>', document) == ["", "", ""]
+    assert re.findall(r'<p class="message" id="[a-z-]+">([^<]*)</p>', document) == ["", "", "", ""]
+    # One row per monitor decision of the replay (one a day), newest first, with its reason.
+    shown = re.findall(r'<tr data-decision="([a-z_]+)"><td>(\d{4}-\d{2}-\d{2})</td>', document)
+    assert shown[0][1] == str(REPLAY_END) and len(shown) == 15  # (other tests may rerun that day's monitor)
+    assert shown[-1] == ("insufficient_data", str(trading_days(REPLAY_START, REPLAY_END)[-15]))
+    assert [day for _, day in shown] == sorted((day for _, day in shown), reverse=True)
+    assert "hard guard" in document
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)

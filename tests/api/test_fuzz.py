@@ -14,7 +14,7 @@ from tests.support.replay import Replayed
 pytestmark = pytest.mark.slow  # the shared replay trains models
 
 PARAMETERLESS = ["/livez", "/readyz", "/tickers", "/predictions/latest", "/model"]
-WITH_PARAMETERS = ["/predictions/{ticker}", "/performance"]
+WITH_PARAMETERS = ["/predictions/{ticker}", "/performance", "/monitoring/decisions"]
 CASES = [(path, GenerationMode.POSITIVE) for path in PARAMETERLESS + WITH_PARAMETERS] + [
     (path, GenerationMode.NEGATIVE) for path in WITH_PARAMETERS
 ]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from stockpredictor.config import Params
+from stockpredictor.models.retraining_policy import AWAITING_EVIDENCE, INSUFFICIENT_DATA
 from stockpredictor.stages import replay as replay_module
-from stockpredictor.stages.monitor import INSUFFICIENT_DATA, OK, RETRAIN
 from stockpredictor.stages.replay import ReplayDay, ReplayResult
 from tests.support.cli import invoke, key_output
 from tests.support.overrides import REPLAY
@@ -48,7 +48,12 @@ def test_daily_commands_print_their_key_output_last(
     predict = ("predict", "--input-sequence-path", str(path), "--production-model-uri", found["model_uri"])
     document = Path(last_line(*predict, "--as-of", "2012-11-21"))
     assert json.loads(document.read_text())["target_date"] == "2012-11-23"
-    assert last_line("monitor", "--as-of", "2012-11-21") in (RETRAIN, OK, INSUFFICIENT_DATA)
+    # A rerun of the replay's last day, after the training it asked for: a rejected candidate leaves the
+    # evidence spent; a promoted one has no evaluated day yet.
+    promoted = replayed.trainings[-1].result.promotion.promoted
+    assert last_line("monitor", "--as-of", "2012-11-21") == (
+        INSUFFICIENT_DATA if promoted else AWAITING_EVIDENCE
+    )
 
     wrong_day = invoke(*predict, "--as-of", "2012-11-20", overrides=REPLAY)
     assert wrong_day.exit_code == 2 and "not for --as-of 2012-11-20" in wrong_day.stderr

@@ -20,6 +20,7 @@ TABLES = {
     "latest_predictions",
     "model_performance_log",
     "model_promotions",
+    "monitor_decisions",
 }
 
 

@@ -8,11 +8,19 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from stockpredictor.config import Params
+from stockpredictor.db.monitor_decisions import decision_log
+from stockpredictor.db.promotions import PROMOTED, REJECTED, PromotionRecord, record_promotion
 from stockpredictor.db.schema import latest_predictions, model_performance_log, raw_stock_data
-from stockpredictor.stages.monitor import INSUFFICIENT_DATA, OK, RETRAIN, monitor_model
+from stockpredictor.models.retraining_policy import (
+    AWAITING_EVIDENCE,
+    SUPPRESSED_BUDGET,
+    SUPPRESSED_COOLDOWN,
+)
+from stockpredictor.stages.monitor import BASELINE_SERVES, INSUFFICIENT_DATA, OK, RETRAIN, monitor_model
 from tests.support.overrides import repo_params
 
 PROD, OLD = "run-production", "run-old"
+MODEL = repo_params().train.model_name
 # Fri 2012-06-01, Mon 06-04 .. Fri 06-08: the Friday prediction targets Monday.
 DAYS = [
     date(2012, 6, 1),
@@ -138,36 +146,45 @@ def test_evaluations_are_logged_once_with_hand_computed_values(stored: Engine) -
     assert later.n_new_evaluations == 1 and later.metrics["n_days"] == 5
 
 
+# The trigger's tests on the four matured targets (DAYS[1..4]):
+#   per-session |errors|: model 1, 2, 1, 1; persistence 2, 1, 2, 0 -> d = -1, 1, -1, 1: DM 0, p 1/2
+#   direction, on the three predictions whose previous close is stored (made on DAYS[1..3]):
+#     model 1/3, always up 1/3, last move 0/3 -> binomial P(X <= 1 | 3, 1/3) = 20/27
 CASES: list[tuple[dict[str, float], str, str]] = [
     ({"min_evaluations": 5}, INSUFFICIENT_DATA, "4 evaluated day(s) < min_evaluations 5"),
-    ({"min_evaluations": 4, "max_mape": 1.2}, RETRAIN, "MAPE 1.226% > max_mape 1.2%"),
-    ({"min_evaluations": 4, "min_directional_accuracy": 0.6}, RETRAIN, "directional accuracy 0.500 <"),
-    ({"min_evaluations": 4, "max_mae_ratio_to_persistence": 0.9}, RETRAIN, "MAE 1.000x persistence >"),
-    ({"min_evaluations": 4, "max_mape": 1.0, "min_directional_accuracy": 0.9}, RETRAIN, "MAPE 1.226%"),
+    ({"min_evaluations": 4, "max_mape": 1.2}, RETRAIN, "MAPE 1.226% > max_mape 1.2% (hard guard)"),
     (
-        {
-            "min_evaluations": 4,
-            "max_mape": 1.3,
-            "min_directional_accuracy": 0.5,
-            "max_mae_ratio_to_persistence": 1.0,
-        },
+        {"min_evaluations": 4, "alpha": 0.5},
         OK,
-        "within thresholds",
+        "no significant degradation: MAPE 1.226% <= max_mape 5.0% (hard guard); "
+        "MAE 1.000x persistence, Diebold-Mariano 0.00, p 0.5 >= alpha 0.5",
+    ),
+    (
+        {"min_evaluations": 4},
+        OK,
+        "directional accuracy 0.333 vs always up 0.333 (always up 0.333, last move 0.000) on 3 calls, "
+        "binomial p 0.741 >= alpha 0.05",
     ),
 ]
 
 
-def test_each_threshold_gives_its_decision(stored: Engine) -> None:
+def test_each_rule_gives_its_decision_with_statistics_and_p_values(stored: Engine) -> None:
     for monitoring, decision, reason in CASES:
         result = monitor_model(stored, params_with(**monitoring), PROD, AS_OF)
         assert (result.decision, result.mlflow_run_id) == (decision, PROD), monitoring
         assert reason in result.reason, (monitoring, result.reason)
-    both = monitor_model(stored, params_with(**CASES[4][0]), PROD, AS_OF)
-    assert "MAPE" in both.reason and "directional accuracy" in both.reason  # every breach is named
+    metrics = monitor_model(stored, params_with(min_evaluations=4), PROD, AS_OF).metrics
+    assert (metrics["dm_statistic"], metrics["dm_p_value"]) == (pytest.approx(0.0), pytest.approx(0.5))
+    assert metrics["direction_p_value"] == pytest.approx(20 / 27)
+    assert metrics["always_up_directional_accuracy"] == pytest.approx(1 / 3)
+    assert metrics["last_move_directional_accuracy"] == 0.0
+    assert metrics["n_direction"] == 3
 
 
 def test_window_holds_the_last_evaluated_days_only(stored: Engine) -> None:
-    result = monitor_model(stored, params_with(window_days=2, min_evaluations=2), PROD, AS_OF)
+    result = monitor_model(
+        stored, params_with(window_days=2, min_evaluations=2, fresh_evidence_sessions=2), PROD, AS_OF
+    )
     assert (result.metrics["n_days"], result.metrics["mae"], result.metrics["persistence_mae"]) == (
         2,
         1.0,
@@ -175,11 +192,13 @@ def test_window_holds_the_last_evaluated_days_only(stored: Engine) -> None:
     )
 
 
-def test_no_production_model_or_no_evaluation_is_insufficient_data(stored: Engine) -> None:
+def test_no_production_model_asks_for_a_training_and_no_evaluation_is_insufficient_data(
+    stored: Engine,
+) -> None:
     none = monitor_model(stored, params_with(), None, AS_OF)
     assert (none.decision, none.reason, none.n_new_evaluations) == (
-        INSUFFICIENT_DATA,
-        "no production model",
+        RETRAIN,
+        "no production model; 0 training(s) in the last 126 sessions < max_trainings 2",
         5,
     )
     fresh = monitor_model(stored, params_with(), "run-never-predicted", AS_OF)
@@ -222,3 +241,98 @@ def test_a_prediction_is_scored_only_against_the_session_after_its_as_of_session
     result = monitor_model(stored, params_with(min_evaluations=1), PROD, DAYS[5])
     assert result.n_new_evaluations == 6  # the hand-made set's six, none of CCC or DDD
     assert {r[1] for r in logged(stored)} == {"AAA", "BBB"}
+
+
+# The retraining policy: the MAPE guard always fires (max_mape 1e-9), the trainings decide.
+FIRING = {
+    "min_evaluations": 2,
+    "max_mape": 1e-9,
+    "cooldown_sessions": 0,
+    "max_trainings": 10,
+    "fresh_evidence_sessions": 2,
+}
+
+
+def _trained(engine: Engine, *trainings: tuple[date, str]) -> None:
+    """Gate decisions as the training pipeline's promote stage leaves them."""
+    with engine.begin() as conn:
+        for version, (as_of, decision) in enumerate(trainings, start=1):
+            record_promotion(
+                conn,
+                PromotionRecord(
+                    datetime.now(UTC), MODEL, f"run-{version}", version, None, decision, "gate", {}, as_of
+                ),
+            )
+
+
+def _decide(engine: Engine, **monitoring: float) -> tuple[str, str, float]:
+    result = monitor_model(engine, params_with(**{**FIRING, **monitoring}), PROD, AS_OF)
+    return result.decision, result.reason, result.metrics.get("n_days", 0.0)
+
+
+def test_cooldown_suppresses_a_retraining_within_n_sessions_of_any_training(stored: Engine) -> None:
+    _trained(stored, (DAYS[3], PROMOTED), (DAYS[5], REJECTED))  # DAYS[5] lies after as_of: not yet
+    decision, reason, _ = _decide(stored, cooldown_sessions=2)
+    assert decision == SUPPRESSED_COOLDOWN
+    assert "; in cooldown: last training (as of 2012-06-06) 1 session(s) ago < cooldown_sessions 2" in reason
+    assert reason.startswith("MAPE 1.")  # the trigger's own reason comes first
+    assert _decide(stored, cooldown_sessions=1)[0] == RETRAIN
+
+
+def test_budget_limits_trainings_per_rolling_window(stored: Engine) -> None:
+    _trained(stored, (date(2012, 5, 1), PROMOTED), (DAYS[0], PROMOTED))  # 26 and 4 sessions before as_of
+    decision, reason, _ = _decide(stored, max_trainings=2, max_trainings_window_sessions=27)
+    assert decision == SUPPRESSED_BUDGET
+    assert reason.endswith("training budget spent: 2 training(s) in the last 27 sessions >= max_trainings 2")
+    decision, reason, _ = _decide(stored, max_trainings=2, max_trainings_window_sessions=26)
+    assert decision == RETRAIN and reason.endswith("1 training(s) in the last 26 sessions < max_trainings 2")
+    assert _decide(stored, max_trainings=3, max_trainings_window_sessions=27)[0] == RETRAIN
+
+
+def test_after_a_rejected_candidate_only_fresh_sessions_count(stored: Engine) -> None:
+    _trained(stored, (DAYS[0], PROMOTED), (DAYS[2], REJECTED))  # evaluated since: DAYS[3], DAYS[4]
+    decision, reason, n_days = _decide(stored, fresh_evidence_sessions=3)
+    assert decision == AWAITING_EVIDENCE and n_days == 4  # the whole window fires, but on spent evidence
+    assert reason.endswith(
+        "but the candidate trained as of 2012-06-05 was rejected and only 2 session(s) were evaluated since "
+        "< fresh_evidence_sessions 3"
+    )
+    decision, reason, n_days = _decide(stored, fresh_evidence_sessions=2)
+    assert (decision, n_days) == (RETRAIN, 2) and "over the last 2 evaluated day(s)" in reason
+    _trained(stored, (DAYS[3], PROMOTED))  # a promoted candidate: its own evaluations are all fresh
+    assert _decide(stored, fresh_evidence_sessions=20, window_days=20)[0] == RETRAIN
+
+
+def test_the_baseline_in_production_asks_for_a_training_within_the_policy(stored: Engine) -> None:
+    _trained(stored, (DAYS[3], REJECTED))  # the first candidate lost to persistence, which now serves
+    held = monitor_model(stored, params_with(cooldown_sessions=2), PROD, AS_OF, baseline=True)
+    assert held.decision == SUPPRESSED_COOLDOWN and held.reason.startswith(BASELINE_SERVES + "; in cooldown")
+    asked = monitor_model(stored, params_with(cooldown_sessions=1), PROD, AS_OF, baseline=True)
+    assert (
+        asked.decision == RETRAIN and asked.metrics == {}
+    )  # no test: persistence is not judged against itself
+
+
+def test_every_decision_is_stored_with_reason_and_statistics(stored: Engine) -> None:
+    calls = (
+        ({"min_evaluations": 5}, DAYS[4]),
+        ({"min_evaluations": 4}, DAYS[4]),
+        ({"min_evaluations": 1}, DAYS[1]),
+    )
+    results = [monitor_model(stored, params_with(**monitoring), PROD, day) for monitoring, day in calls]
+    results.append(monitor_model(stored, params_with(), None, DAYS[5]))
+    with stored.connect() as conn:
+        log = decision_log(conn, MODEL)  # newest as-of day first; the rerun of DAYS[4] replaced the first
+        assert [r.as_of_date for r in decision_log(conn, MODEL, end=DAYS[4], limit=1)] == [DAYS[4]]
+        assert len(decision_log(conn, MODEL, start=DAYS[2])) == 2
+    assert [(r.as_of_date, r.decision, r.reason, r.model_run_id) for r in log] == [
+        (day, r.decision, r.reason, r.mlflow_run_id)
+        for day, r in zip((DAYS[5], DAYS[4], DAYS[1]), (results[3], results[1], results[2]), strict=True)
+    ]
+    assert [r.decision for r in log] == [RETRAIN, OK, OK]
+    assert log[0].statistics == {}
+    assert log[1].statistics["dm_p_value"] == pytest.approx(0.5)
+    assert log[1].statistics == pytest.approx(results[1].metrics)
+    assert log[2].statistics["dm_p_value"] is None  # one session: no DM test, stored as null
+    assert "Diebold-Mariano needs 2 sessions" in log[2].reason
+    assert results[0].decision == INSUFFICIENT_DATA

@@ -67,7 +67,16 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     assert (first.decision, first.promoted, first.production_version) == ("rejected", False, None)
     assert first.reason.startswith("worse than persistence")
     assert first.metrics["candidate_mae"] > 1.25 * first.metrics["persistence_mae"]
-    assert production_version() is None
+    # No model yet: the persistence baseline is registered on the candidate's dataset and serves.
+    baseline = registry.production_model(MODEL_NAME)
+    assert baseline is not None and baseline.baseline == "persistence"
+    assert baseline.dataset_run_id == run_id and baseline.version == good.model_version + 1
+    assert first.reason.endswith(f"; the persistence baseline (version {baseline.version}) holds production")
+    # Loaded from the registry like any version, it forecasts exactly persistence on the gate's window.
+    again = promote(engine, params, settings, mlflow_run_id=bad.mlflow_run_id, as_of=LATEST)
+    assert (again.decision, again.production_version) == ("rejected", baseline.version)
+    assert again.metrics["production_mae"] == pytest.approx(again.metrics["persistence_mae"], rel=1e-5)
+    assert production_version() == baseline.version
 
     forced = promote(engine, params, settings, version=bad.model_version, force=True)
     assert (forced.decision, forced.promoted) == ("forced", True)
@@ -118,12 +127,17 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
         log = promotion_log(conn, MODEL_NAME)
     assert [(r.decision, r.candidate_version, r.production_version) for r in log] == [
         ("rejected", bad.model_version, None),
-        ("forced", bad.model_version, None),
+        ("baseline", baseline.version, None),
+        ("rejected", bad.model_version, baseline.version),
+        ("forced", bad.model_version, baseline.version),
         ("promoted", good.model_version, bad.model_version),
         ("rejected", bad.model_version, good.model_version),
         ("rejected", good.model_version, good.model_version),
     ]
-    assert [r.reason for r in log] == [r.reason for r in (first, forced, better, worse, itself)]
+    assert first.reason.startswith(log[0].reason) and log[1].reason.startswith("no trained model beat")
+    assert [r.reason for r in log[2:]] == [r.reason for r in (again, forced, better, worse, itself)]
+    assert log[0].as_of_date == log[1].as_of_date == LATEST  # the day of data the decisions saw
+    log = [log[0], *log[3:]]  # the decisions checked below, as before the baseline
     assert log[2].candidate_run_id == good.mlflow_run_id
     assert (
         log[2].metrics["window"]

@@ -46,11 +46,15 @@ def test_every_day_has_predictions_and_every_ticker_evaluated_days(replayed: Rep
 
 def test_training_on_bootstrap_and_on_retrain_never_sees_the_future(replayed: Replayed) -> None:
     events = [(e.day, e.trigger) for d in replayed.result.days for e in d.trainings]
-    assert events[0] == (REPLAY_START, "no production model")
+    assert events[0] == (
+        REPLAY_START,
+        "no production model; 0 training(s) in the last 126 sessions < max_trainings 2",
+    )
     assert [day for day, _ in events[1:]] == [REPLAY_END]
-    assert "persistence > max_mae_ratio_to_persistence 0.01" in events[1][1]
+    assert "> max_mape 1e-09% (hard guard)" in events[1][1]
+    assert events[1][1].endswith("; 1 training(s) in the last 126 sessions < max_trainings 2")
     decisions = [d.monitor.decision for d in replayed.result.days if d.monitor]
-    assert decisions == [INSUFFICIENT_DATA] * 19 + [RETRAIN]
+    assert decisions == [RETRAIN] + [INSUFFICIENT_DATA] * 18 + [RETRAIN]  # one decision a day
     with replayed.engine.connect() as conn:
         for d in replayed.result.days:
             for event in d.trainings:
@@ -76,8 +80,16 @@ def test_horizon_is_the_next_trading_day(replayed: Replayed) -> None:
 def test_report_has_summary_and_a_chart_per_ticker(replayed: Replayed) -> None:
     report = replayed.result.report
     summary = report.summary.read_text()
-    for heading in ("## Per model", "## Per ticker", "## Retrain events and promotions", "## Days"):
+    for heading in (
+        "## Per model",
+        "## Per ticker",
+        "## Retrain events and promotions",
+        "## Monitor decisions",
+        "## Days",
+    ):
         assert heading in summary
+    assert "| retrain | 2 |\n| insufficient_data | 18 |\n" in summary
+    assert f"| {REPLAY_END} | 19 | MAPE " in summary  # sessions since the bootstrap training
     assert "| v1 | 80 | 76 |" in summary  # v1 made every prediction of the range (20 days x 4 tickers)
     assert "persistence MAE" in summary and "no production model" in summary
     assert "always-up dir. acc." in summary and "last-move dir. acc." in summary

@@ -40,7 +40,8 @@ SAMPLE_DATASET = [
 ]
 
 # The shared replay (tests/support/replay.py): trainings of one trial and one epoch; the monitor asks
-# for a retrain as soon as 19 days are evaluated (its ratio threshold is always breached).
+# for a retrain as soon as 19 days are evaluated (its MAPE guard is always breached, the cooldown
+# after the bootstrap training is 19 sessions).
 REPLAY = [
     tickers(*SAMPLE_TICKERS),
     "data.start=2010-06-01",
@@ -51,7 +52,8 @@ REPLAY = [
     "train.max_epochs=1",
     ANY_FIRST_MODEL_PASSES,
     "monitoring.min_evaluations=19",
-    "monitoring.max_mae_ratio_to_persistence=0.01",
+    "monitoring.max_mape=1e-9",
+    "monitoring.cooldown_sessions=19",
 ]
 
 # kfp.local runs of the daily pipeline (tests/pipelines/test_local_runs.py): small enough for a test;
@@ -68,4 +70,4 @@ LOCAL_RUN = [
     "train.max_epochs=2",
     ANY_FIRST_MODEL_PASSES,
 ]
-FORCE_RETRAIN = ["monitoring.min_evaluations=1", "monitoring.max_mape=1e-9"]
+FORCE_RETRAIN = ["monitoring.min_evaluations=1", "monitoring.max_mape=1e-9", "monitoring.cooldown_sessions=0"]

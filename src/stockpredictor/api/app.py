@@ -35,6 +35,7 @@ from stockpredictor.api.models import (
     ErrorDetail,
     LatestPredictions,
     ModelCard,
+    MonitorDecisions,
     Performance,
     Ready,
     TickerHistory,
@@ -198,6 +199,26 @@ async def performance(
     )
 
 
+@router.get("/monitoring/decisions", response_model=MonitorDecisions, responses=_UNAVAILABLE)
+async def monitoring_decisions(
+    request: Request,
+    start: Annotated[IsoDay | None, Query(description="First as-of day (YYYY-MM-DD)")] = None,
+    end: Annotated[IsoDay | None, Query(description="Last as-of day (YYYY-MM-DD)")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many, newest first")] = 100,
+) -> Response:
+    """The daily monitor's decisions (retrain, ok, suppressed by cooldown or budget, ...) and why."""
+    name = _state(request).params.train.model_name
+    return await _cached(
+        request,
+        ("monitoring/decisions", start, end, limit),
+        lambda conn: _json(
+            MonitorDecisions(
+                model_name=name, decisions=queries.monitor_decisions(conn, name, start, end, limit)
+            )
+        ),
+    )
+
+
 @router.get(
     "/model",
     response_model=ModelCard,
@@ -240,6 +261,7 @@ def _model_card(conn: Connection, api: ApiState) -> ModelCard:
         promoted_at=promoted.created_at if promoted else None,
         promotion_decision=promoted.decision if promoted else None,
         promotion_reason=promoted.reason if promoted else None,
+        baseline=found.baseline,
     )
 
 

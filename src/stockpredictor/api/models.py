@@ -130,3 +130,29 @@ class ModelCard(_Response):
     promoted_at: UtcDatetime | None
     promotion_decision: str | None
     promotion_reason: str | None
+    baseline: str | None = Field(
+        description="`persistence` when the baseline serves (no trained model beat it yet), else null"
+    )
+
+
+class MonitorDecision(_Response):
+    """One decision of the daily monitor about the production model, with the numbers behind it."""
+
+    as_of_date: date
+    created_at: UtcDatetime
+    mlflow_run_id: str | None = Field(description="The production model judged (null: there was none)")
+    decision: Literal[
+        "retrain", "ok", "insufficient_data", "suppressed_cooldown", "suppressed_budget", "awaiting_evidence"
+    ]
+    reason: str = Field(description="What decided it, with test statistics and p-values")
+    statistics: dict[str, float | None] = Field(
+        description="Window metrics and tests (dm_statistic, dm_p_value, direction_p_value, ...); "
+        "null where a test could not run"
+    )
+
+
+class MonitorDecisions(_Response):
+    """The monitor's decisions with as-of day in [start, end], newest first."""
+
+    model_name: str
+    decisions: list[MonitorDecision]

@@ -14,10 +14,12 @@ from stockpredictor.api.models import (
     LatestPredictions,
     Metrics,
     ModelPerformance,
+    MonitorDecision,
     Prediction,
     PredictionOutcome,
     TickerInfo,
 )
+from stockpredictor.db.monitor_decisions import decision_log
 from stockpredictor.db.schema import (
     latest_predictions,
     model_performance_log,
@@ -212,14 +214,33 @@ def _metrics(rows: list[Any]) -> Metrics:
 
 
 def promotion(conn: Connection, model_name: str, version: int) -> Row[datetime, str, str] | None:
-    """The newest decision that put `version` of `model_name` in production (promoted or forced)."""
+    """The newest decision that put `version` of `model_name` in production (promoted, forced, baseline)."""
     return conn.execute(
         select(model_promotions.c.created_at, model_promotions.c.decision, model_promotions.c.reason)
         .where(
             model_promotions.c.model_name == model_name,
             model_promotions.c.candidate_version == version,
-            model_promotions.c.decision.in_(("promoted", "forced")),
+            model_promotions.c.decision.in_(("promoted", "forced", "baseline")),
         )
         .order_by(model_promotions.c.created_at.desc(), model_promotions.c.id.desc())
         .limit(1)
     ).first()
+
+
+def monitor_decisions(
+    conn: Connection, model_name: str, start: date | None, end: date | None, limit: int
+) -> list[MonitorDecision]:
+    """The monitor's stored decisions about `model_name`, newest as-of day first."""
+    return [
+        MonitorDecision.model_validate(
+            {
+                "as_of_date": r.as_of_date,
+                "created_at": r.created_at,
+                "mlflow_run_id": r.model_run_id,
+                "decision": r.decision,
+                "reason": r.reason,
+                "statistics": r.statistics,
+            }
+        )
+        for r in decision_log(conn, model_name, start, end, limit)
+    ]

@@ -142,7 +142,11 @@ def predict(
 
 @commands.command()
 def monitor(ctx: typer.Context, as_of: AsOf = None) -> None:
-    """Evaluate matured predictions, judge the production model; prints retrain, ok or insufficient_data."""
+    """Evaluate matured predictions, judge the production model; prints the decision (retrain, ok, ...).
+
+    retrain, ok, insufficient_data, or a retraining held back: suppressed_cooldown, suppressed_budget,
+    awaiting_evidence. Every decision is stored in table monitor_decisions with its reason.
+    """
     from stockpredictor.stages.monitor import monitor as run
 
     c = context(ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -14,7 +14,10 @@ from stockpredictor.db.schema import model_promotions
 
 @dataclass(frozen=True)
 class PromotionRecord:
-    """One decision about a candidate model version (`decision`: promoted | rejected | forced)."""
+    """One decision about a candidate model version (`decision`: promoted | rejected | forced).
+
+    `as_of_date` is the last day of data the decision saw (None on rows from before it was stored).
+    """
 
     created_at: datetime
     model_name: str
@@ -24,6 +27,11 @@ class PromotionRecord:
     decision: str
     reason: str
     metrics: dict[str, Any]
+    as_of_date: date | None = None
+
+
+PROMOTED, REJECTED = "promoted", "rejected"
+GATE_DECISIONS = (PROMOTED, REJECTED)  # a gate decision follows a training; `forced` is a rollback
 
 
 def record_promotion(conn: Connection, record: PromotionRecord) -> None:
@@ -48,6 +56,12 @@ def promotion_log(conn: Connection, model_name: str) -> list[PromotionRecord]:
             r.decision,
             r.reason,
             dict(r.metrics),
+            r.as_of_date,
         )
         for r in rows
     ]
+
+
+def trainings(conn: Connection, model_name: str) -> list[PromotionRecord]:
+    """The gate decisions about `model_name` (one per training of a candidate), oldest first."""
+    return [r for r in promotion_log(conn, model_name) if r.decision in GATE_DECISIONS]

@@ -183,6 +183,21 @@ model_promotions = Table(
     Column("decision", String(16), nullable=False),  # promoted | rejected | forced
     Column("reason", Text, nullable=False),
     Column("metrics", JSON, nullable=False),
+    Column("as_of_date", Date),  # the data the decision saw; NULL on rows from before revision 0003
+)
+
+monitor_decisions = Table(
+    "monitor_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("as_of_date", Date, nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("model_run_id", String(64)),  # the production model judged; NULL when there was none
+    Column("decision", String(24), nullable=False),  # retrain | ok | insufficient_data | suppressed_* | ...
+    Column("reason", Text, nullable=False),
+    Column("statistics", JSON, nullable=False),
+    UniqueConstraint("model_name", "as_of_date", name="uq_monitor_decision"),  # a rerun replaces its day
 )
 
 #: The alerts outbox: what the pipelines report to the webhook, each event delivered once.

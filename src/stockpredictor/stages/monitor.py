@@ -1,38 +1,60 @@
-"""Stage `monitor`: evaluate matured predictions, then judge the production model on a rolling window.
+"""Stage `monitor`: evaluate matured predictions, judge the production model, and ration retraining.
 
-Every daily prediction whose target day has an actual close (and is <= as_of) is logged once to
-`model_performance_log`, whichever model made it. The decision looks only at the current production
-model: its last `monitoring.window_days` evaluated target days (trading days, so weekends and
-holidays never count). Fewer than `monitoring.min_evaluations` such days, or no production model,
-is `insufficient_data`; any breached threshold is `retrain`; otherwise `ok`.
+1. Every daily prediction whose target day has an actual close (and is <= as_of) is logged once to
+   `model_performance_log`, whichever model made it.
+2. The trigger (`models.retraining_trigger`) judges the production model's last
+   `monitoring.window_days` evaluated sessions: significance tests against persistence and the
+   direction baselines, MAPE as a hard guard. After a rejected candidate only the sessions evaluated
+   since that training count, and fewer than `monitoring.fresh_evidence_sessions` of them make a
+   firing trigger `awaiting_evidence`. No production model at all, or the persistence baseline in
+   production, asks for a training.
+3. A retraining the trigger asks for passes the policy (`models.retraining_policy`: cooldown and
+   budget, over the trainings in `model_promotions`) or is `suppressed_cooldown` / `suppressed_budget`.
+
+Every decision is appended to `monitor_decisions` with its reason and statistics, in the transaction
+that logs the evaluations.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from stockpredictor import registry
-from stockpredictor.config import MonitoringParams, Params, Settings
-from stockpredictor.db.performance import log_evaluations, matured_predictions, recent_evaluations
+from stockpredictor.calendar import trading_days_after
+from stockpredictor.config import Params, Settings
+from stockpredictor.db.monitor_decisions import MonitorDecisionRecord, record_decision
+from stockpredictor.db.performance import Evaluation, log_evaluations, matured_predictions, recent_evaluations
 from stockpredictor.db.prices import previous_session_closes
-from stockpredictor.models.metrics import price_metrics
+from stockpredictor.db.promotions import REJECTED, trainings
+from stockpredictor.models.retraining_policy import (
+    AWAITING_EVIDENCE,
+    INSUFFICIENT_DATA,
+    OK,
+    RETRAIN,
+    PastTraining,
+    evidence_since,
+    ration,
+)
+from stockpredictor.models.retraining_trigger import EvaluatedWindow, Judgement, judge
 from stockpredictor.stages.common import resolve_as_of
+
+__all__ = ["INSUFFICIENT_DATA", "OK", "RETRAIN", "MonitorResult", "monitor", "monitor_model"]
 
 log = logging.getLogger(__name__)
 
-RETRAIN = "retrain"
-OK = "ok"
-INSUFFICIENT_DATA = "insufficient_data"
+NO_PRODUCTION_MODEL = "no production model"
+BASELINE_SERVES = "the persistence baseline serves production (no trained model beat it yet)"
 
 
 @dataclass(frozen=True)
 class MonitorResult:
-    """The decision (`retrain` / `ok` / `insufficient_data`), why, and the window's metrics."""
+    """The decision (one of `retraining_policy.DECISIONS`), why, and the window's statistics."""
 
     decision: str
     reason: str
@@ -46,74 +68,96 @@ def monitor(engine: Engine, params: Params, settings: Settings, as_of: date | No
     registry.use_tracking(settings)
     registry.fail_dead_runs(params.train.experiment_name)
     production = registry.production_model(params.train.model_name)
-    return monitor_model(engine, params, production.mlflow_run_id if production else None, as_of)
+    if production is None:
+        return monitor_model(engine, params, None, as_of)
+    return monitor_model(engine, params, production.mlflow_run_id, as_of, production.baseline is not None)
 
 
 def monitor_model(
-    engine: Engine, params: Params, mlflow_run_id: str | None, as_of: date | None = None
+    engine: Engine,
+    params: Params,
+    mlflow_run_id: str | None,
+    as_of: date | None = None,
+    baseline: bool = False,
 ) -> MonitorResult:
-    """`monitor` with the production model's MLflow run id given (None: there is no production model)."""
+    """`monitor` with the production model's MLflow run id given (None: there is no production model).
+
+    `baseline`: the production model is the persistence baseline, which a trained model should replace.
+    """
     as_of = resolve_as_of(as_of, params)
     with engine.begin() as conn:
         added = log_evaluations(conn, matured_predictions(conn, as_of))
-        window = (
-            recent_evaluations(conn, mlflow_run_id, as_of, params.monitoring.window_days)
-            if mlflow_run_id
-            else []
+        history = past_trainings(conn, params.train.model_name, as_of)
+        if mlflow_run_id is None:
+            judgement = Judgement(RETRAIN, NO_PRODUCTION_MODEL, {})
+        elif baseline:
+            judgement = Judgement(RETRAIN, BASELINE_SERVES, {})
+        else:
+            judgement = _judge_model(conn, params, mlflow_run_id, as_of, history)
+        if judgement.decision == RETRAIN:
+            decision, allowed = ration(history, params.monitoring)
+            judgement = replace(judgement, decision=decision, reason=f"{judgement.reason}; {allowed}")
+        record_decision(
+            conn,
+            MonitorDecisionRecord(
+                datetime.now(UTC),
+                as_of,
+                params.train.model_name,
+                mlflow_run_id,
+                judgement.decision,
+                judgement.reason,
+                dict(judgement.statistics),
+            ),
         )
-        previous_close = previous_session_closes(conn, ((e.ticker, e.as_of_date) for e in window))
-    log.info("monitor %s: %d new evaluations logged", as_of, added)
-    if mlflow_run_id is None:
-        return MonitorResult(INSUFFICIENT_DATA, "no production model", {}, added)
-    n_days = len({e.target_date for e in window})
-    if n_days == 0:
-        return MonitorResult(
-            INSUFFICIENT_DATA,
-            f"no evaluated day for MLflow run {mlflow_run_id} yet",
-            {},
-            added,
-            mlflow_run_id,
-        )
-    predicted, actual, last_close = (
-        np.array([[getattr(e, name)] for e in window])
-        for name in ("predicted_close", "actual_close", "last_close")
+    log.info(
+        "monitor %s: %d new evaluations logged; %s (%s)", as_of, added, judgement.decision, judgement.reason
     )
-    metrics = {
-        **price_metrics(predicted, actual, last_close, previous_close[:, None]),
-        "n_days": float(n_days),
-        "n_evaluations": float(len(window)),
-    }
-    decision, reason = decide(metrics, params.monitoring)
-    log.info("monitor %s: %s (%s)", as_of, decision, reason)
-    return MonitorResult(decision, reason, metrics, added, mlflow_run_id)
+    metrics = {k: v for k, v in judgement.statistics.items() if not math.isnan(v)}  # tests that could not run
+    return MonitorResult(judgement.decision, judgement.reason, metrics, added, mlflow_run_id)
 
 
-def decide(metrics: dict[str, float], thresholds: MonitoringParams) -> tuple[str, str]:
-    """Decision and reason from window metrics (keys of `price_metrics` plus `n_days`)."""
-    n_days = int(metrics["n_days"])
-    if n_days < thresholds.min_evaluations:
-        return INSUFFICIENT_DATA, f"{n_days} evaluated day(s) < min_evaluations {thresholds.min_evaluations}"
-    checks = [
-        (
-            metrics["mape"] > thresholds.max_mape,
-            f"MAPE {metrics['mape']:.3f}% > max_mape {thresholds.max_mape}%",
-        ),
-        (
-            metrics["directional_accuracy"] < thresholds.min_directional_accuracy,
-            f"directional accuracy {metrics['directional_accuracy']:.3f} < min_directional_accuracy "
-            f"{thresholds.min_directional_accuracy}",
-        ),
-        (
-            metrics["mae_ratio"] > thresholds.max_mae_ratio_to_persistence,
-            f"MAE {metrics['mae_ratio']:.3f}x persistence > max_mae_ratio_to_persistence "
-            f"{thresholds.max_mae_ratio_to_persistence}",
-        ),
-    ]
-    breaches = [text for breached, text in checks if breached]
-    window = f"over the last {n_days} evaluated day(s)"
-    if breaches:
-        return RETRAIN, "; ".join(breaches) + f" {window}"
-    return OK, (
-        f"MAPE {metrics['mape']:.3f}%, directional accuracy {metrics['directional_accuracy']:.3f}, "
-        f"MAE {metrics['mae_ratio']:.3f}x persistence {window}: within thresholds"
+def past_trainings(conn: Connection, model_name: str, as_of: date) -> list[PastTraining]:
+    """The trainings of `model_name` on data up to `as_of`, with the sessions since each."""
+    history = []
+    for record in trainings(conn, model_name):
+        day = record.as_of_date or record.created_at.date()
+        if day <= as_of:
+            history.append(PastTraining(day, trading_days_after(day, as_of), record.decision == REJECTED))
+    return history
+
+
+def _judge_model(
+    conn: Connection, params: Params, mlflow_run_id: str, as_of: date, history: list[PastTraining]
+) -> Judgement:
+    """The trigger on the model's window; after a rejected candidate, on the sessions evaluated since."""
+    rules = params.monitoring
+    window = recent_evaluations(conn, mlflow_run_id, as_of, rules.window_days)
+    since = evidence_since(history)
+    fresh = [e for e in window if since is None or e.target_date > since]
+    n_fresh = len({e.target_date for e in fresh})
+    if since is not None and n_fresh < rules.fresh_evidence_sessions:
+        judgement = _judge_window(conn, window, params)
+        if judgement.decision != RETRAIN:
+            return judgement
+        return replace(
+            judgement,
+            decision=AWAITING_EVIDENCE,
+            reason=f"{judgement.reason}; but the candidate trained as of {since} was rejected and only "
+            f"{n_fresh} session(s) were evaluated since "
+            f"< fresh_evidence_sessions {rules.fresh_evidence_sessions}",
+        )
+    return _judge_window(conn, fresh, params)
+
+
+def _judge_window(conn: Connection, window: list[Evaluation], params: Params) -> Judgement:
+    if not window:
+        return Judgement(INSUFFICIENT_DATA, "no evaluated day of the production model yet", {})
+    previous = previous_session_closes(conn, ((e.ticker, e.as_of_date) for e in window))
+    evaluated = EvaluatedWindow(
+        sessions=np.array([e.target_date.toordinal() for e in window]),
+        predicted=np.array([e.predicted_close for e in window]),
+        actual=np.array([e.actual_close for e in window]),
+        last_close=np.array([e.last_close for e in window]),
+        previous_close=previous,
     )
+    return judge(evaluated, params.monitoring)

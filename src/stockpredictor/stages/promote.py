@@ -14,6 +14,10 @@ reason says why. `force=True` sets the alias without the gate (rollback). A vers
 is not FINISHED (a training that crashed or was killed after registering) is rejected, forced or
 not. Every decision, with its numbers, is appended to `model_promotions` and set as `promotion_*`
 tags on the candidate's version and run.
+
+When the first candidate fails the gate, the persistence forecaster is registered as a version of the
+same model (same input contract, pickle-free, tagged `baseline=persistence`) and holds production
+(decision `baseline`), so the daily pipeline always predicts; a later candidate must beat it.
 """
 
 from __future__ import annotations
@@ -24,20 +28,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 
 from stockpredictor import registry
 from stockpredictor.config import Params, PromotionParams, Settings
+from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
 from stockpredictor.errors import InputWindowError, UsageError
 from stockpredictor.models import BASELINE_METRIC_NAMES, METRIC_NAMES
+from stockpredictor.models.baseline import PERSISTENCE, PersistenceForecaster
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
 
 log = logging.getLogger(__name__)
 
-PROMOTED, REJECTED, FORCED = "promoted", "rejected", "forced"
+PROMOTED, REJECTED, FORCED, BASELINE = "promoted", "rejected", "forced", "baseline"
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,7 @@ def promote(
     else:
         candidate = registry.latest_version(name)
     production = registry.production_model(name)
+    day = resolve_as_of(as_of, params)
     window: dict[str, Any] = {}
     metrics: dict[str, float] = {}
     status = registry.run_status(candidate.mlflow_run_id)
@@ -115,9 +123,7 @@ def promote(
         promoted, decision = False, REJECTED
         reason = f"version {candidate.version} already is the production model"
     else:
-        metrics, window, left_out = _compare(
-            engine, params, candidate, production, resolve_as_of(as_of, params)
-        )
+        metrics, window, left_out = _compare(engine, params, candidate, production, day)
         promoted, reason = gate(metrics, params.promotion, "production_mae" in metrics)
         decision = PROMOTED if promoted else REJECTED
         reason = (
@@ -132,6 +138,7 @@ def promote(
         decision=decision,
         reason=reason,
         metrics={**metrics, **({"window": window} if window else {})},
+        as_of_date=day,
     )
     with engine.begin() as conn:  # the decision is stored only if the alias change succeeded
         record_promotion(conn, record)
@@ -147,7 +154,51 @@ def promote(
         },
     )
     log.info("promote %s version %d: %s: %s", name, candidate.version, decision, reason)
+    if decision == REJECTED and production is None:  # no model yet: persistence holds production
+        baseline = _install_baseline(engine, params, candidate.dataset_run_id, day)
+        if baseline is not None:
+            reason += f"; the persistence baseline (version {baseline}) holds production"
     return PromotionResult(decision, promoted, reason, candidate.version, record.production_version, metrics)
+
+
+def _install_baseline(engine: Engine, params: Params, dataset_run_id: str, as_of: date) -> int | None:
+    """Register persistence on `dataset_run_id`'s input contract and alias it `production`; its version.
+
+    None (nothing registered) when the dataset's target has no fixed "no change" value.
+    """
+    with engine.connect() as conn:
+        target = load_processed(conn, dataset_run_id).target
+        dataset = load_scaled(conn, dataset_run_id)
+    if target != "log_return":
+        log.warning("no persistence baseline for target %r: production stays empty", target)
+        return None
+    name = params.train.model_name
+    registry.use_experiment(params.train.experiment_name)
+    tags = {"dataset_run_id": dataset_run_id, registry.BASELINE_TAG: PERSISTENCE}
+    with registry.start_run(f"baseline-{dataset_run_id}") as run:
+        run.set_tags(tags)
+        run.log_params({"dataset_run_id": dataset_run_id, "target": target, "baseline": PERSISTENCE})
+        example, _ = dataset.windows("train").batch(np.arange(2))
+        logged = registry.log_model(PersistenceForecaster(dataset.y_scaler), example, metadata=tags)
+    version = registry.register_version(logged, name, tags=tags)
+    record = PromotionRecord(
+        created_at=datetime.now(UTC),
+        model_name=name,
+        candidate_run_id=run.mlflow_run_id,
+        candidate_version=version,
+        production_version=None,
+        decision=BASELINE,
+        reason="no trained model beat persistence yet: the persistence baseline serves production",
+        metrics={},
+        as_of_date=as_of,
+    )
+    with engine.begin() as conn:
+        record_promotion(conn, record)
+        registry.set_alias(name, version)
+    log.info(
+        "promote %s: persistence baseline registered as version %d and aliased production", name, version
+    )
+    return version
 
 
 def _compare(

@@ -1,8 +1,10 @@
 """Replay: the daily pipeline run for every trading day of a past range, with data revealed day by day.
 
-Each day: ingest up to that day, look up the production model (none: run the training pipeline, as
-the daily pipeline's bootstrap branch does), prepare its input, predict, monitor; on `retrain` the
-training pipeline runs on the data up to that day. Nothing after a day is visible on that day.
+Each day: ingest up to that day, look up the production model (none: the monitor asks for a first
+model and, unless the retraining policy suppresses it, the training pipeline runs, as the daily
+pipeline's bootstrap branch does), prepare its input, predict, monitor; on `retrain` the training
+pipeline runs on the data up to that day. Nothing after a day is visible on that day; the monitor
+decides once per day.
 
 A replay works in its own store and MLflow registry under `OUTPUT/workspace`, so it never touches the
 configured ones and never starts from a model trained on the future. The workspace is recreated on
@@ -29,7 +31,7 @@ from stockpredictor.db.engine import make_engine, migrate
 from stockpredictor.errors import SourceError, UsageError
 from stockpredictor.sources import PriceSource, get_source
 from stockpredictor.stages.ingest import ingest
-from stockpredictor.stages.monitor import RETRAIN, monitor
+from stockpredictor.stages.monitor import RETRAIN, MonitorResult, monitor
 from stockpredictor.stages.predict import predict
 from stockpredictor.stages.prepare_input import prepare_input
 from stockpredictor.stages.production_model import production_model
@@ -119,17 +121,25 @@ def _replay_day(
         raise SourceError(f"replay {day}: ingest failed: {ingested.errors}")
     trainings: list[TrainingEvent] = []
     production = production_model(params, settings)
-    if production is None:
-        trainings.append(
-            TrainingEvent(day, "no production model", run_training(engine, params, settings, day))
-        )
+    monitored = None
+    if production is None:  # the monitor asks for a first model, within the retraining policy
+        monitored = _monitor(engine, params, settings, day, trainings)
         production = production_model(params, settings)
     if production is None:
         log.warning("replay %s: no model passed the promotion gate yet; no prediction", day)
-        return ReplayDay(day, None, None, trainings, time.perf_counter() - started)
+        return ReplayDay(day, None, monitored, trainings, time.perf_counter() - started)
     prepared = prepare_input(engine, params, production.dataset_run_id, day, settings.data_dir / "inputs")
     predicted = predict(engine, params, settings, prepared.path, production.model_uri)
+    if monitored is None:
+        monitored = _monitor(engine, params, settings, day, trainings)
+    return ReplayDay(day, predicted, monitored, trainings, time.perf_counter() - started)
+
+
+def _monitor(
+    engine: Engine, params: Params, settings: Settings, day: date, trainings: list[TrainingEvent]
+) -> MonitorResult:
+    """The day's monitor decision; on `retrain` the training pipeline runs (appended to `trainings`)."""
     monitored = monitor(engine, params, settings, day)
     if monitored.decision == RETRAIN:
         trainings.append(TrainingEvent(day, monitored.reason, run_training(engine, params, settings, day)))
-    return ReplayDay(day, predicted, monitored, trainings, time.perf_counter() - started)
+    return monitored

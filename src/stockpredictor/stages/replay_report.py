@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,10 +14,12 @@ from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 from sqlalchemy import Engine
 
+from stockpredictor.calendar import trading_days_after
 from stockpredictor.config import Params
 from stockpredictor.db.performance import prediction_outcomes
 from stockpredictor.db.prices import load_prices, previous_session_closes
 from stockpredictor.models.metrics import price_metrics
+from stockpredictor.models.retraining_policy import DECISIONS
 from stockpredictor.stages.monitor import MonitorResult
 from stockpredictor.stages.predict import PredictResult
 from stockpredictor.stages.training_cycle import TrainingCycleResult
@@ -146,17 +149,19 @@ def _summary(outcomes: pd.DataFrame, days: list[ReplayDay]) -> str:
     ]
     if trainings:
         lines += [
-            "| day | trigger | dataset | candidate | decision | production before | reason |",
-            "|---|---|---|---:|---|---:|---|",
+            "| day | sessions since the previous training | trigger | dataset | candidate | decision | "
+            "production before | reason |",
+            "|---|---:|---|---|---:|---|---:|---|",
             *(
-                f"| {e.day} | {e.trigger} | {e.result.dataset_run_id} | v{e.result.model_version} | "
-                f"{e.result.promotion.decision} | {_version(e.result.promotion.production_version)} | "
-                f"{e.result.promotion.reason} |"
-                for e in trainings
+                f"| {e.day} | {_sessions_between(previous, e)} | {e.trigger} | {e.result.dataset_run_id} | "
+                f"v{e.result.model_version} | {e.result.promotion.decision} | "
+                f"{_version(e.result.promotion.production_version)} | {e.result.promotion.reason} |"
+                for previous, e in zip([None, *trainings], trainings, strict=False)
             ),
         ]
     else:
         lines.append("No training during the replay.")
+    lines += ["", "## Monitor decisions", "", *_decision_counts(days)]
     lines += [
         "",
         "## Days",
@@ -173,6 +178,20 @@ def _summary(outcomes: pd.DataFrame, days: list[ReplayDay]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _sessions_between(previous: TrainingEvent | None, event: TrainingEvent) -> str:
+    return "–" if previous is None else str(trading_days_after(previous.day, event.day))
+
+
+def _decision_counts(days: list[ReplayDay]) -> list[str]:
+    """How many days ended in each monitor decision (retrain, ok, suppressed by cooldown, ...)."""
+    counts = Counter(d.monitor.decision for d in days if d.monitor)
+    return [
+        "| decision | days |",
+        "|---|---:|",
+        *(f"| {decision} | {counts[decision]} |" for decision in DECISIONS if counts[decision]),
+    ]
 
 
 def _version(version: int | None) -> str:

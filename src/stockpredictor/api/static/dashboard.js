@@ -73,7 +73,9 @@ function renderModel(card) {
     ? `${card.promoted_at.slice(0, 16).replace("T", " ")} UTC (${card.promotion_decision})`
     : "–";
   const entries = [
-    ["Model", `${card.name} v${card.version}`],
+    ["Model", card.baseline
+      ? `${card.name} v${card.version}: the ${card.baseline} baseline serves (no trained model beat it yet)`
+      : `${card.name} v${card.version}`],
     ["MLflow run", card.mlflow_run_id],
     ["Dataset run", card.dataset_run_id ?? "–"],
     ["Promoted", promoted],
@@ -111,6 +113,26 @@ function renderPerformance(report, productionMlflowRunId) {
       element("td", { class: "num" }, o.persistence_mae.toFixed(3)),
       element("td", { class: "num" }, o.mape.toFixed(2)),
       element("td", { class: "num" }, ratio(o.directional_accuracy)),
+    );
+    body.append(row);
+  }
+}
+
+const DECISIONS_SHOWN = 15;
+const pValue = (value) => (value === null || value === undefined ? "–" : value.toPrecision(2));
+
+function renderDecisions(log) {
+  const body = document.querySelector("#decisions tbody");
+  body.replaceChildren();
+  if (log.decisions.length === 0) showMessage("decisions-message", "The monitor has not decided anything yet.");
+  for (const d of log.decisions) {
+    const row = element("tr", { "data-decision": d.decision });
+    row.append(
+      element("td", {}, d.as_of_date),
+      element("td", { class: `decision ${d.decision}` }, d.decision.replaceAll("_", " ")),
+      element("td", { class: "num" }, pValue(d.statistics.dm_p_value)),
+      element("td", { class: "num" }, pValue(d.statistics.direction_p_value)),
+      element("td", { class: "reason" }, d.reason),
     );
     body.append(row);
   }
@@ -194,8 +216,9 @@ async function renderCharts(latest) {
 }
 
 async function main() {
-  const [latest, card, report] = await Promise.allSettled([
+  const [latest, card, report, decisions] = await Promise.allSettled([
     getJson("/predictions/latest"), getJson("/model"), getJson("/performance"),
+    getJson(`/monitoring/decisions?limit=${DECISIONS_SHOWN}`),
   ]);
   if (latest.status === "fulfilled") {
     renderPredictions(latest.value);
@@ -210,6 +233,8 @@ async function main() {
   } else {
     showMessage("performance-message", report.reason.message);
   }
+  if (decisions.status === "fulfilled") renderDecisions(decisions.value);
+  else showMessage("decisions-message", decisions.reason.message);
 }
 
 main();

@@ -1,0 +1,149 @@
+"""The retraining trigger: does a window of evaluated predictions show that the model is degraded?
+
+It fires when, at level `monitoring.alpha`,
+- the model's absolute errors are significantly larger than persistence's (one-sided Diebold–Mariano
+  test on the per-session mean absolute errors, Newey–West variance, HLN correction), or
+- its share of correct directions is significantly below the better of the "always up" and "last move"
+  baselines over the same predictions (one-sided exact binomial test; the predictions of one session
+  are counted as independent calls),
+or, as a hard guard without a test, when the window's MAPE exceeds `monitoring.max_mape`.
+Fewer than `monitoring.min_evaluations` evaluated sessions is `insufficient_data`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from stockpredictor.config import MonitoringParams
+from stockpredictor.models.metrics import price_metrics
+from stockpredictor.models.retraining_policy import INSUFFICIENT_DATA, OK, RETRAIN
+from stockpredictor.models.significance import TestResult, diebold_mariano, direction_test
+
+BASELINE_LABELS = {"always_up": "always up", "last_move": "last move"}
+
+
+@dataclass(frozen=True)
+class EvaluatedWindow:
+    """Matured predictions, one entry each: its target session and the prices around it.
+
+    `previous_close` is the close of the session before the one of `last_close` (NaN when unknown:
+    the prediction then takes no part in the direction test).
+    """
+
+    sessions: np.ndarray
+    predicted: np.ndarray
+    actual: np.ndarray
+    last_close: np.ndarray
+    previous_close: np.ndarray
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The trigger's decision (`retrain` / `ok` / `insufficient_data`), why, and its statistics."""
+
+    decision: str
+    reason: str
+    statistics: dict[str, float]
+
+
+def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
+    """Decide on `window` (at least one prediction) with the tests and guard described in the module."""
+    n_days = len(np.unique(window.sessions))
+    statistics = {
+        **price_metrics(*(a[:, None] for a in (window.predicted, window.actual, window.last_close))),
+        "n_days": float(n_days),
+        "n_evaluations": float(len(window.predicted)),
+    }
+    if n_days < rules.min_evaluations:
+        reason = f"{n_days} evaluated day(s) < min_evaluations {rules.min_evaluations}"
+        return Judgement(INSUFFICIENT_DATA, reason, statistics)
+    loss = _versus_persistence(window)
+    direction, rates, best = _versus_direction_baselines(window)
+    statistics.update(_as_statistics("dm", loss))
+    statistics.update(_as_statistics("direction", direction))
+    statistics.update(rates)
+    guard = statistics["mape"] > rules.max_mape
+    relation = ">" if guard else "<="
+    checks = [
+        (guard, f"MAPE {statistics['mape']:.3f}% {relation} max_mape {rules.max_mape}% (hard guard)"),
+        (loss is not None and loss.significant(rules.alpha), _describe_loss(statistics, loss, rules.alpha)),
+        (
+            direction is not None and direction.significant(rules.alpha),
+            _describe_direction(statistics, direction, best, rules.alpha),
+        ),
+    ]
+    over = f"over the last {n_days} evaluated day(s)"
+    breaches = [text for breached, text in checks if breached]
+    if breaches:
+        return Judgement(RETRAIN, "; ".join(breaches) + f" {over}", statistics)
+    return Judgement(
+        OK, "no significant degradation: " + "; ".join(text for _, text in checks) + f" {over}", statistics
+    )
+
+
+def _versus_persistence(window: EvaluatedWindow) -> TestResult | None:
+    """DM test on the per-session mean absolute errors of the model and persistence (None: < 2 sessions)."""
+    sessions, index = np.unique(window.sessions, return_inverse=True)
+    if len(sessions) < 2:
+        return None
+    counts = np.bincount(index)
+    model = np.bincount(index, np.abs(window.predicted - window.actual)) / counts
+    persistence = np.bincount(index, np.abs(window.last_close - window.actual)) / counts
+    return diebold_mariano(model, persistence)
+
+
+def _versus_direction_baselines(
+    window: EvaluatedWindow,
+) -> tuple[TestResult | None, dict[str, float], str]:
+    """Binomial test of the model's direction hits against the better baseline; hit rates; that baseline."""
+    known = np.isfinite(window.previous_close)
+    actual_move = np.sign(window.actual[known] - window.last_close[known])
+    hits = {
+        "model": np.sign(window.predicted[known] - window.last_close[known]) == actual_move,
+        "always_up": actual_move > 0,
+        "last_move": np.sign(window.last_close[known] - window.previous_close[known]) == actual_move,
+    }
+    n = int(known.sum())
+    if n == 0:
+        return None, {"n_direction": 0.0}, ""
+    rates = {name: float(h.mean()) for name, h in hits.items()}
+    best = max(BASELINE_LABELS, key=lambda name: rates[name])
+    statistics = {
+        "n_direction": float(n),
+        "direction_model_accuracy": rates["model"],
+        **{f"{name}_directional_accuracy": rates[name] for name in BASELINE_LABELS},
+    }
+    return direction_test(int(hits["model"].sum()), n, rates[best]), statistics, best
+
+
+def _as_statistics(prefix: str, result: TestResult | None) -> dict[str, float]:
+    if result is None:
+        return {f"{prefix}_statistic": math.nan, f"{prefix}_p_value": math.nan}
+    return {f"{prefix}_statistic": result.statistic, f"{prefix}_p_value": result.p_value}
+
+
+def _describe_loss(statistics: dict[str, float], result: TestResult | None, alpha: float) -> str:
+    ratio = f"MAE {statistics['mae_ratio']:.3f}x persistence"
+    if result is None:
+        return f"{ratio} (Diebold-Mariano needs 2 sessions)"
+    relation = "<" if result.significant(alpha) else ">="
+    test = f"Diebold-Mariano {result.statistic:.2f}, p {result.p_value:.3g} {relation} alpha {alpha:g}"
+    return f"{ratio}, {test}"
+
+
+def _describe_direction(
+    statistics: dict[str, float], result: TestResult | None, best: str, alpha: float
+) -> str:
+    if result is None:
+        return "no direction test (no previous close known)"
+    relation = "<" if result.significant(alpha) else ">="
+    return (
+        f"directional accuracy {statistics['direction_model_accuracy']:.3f} vs {BASELINE_LABELS[best]} "
+        f"{statistics[f'{best}_directional_accuracy']:.3f} (always up "
+        f"{statistics['always_up_directional_accuracy']:.3f}, last move "
+        f"{statistics['last_move_directional_accuracy']:.3f}) on {int(statistics['n_direction'])} calls, "
+        f"binomial p {result.p_value:.3g} {relation} alpha {alpha:g}"
+    )

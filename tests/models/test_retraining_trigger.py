@@ -1,0 +1,59 @@
+"""The retraining trigger fires on significant evidence only, and says which test fired with its p-value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stockpredictor.models.retraining_policy import OK, RETRAIN
+from stockpredictor.models.retraining_trigger import EvaluatedWindow, judge
+from tests.support.overrides import repo_params
+
+RULES = repo_params("monitoring.window_days=40", "monitoring.min_evaluations=40").monitoring
+DAYS = 40
+
+
+def _window(predicted_offset: np.ndarray, actual_move: np.ndarray, last_move: np.ndarray) -> EvaluatedWindow:
+    """One ticker at 100 each day; the previous close and the actual close move by the given steps."""
+    last = np.full(DAYS, 100.0)
+    return EvaluatedWindow(
+        sessions=np.arange(DAYS),
+        predicted=last + predicted_offset,
+        actual=last + actual_move,
+        last_close=last,
+        previous_close=last - last_move,
+    )
+
+
+def test_a_model_much_worse_than_persistence_fires_the_loss_test() -> None:
+    rng = np.random.default_rng(1)
+    moves = rng.normal(0, 1, DAYS)
+    judgement = judge(_window(moves + np.sign(moves) * 3, moves, moves), RULES)  # right direction, far off
+    assert judgement.decision == RETRAIN
+    assert judgement.statistics["dm_p_value"] < 1e-6
+    assert "Diebold-Mariano" in judgement.reason and "< alpha 0.05" in judgement.reason
+    assert "binomial" not in judgement.reason  # the direction test did not fire
+
+
+def test_a_model_that_always_calls_the_wrong_direction_fires_the_direction_test() -> None:
+    moves = np.where(np.arange(DAYS) % 2 == 0, 1.0, -1.0)
+    judgement = judge(_window(-0.01 * moves, moves, -moves), RULES)  # tiny errors, always wrong sign
+    assert judgement.decision == RETRAIN
+    assert judgement.statistics["direction_model_accuracy"] == 0.0
+    assert judgement.statistics["last_move_directional_accuracy"] == 0.0
+    assert judgement.statistics["always_up_directional_accuracy"] == 0.5
+    assert judgement.statistics["direction_p_value"] == pytest.approx(0.5**DAYS)
+    assert (
+        "accuracy 0.000 vs always up 0.500 (always up 0.500, last move 0.000) on 40 calls, "
+        in judgement.reason
+    )
+    assert "binomial p 9.09e-13 < alpha 0.05" in judgement.reason  # (its errors also beat no persistence)
+
+
+def test_a_coin_flip_close_to_persistence_is_ok() -> None:
+    rng = np.random.default_rng(2)
+    moves = rng.normal(0, 1, DAYS)
+    guesses = 0.01 * rng.choice([-1.0, 1.0], DAYS)  # persistence never calls a move: it would fail here
+    judgement = judge(_window(guesses, moves, rng.normal(0, 1, DAYS)), RULES)
+    assert judgement.decision == OK, judgement.reason
+    assert judgement.reason.startswith("no significant degradation: MAPE")

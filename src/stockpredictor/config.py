@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,14 @@ PARAMS_ENV = "STOCKPREDICTOR_PARAMS"
 DATABASE_URL_ENV = "STOCKPREDICTOR_DATABASE_URL"
 DATA_DIR_ENV = "STOCKPREDICTOR_DATA_DIR"
 MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
+
+
+_PASSWORD_IN_URL = re.compile(r"(?P<head>://[^/@:]*:)[^/]*@")
+
+
+def redacted(url: str) -> str:
+    """`url` with the password of its `user:password@` part replaced by ***, even when it is malformed."""
+    return _PASSWORD_IN_URL.sub(r"\g<head>***@", url)
 
 
 class _Section(BaseModel):

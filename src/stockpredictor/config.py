@@ -23,13 +23,22 @@ MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
 _PASSWORD_IN_URL = re.compile(r"(?P<head>://[^/@:]*:)[^/]*@")
 
 
+_EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
 def redacted(url: str) -> str:
     """`url` with the password of its `user:password@` part replaced by ***, even when it is malformed."""
     return _PASSWORD_IN_URL.sub(r"\g<head>***@", url)
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere; each bound's `description` says why it is there.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: Trading days in ten years: no window, warm-up or history asked for may be longer.
+TEN_YEARS = 2520
+_SEED = Field(42, ge=0, le=2**32 - 1, description="numpy and torch take seeds in 0..2**32-1")
 
 
 class DataParams(_Section):
@@ -65,7 +74,9 @@ class FeatureParams(_Section):
         "volume_z_20",
         "sma_ratio_20",
     )
-    warmup_days: int = Field(250, ge=50)
+    warmup_days: int = Field(
+        250, ge=50, le=TEN_YEARS, description="50..2520 trading days: EWM indicators converge within 50"
+    )
 
     @field_validator("indicators")
     @classmethod
@@ -83,9 +94,9 @@ class FeatureParams(_Section):
 
 
 class SplitParams(_Section):
-    train: float = Field(0.7, gt=0, lt=1)
-    validation: float = Field(0.15, gt=0, lt=1)
-    test: float = Field(0.15, gt=0, lt=1)
+    train: float = Field(0.7, gt=0, lt=1, description="a fraction of the windows")
+    validation: float = Field(0.15, gt=0, lt=1, description="a fraction of the windows")
+    test: float = Field(0.15, gt=0, lt=1, description="a fraction of the windows")
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitParams:
@@ -96,16 +107,19 @@ class SplitParams(_Section):
 
 
 class SequenceParams(_Section):
-    sequence_length: int = Field(30, ge=1, le=1000)
+    sequence_length: int = Field(
+        30, ge=1, le=1000, description="1..1000 trading days: every window must fit the stored history"
+    )
     split: SplitParams = SplitParams()
 
 
 class OptimizeParams(_Section):
-    n_trials: int = Field(20, ge=1)
-    max_epochs: int = Field(15, ge=1)
-    timeout_seconds: int = Field(900, ge=1)
-    workers: int = Field(1, ge=1)  # parallel search processes (pipeline pods) sharing the study
-    seed: int = 42
+    n_trials: int = Field(20, ge=1, le=10_000, description="1..10000: each trial trains a model")
+    max_epochs: int = Field(15, ge=1, le=10_000, description="1..10000 epochs per trial")
+    timeout_seconds: int = Field(900, ge=1, le=7 * 86_400, description="1 s..7 days for the whole search")
+    # parallel search processes (pipeline pods) sharing the study
+    workers: int = Field(1, ge=1, le=64, description="1..64 parallel search processes")
+    seed: int = _SEED
     architectures: tuple[Literal["lstm", "lstm_attention", "lstm_cross_attention"], ...] = (
         "lstm",
         "lstm_attention",
@@ -114,30 +128,32 @@ class OptimizeParams(_Section):
 
 
 class TrainParams(_Section):
-    max_epochs: int = Field(40, ge=1)
-    patience: int = Field(5, ge=1)
-    seed: int = 42
+    max_epochs: int = Field(40, ge=1, le=10_000, description="1..10000 epochs")
+    patience: int = Field(5, ge=1, le=10_000, description="1..10000 epochs without improvement")
+    seed: int = _SEED
     experiment_name: str = "stockpredictor"
     model_name: str = "StockPricePredictorLSTM"
     log_test_predictions: bool = True
 
 
 class PromotionParams(_Section):
-    window_days: int = Field(60, ge=1)
-    min_improvement: float = Field(0.0, ge=0, lt=1)
-    persistence_tolerance: float = Field(0.05, ge=0)
+    window_days: int = Field(60, ge=1, le=TEN_YEARS, description="1..2520 trading days, ten years")
+    min_improvement: float = Field(0.0, ge=0, lt=1, description="a fraction of production's MAE")
+    persistence_tolerance: float = Field(
+        0.05, ge=0, le=1000, description="0..1000, a fraction of persistence's MAE"
+    )
 
 
 class ServingParams(_Section):
-    max_stale_trading_days: int = Field(3, ge=0)
+    max_stale_trading_days: int = Field(3, ge=0, le=TEN_YEARS, description="0..2520 trading days")
 
 
 class MonitoringParams(_Section):
-    window_days: int = Field(20, ge=1)
-    min_evaluations: int = Field(5, ge=1)
-    max_mape: float = Field(5.0, gt=0)
-    min_directional_accuracy: float = Field(0.45, ge=0, le=1)
-    max_mae_ratio_to_persistence: float = Field(1.25, gt=0)
+    window_days: int = Field(20, ge=1, le=TEN_YEARS, description="1..2520 trading days, ten years")
+    min_evaluations: int = Field(5, ge=1, le=TEN_YEARS, description="1..2520 evaluated days")
+    max_mape: float = Field(5.0, gt=0, le=1000, description="a percentage, at most 1000")
+    min_directional_accuracy: float = Field(0.45, ge=0, le=1, description="a fraction of days")
+    max_mae_ratio_to_persistence: float = Field(1.25, gt=0, le=1000, description="a ratio, at most 1000")
 
 
 class Params(_Section):
@@ -165,6 +181,12 @@ def load_params(path: Path | str | None = None, overrides: list[str] | None = No
         raw = yaml.safe_load(file.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"{file}: params file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{file}: is a folder; --params takes a params.yaml file") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the params file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not a text (UTF-8) file; --params takes a params.yaml file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -188,16 +210,40 @@ def _apply_override(raw: dict[str, Any], override: str, file: Path) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"{file}: override {key!r}: {part!r} is not a section")
         node = child
-    node[leaf] = yaml.safe_load(value)
+    node[leaf] = _number_or_yaml(value)
+
+
+def _number_or_yaml(value: str) -> Any:
+    """`value` parsed as YAML, where `1e9` is a number (YAML 1.1 reads it as a string)."""
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str) and _EXPONENT_NUMBER.fullmatch(parsed.strip()):
+        return float(parsed)
+    return parsed
 
 
 def _describe(exc: ValidationError, file: Path) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"] if not isinstance(p, int)) or "(top level)"
+        path = [str(p) for p in err["loc"] if not isinstance(p, int)]
+        key = ".".join(path) or "(top level)"
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        why = _field_description(path)
+        if why and err["type"] not in ("extra_forbidden", "missing"):
+            message = f"{message} ({why})"
         lines.append(f"{file}: key '{key}': {message}")
     return "\n".join(lines)
+
+
+def _field_description(path: list[str]) -> str | None:
+    """The `description` of the field at `path` in `Params` (what its bounds mean), if it has one."""
+    model: Any = Params
+    description = None
+    for part in path:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model, description = field.annotation, field.description
+    return description
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -260,9 +261,49 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        """The settings of the environment; a malformed URL is a `ConfigError` naming its variable."""
         data_dir = Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
-        return cls(
-            data_dir=data_dir,
-            database_url=os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{data_dir / 'stockpredictor.db'}",
-            mlflow_tracking_uri=os.environ.get(MLFLOW_URI_ENV) or f"sqlite:///{data_dir / 'mlflow.db'}",
-        )
+        database_url = os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{data_dir / 'stockpredictor.db'}"
+        mlflow_uri = os.environ.get(MLFLOW_URI_ENV) or f"sqlite:///{data_dir / 'mlflow.db'}"
+        _check_url(DATABASE_URL_ENV, database_url, _STORE_SCHEMES, _STORE_FORMS, any_driver=False)
+        _check_url(MLFLOW_URI_ENV, mlflow_uri, _MLFLOW_SCHEMES, _MLFLOW_FORMS, any_driver=True)
+        return cls(data_dir=data_dir, database_url=database_url, mlflow_tracking_uri=mlflow_uri)
+
+
+_STORE_SCHEMES = ("sqlite", "postgresql", "postgres", "sqlite+pysqlite", "postgresql+psycopg2")
+_STORE_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+_MLFLOW_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "file", "http", "https", "databricks")
+_MLFLOW_FORMS = (
+    "http(s)://HOST:PORT, sqlite:///PATH, postgresql://USER:PASSWORD@HOST/DATABASE or file:///PATH"
+)
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9.+_-]*)://(?P<rest>.*)")
+
+
+def _check_url(variable: str, url: str, schemes: tuple[str, ...], forms: str, *, any_driver: bool) -> None:
+    """Refuse a URL whose form or scheme the store or MLflow cannot use, with the password hidden.
+
+    `any_driver`: a scheme `base+driver` is fine whenever `base` is one of `schemes`.
+    """
+    problem = _url_problem(url.strip(), schemes, any_driver)
+    if problem is not None:
+        raise ConfigError(f"{variable}={redacted(url)!r} {problem}: use {forms}")
+
+
+def _url_problem(url: str, schemes: tuple[str, ...], any_driver: bool) -> str | None:
+    match = _URL.fullmatch(url)
+    if match is None:
+        return "is not a URL"
+    scheme = match["scheme"].lower()
+    base = scheme.partition("+")[0]
+    if scheme not in schemes and not (any_driver and base in schemes):
+        return f"has the unsupported scheme {match['scheme']!r}"
+    if base == "sqlite":
+        return None if match["rest"].startswith("/") else "names no file (sqlite:/// then the path)"
+    if base in ("file", "databricks"):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number in 0..65535)
+    except ValueError as exc:
+        return f"is malformed ({exc})"
+    return None if parts.hostname else "names no host"

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from stockpredictor.cli.options import context
+from stockpredictor.errors import UsageError
 
 commands = typer.Typer()
 
@@ -18,6 +19,8 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Serve the prediction API (OpenAPI docs at /docs) and the dashboard at / until interrupted."""
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port {port}: a TCP port is a number in 1..65535")
     import uvicorn
 
     from stockpredictor.api import create_app

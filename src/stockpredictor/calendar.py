@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 
 import exchange_calendars as xcals
@@ -41,3 +41,14 @@ def trading_days(start: date, end: date) -> list[date]:
 def trading_days_after(day: date, until: date) -> int:
     """How many trading days lie in (day, until]: the staleness of data last seen on `day`."""
     return len([d for d in trading_days(day, until) if d > day])
+
+
+def latest_completed_session(now: datetime | None = None) -> date:
+    """The newest trading day whose close has passed at `now` (an aware datetime; default: the clock)."""
+    moment = pd.Timestamp(now or datetime.now(UTC)).tz_convert(UTC)
+    calendar = _xnys()
+    today = moment.tz_convert(calendar.tz).date()
+    session = calendar.date_to_session(pd.Timestamp(today), direction="previous")
+    if calendar.session_close(session) > moment:
+        session = calendar.previous_session(session)
+    return session.date()

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
+from stockpredictor.calendar import latest_completed_session
 from stockpredictor.cli import app
 from stockpredictor.db.engine import make_engine, migrate
 from stockpredictor.errors import (
@@ -147,6 +148,42 @@ BAD_INPUTS = [
     ),
     (["serve", "--port", "70000"], {}, UsageError, "--port 70000: a TCP port is a number in 1..65535"),
     (
+        ["ingest", "--as-of", "2031-01-03"],
+        {},
+        UsageError,
+        f"as_of 2031-01-03 is after the latest completed NYSE session, {latest_completed_session()} ",
+    ),
+    (
+        ["process", "--as-of", "2031-01-03"],
+        {},
+        UsageError,
+        f"as_of 2031-01-03 is after the latest completed NYSE session, {latest_completed_session()} ",
+    ),
+    (
+        ["ingest", "--as-of", "2010-01-09"],
+        {},
+        UsageError,
+        "as_of 2010-01-09 is not an NYSE session (a weekend); the session before it is 2010-01-08",
+    ),
+    (
+        ["process", "--as-of", "2010-01-18"],
+        {},
+        UsageError,
+        "as_of 2010-01-18 is not an NYSE session (a holiday); the session before it is 2010-01-15",
+    ),
+    (
+        ["monitor", "--as-of", "2010-01-10"],
+        {},
+        UsageError,
+        "as_of 2010-01-10 is not an NYSE session (a weekend); the session before it is 2010-01-08",
+    ),
+    (
+        ["prepare-input", "--dataset-run-id", "x", "--as-of", "2012-12-25"],
+        {},
+        UsageError,
+        "as_of 2012-12-25 is not an NYSE session (a holiday); the session before it is 2012-12-24",
+    ),
+    (
         ["ingest", "--as-of", "2010-01-04"],
         {"STOCKPREDICTOR_DATA_DIR": str(REPO / "params.yaml" / "data")},
         ResourceError,
@@ -164,6 +201,18 @@ def test_each_bad_input_of_issue_15_prints_one_line(
     assert "Traceback" not in result.stderr and "s3cret" not in result.output
     (printed,) = result.stderr.strip().splitlines()
     assert printed.startswith("error: ") and line in printed, printed
+
+
+def test_an_unknown_dataset_is_refused_before_the_search_writes_its_study(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    result = invoke("optimize", "--dataset-run-id", "nope", env={"STOCKPREDICTOR_DATABASE_URL": url})
+    assert result.exit_code == DatasetNotFoundError.exit_code and "'nope'" in error_line(result)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        studies = conn.execute(text("SELECT count(*) FROM studies")).scalar() if "studies" in tables else 0
+    engine.dispose()
+    assert studies == 0
 
 
 def test_registry_and_pipeline_errors(tmp_path: Path) -> None:

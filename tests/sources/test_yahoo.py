@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import requests
 
+from stockpredictor.calendar import latest_completed_session
 from stockpredictor.errors import SourceError, UnknownTickerError
 from stockpredictor.sources import get_source, yahoo
 from stockpredictor.sources.yahoo import EXCHANGE_TZ, YahooSource
@@ -156,10 +157,19 @@ def test_todays_partial_bar_waits_for_the_close(fake: FakeYahoo) -> None:
     assert days_of(make_source(fake, clock=evening).fetch("AAPL", None, LAST_DAY))[-1] == LAST_DAY
 
 
-def test_default_as_of_is_today_in_new_york(fake: FakeYahoo) -> None:
-    saturday_in_utc = datetime(2024, 1, 13, 2, 0, tzinfo=UTC)  # still Friday evening in New York
-    assert make_source(fake, clock=saturday_in_utc).default_as_of() == date(2024, 1, 12)
-    assert YahooSource(yahoo_session(fake)).default_as_of() == datetime.now(EXCHANGE_TZ).date()
+@pytest.mark.parametrize(
+    ("now", "session"),
+    [
+        (datetime(2024, 1, 13, 2, 0, tzinfo=UTC), date(2024, 1, 12)),  # Friday evening in New York
+        (datetime(2024, 1, 12, 20, 59, tzinfo=UTC), date(2024, 1, 11)),  # Friday before the close
+        (datetime(2024, 1, 14, 15, 0, tzinfo=UTC), date(2024, 1, 12)),  # Sunday
+        (datetime(2024, 1, 15, 22, 0, tzinfo=UTC), date(2024, 1, 12)),  # Martin Luther King Jr. Day
+        (datetime(2024, 11, 29, 18, 5, tzinfo=UTC), date(2024, 11, 29)),  # after the 13:00 early close
+    ],
+)
+def test_default_as_of_is_the_latest_completed_session(fake: FakeYahoo, now: datetime, session: date) -> None:
+    assert make_source(fake, clock=now).default_as_of() == session
+    assert YahooSource(yahoo_session(fake)).default_as_of() == latest_completed_session()
 
 
 def test_get_source_passes_options(fake: FakeYahoo) -> None:

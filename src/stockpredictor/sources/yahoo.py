@@ -36,6 +36,7 @@ from curl_cffi import requests as curl_requests
 from yfinance.data import YfData
 from yfinance.exceptions import YFPricesMissingError, YFTickerMissingError
 
+from stockpredictor.calendar import latest_completed_session
 from stockpredictor.errors import SourceError, UnknownTickerError
 from stockpredictor.sources.base import empty_prices, select_window
 
@@ -104,8 +105,8 @@ class YahooSource:
         self.clock = clock
 
     def default_as_of(self) -> date:
-        """Today in the exchange's time zone (America/New_York)."""
-        return self.clock().astimezone(EXCHANGE_TZ).date()
+        """The latest NYSE session whose close has passed (on a weekend or holiday: the one before)."""
+        return latest_completed_session(self.clock())
 
     def fetch(self, ticker: str, after: date | None, as_of: date) -> pd.DataFrame:
         """Rows with after < date <= as_of; today's bar only once it is final (after BAR_FINAL_AFTER)."""

@@ -60,6 +60,24 @@ def test_every_kind_has_its_own_exit_code() -> None:
         (["promote", "--mlflow-run-id", "abc", "--version", "1"], UsageError, "not both"),
         (["scale", "--dataset-run-id", "nope"], DatasetNotFoundError, "'nope'"),
         (["--set", "data.tickers=[ZZZZ]", "ingest", "--as-of", "2010-01-04"], SourceError, "ZZZZ"),
+        (
+            ["--set", "data.tickers=[ZZZZ,YYYY]", "ingest", "--as-of", "2010-01-04"],
+            SourceError,
+            "ingest stored nothing: every ticker failed; ZZZZ: not in the sample data (available: AAPL, ",
+        ),
+        (
+            [
+                "--set",
+                "data.tickers=[IBM,ZZZZ]",
+                "--set",
+                "data.start=2009-12-01",
+                "ingest",
+                "--as-of",
+                "2010-01-04",
+            ],
+            SourceError,
+            "ingest failed for ZZZZ: ZZZZ: not in the sample data (available: AAPL, ",
+        ),
     ],
 )
 def test_a_family_error_is_one_line_and_its_kinds_exit_code(

@@ -182,3 +182,30 @@ def test_get_source_passes_options(fake: FakeYahoo) -> None:
 def test_max_attempts_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         YahooSource(requests.Session(), max_attempts=0)
+
+
+def test_with_no_network_the_source_gives_up_within_its_retry_deadline(
+    fake: FakeYahoo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four tickers, no network: waits of 1+2+4 s, then 1+2 s (the 10 s are spent), then no retry."""
+    now = [0.0]
+    delays: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(yahoo.time_module, "sleep", sleep)
+    monkeypatch.setattr(yahoo.time_module, "monotonic", lambda: now[0])
+    fake.fail_next_charts(
+        *[requests.ConnectionError("Could not resolve host: query2.finance.yahoo.com")] * 100
+    )
+    source = YahooSource(yahoo_session(fake), clock=lambda: SATURDAY_EVENING)
+    messages = []
+    for ticker in ("AAPL", "GOOG", "IBM", "MSFT"):
+        with pytest.raises(SourceError) as excinfo:
+            source.fetch(ticker, None, LAST_DAY)
+        messages.append(str(excinfo.value))
+    assert delays == [1.0, 2.0, 4.0, 1.0, 2.0] and sum(delays) == source.retry_deadline_seconds
+    assert "MSFT: Yahoo download failed 1 time(s)" in messages[-1]
+    assert "no retry: the source's 10 s retry deadline passed" in messages[-1]

@@ -47,6 +47,14 @@ def reported_as_user_errors() -> Iterator[None]:
         if exc.errno not in _USER_ERRNOS:
             raise
         raise os_failure(exc) from None
+    except Exception as exc:  # e.g. Optuna's StorageInternalError raised from the driver's error
+        cause = exc.__cause__
+        failure = (
+            store_failure(cause, Settings.from_env().database_url) if isinstance(cause, DBAPIError) else None
+        )
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def store_failure(exc: DBAPIError, database_url: str) -> StoreError | None:

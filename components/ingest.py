@@ -18,5 +18,5 @@ def ingest(params_overrides: str, as_of: str, rows_added: Output[Metrics]) -> in
         for ticker, rows in result.added.items():
             rows_added.log_metric(ticker, rows)
         if result.errors:
-            raise SourceError(f"ingest failed for {result.errors} (the other tickers were stored)")
+            raise SourceError(result.failure_message())
         return result.total_added

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: both pipelines end to end through kfp.local, offline, on the embedded default
-# (bundled sample prices, SQLite store, embedded MLflow store under data/).
+# (bundled sample prices, SQLite store, embedded MLflow store under data/). Each pipeline prints one
+# line per step (name, status, seconds); every step's full log is a file in its run's logs/ folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sp=".venv/bin/stockpredictor"
@@ -18,10 +19,11 @@ echo
 if [ -f "$run_dir/predict/table" ]; then
   cat "$run_dir/predict/table"
 else
-  echo "No predictions: no model has passed the promotion gate yet (see the promote step's log above)."
+  echo "No predictions: no model has passed the promotion gate yet (see promote.log in the step logs below)."
 fi
 echo
 echo "Pipeline artifacts: $run_dir"
+echo "Step logs:          $(dirname "$run_dir")/logs (one file per step)"
 echo "Predictions JSON:   $STOCKPREDICTOR_DATA_DIR/predictions/latest_predictions.json"
 echo "MLflow UI:          $PWD/.venv/bin/mlflow ui --backend-store-uri sqlite:///$STOCKPREDICTOR_DATA_DIR/mlflow.db"
 echo "                    then open http://127.0.0.1:5000 (experiment 'stockpredictor', model StockPricePredictorLSTM)"

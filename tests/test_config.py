@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,46 @@ def test_settings_default_under_data_dir(tmp_path: Path, monkeypatch: pytest.Mon
 def test_params_file_holds_no_connection_secrets() -> None:
     text = (REPO / "params.yaml").read_text().lower()
     assert "password" not in text and "://" not in text
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("features.warmup_days=1e9", "less than or equal to 2520 (50..2520 trading days"),
+        ("promotion.persistence_tolerance=.inf", "finite number (0..1000, a fraction of persistence's MAE)"),
+        ("monitoring.max_mape=.nan", "finite number (a percentage, at most 1000)"),
+        ("optimize.n_trials=1e12", "less than or equal to 10000 (1..10000: each trial trains a model)"),
+        ("sequences.sequence_length=1e9", "less than or equal to 1000 (1..1000 trading days"),
+        ("promotion.window_days=1e9", "less than or equal to 2520 (1..2520 trading days, ten years)"),
+        ("monitoring.window_days=1e9", "less than or equal to 2520"),
+        ("optimize.timeout_seconds=1e12", "1 s..7 days"),
+        ("train.seed=-1", "seeds in 0..2**32-1"),
+        ("sequences.split.train=.nan", "finite number"),
+    ],
+)
+def test_absurd_and_non_finite_values_are_refused_with_their_bounds(override: str, message: str) -> None:
+    key = override.partition("=")[0]
+    with pytest.raises(ConfigError) as info:
+        load_params(REPO / "params.yaml", [override])
+    assert f"key '{key}': " in str(info.value) and message in str(info.value)
+
+
+def test_a_number_in_exponent_notation_is_a_number_but_other_strings_stay() -> None:
+    params = load_params(REPO / "params.yaml", ["optimize.n_trials=1e2", "train.experiment_name=nan"])
+    assert params.optimize.n_trials == 100 and params.train.experiment_name == "nan"
+
+
+def test_a_params_path_that_is_not_a_readable_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"is a folder; --params takes a params\.yaml file"):
+        load_params(tmp_path)
+    binary = tmp_path / "model.pt"
+    binary.write_bytes(b"\x80\x04\x95\xff")
+    with pytest.raises(ConfigError, match=r"model\.pt: not a text \(UTF-8\) file"):
+        load_params(binary)
+    locked = tmp_path / "locked.yaml"
+    locked.write_text("data: {}\n")
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):
+        pytest.skip("running as root: permissions do not stop reading")
+    with pytest.raises(ConfigError, match=r"locked\.yaml: cannot read the params file: Permission denied"):
+        load_params(locked)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 
 import exchange_calendars as xcals
@@ -60,3 +60,14 @@ def next_trading_days(days: Sequence[date]) -> list[date]:
     )
     following = sessions[np.searchsorted(sessions.to_numpy(), stamps.normalize().to_numpy(), side="right")]
     return [ts.date() for ts in following]
+
+
+def latest_completed_session(now: datetime | None = None) -> date:
+    """The newest trading day whose close has passed at `now` (an aware datetime; default: the clock)."""
+    moment = pd.Timestamp(now or datetime.now(UTC)).tz_convert(UTC)
+    calendar = _xnys()
+    today = moment.tz_convert(calendar.tz).date()
+    session = calendar.date_to_session(pd.Timestamp(today), direction="previous")
+    if calendar.session_close(session) > moment:
+        session = calendar.previous_session(session)
+    return session.date()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,8 +22,25 @@ MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
 ALERT_WEBHOOK_ENV = "STOCKPREDICTOR_ALERT_WEBHOOK_URL"
 
 
+_PASSWORD_IN_URL = re.compile(r"(?P<head>://[^/@:]*:)[^/]*@")
+
+
+_EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
+def redacted(url: str) -> str:
+    """`url` with the password of its `user:password@` part replaced by ***, even when it is malformed."""
+    return _PASSWORD_IN_URL.sub(r"\g<head>***@", url)
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere; each bound's `description` says why it is there.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: Trading days in ten years: no window, warm-up or history asked for may be longer.
+TEN_YEARS = 2520
+_SEED = Field(42, ge=0, le=2**32 - 1, description="numpy and torch take seeds in 0..2**32-1")
 
 
 class DataParams(_Section):
@@ -57,7 +76,9 @@ class FeatureParams(_Section):
         "volume_z_20",
         "sma_ratio_20",
     )
-    warmup_days: int = Field(250, ge=50)
+    warmup_days: int = Field(
+        250, ge=50, le=TEN_YEARS, description="50..2520 trading days: EWM indicators converge within 50"
+    )
 
     @field_validator("indicators")
     @classmethod
@@ -75,9 +96,9 @@ class FeatureParams(_Section):
 
 
 class SplitParams(_Section):
-    train: float = Field(0.7, gt=0, lt=1)
-    validation: float = Field(0.15, gt=0, lt=1)
-    test: float = Field(0.15, gt=0, lt=1)
+    train: float = Field(0.7, gt=0, lt=1, description="a fraction of the windows")
+    validation: float = Field(0.15, gt=0, lt=1, description="a fraction of the windows")
+    test: float = Field(0.15, gt=0, lt=1, description="a fraction of the windows")
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitParams:
@@ -88,16 +109,19 @@ class SplitParams(_Section):
 
 
 class SequenceParams(_Section):
-    sequence_length: int = Field(30, ge=1, le=1000)
+    sequence_length: int = Field(
+        30, ge=1, le=1000, description="1..1000 trading days: every window must fit the stored history"
+    )
     split: SplitParams = SplitParams()
 
 
 class OptimizeParams(_Section):
-    n_trials: int = Field(20, ge=1)
-    max_epochs: int = Field(15, ge=1)
-    timeout_seconds: int = Field(900, ge=1)
-    workers: int = Field(1, ge=1)  # parallel search processes (pipeline pods) sharing the study
-    seed: int = 42
+    n_trials: int = Field(20, ge=1, le=10_000, description="1..10000: each trial trains a model")
+    max_epochs: int = Field(15, ge=1, le=10_000, description="1..10000 epochs per trial")
+    timeout_seconds: int = Field(900, ge=1, le=7 * 86_400, description="1 s..7 days for the whole search")
+    # parallel search processes (pipeline pods) sharing the study
+    workers: int = Field(1, ge=1, le=64, description="1..64 parallel search processes")
+    seed: int = _SEED
     architectures: tuple[Literal["lstm", "lstm_attention", "lstm_cross_attention"], ...] = (
         "lstm",
         "lstm_attention",
@@ -106,31 +130,33 @@ class OptimizeParams(_Section):
 
 
 class TrainParams(_Section):
-    max_epochs: int = Field(40, ge=1)
-    patience: int = Field(5, ge=1)
-    seed: int = 42
+    max_epochs: int = Field(40, ge=1, le=10_000, description="1..10000 epochs")
+    patience: int = Field(5, ge=1, le=10_000, description="1..10000 epochs without improvement")
+    seed: int = _SEED
     experiment_name: str = "stockpredictor"
     model_name: str = "StockPricePredictorLSTM"
     log_test_predictions: bool = True
 
 
 class PromotionParams(_Section):
-    window_days: int = Field(60, ge=1)
-    min_improvement: float = Field(0.0, ge=0, lt=1)
-    persistence_tolerance: float = Field(0.0, ge=0, allow_inf_nan=False)
+    window_days: int = Field(60, ge=1, le=TEN_YEARS, description="1..2520 trading days, ten years")
+    min_improvement: float = Field(0.0, ge=0, lt=1, description="a fraction of production's MAE")
+    persistence_tolerance: float = Field(
+        0.0, ge=0, le=1000, description="0..1000, a fraction of persistence's MAE"
+    )
 
 
 class MonitoringParams(_Section):
     """The retraining trigger (significance tests, MAPE guard) and the policy that rations trainings."""
 
-    window_days: int = Field(20, ge=2, le=2520)
-    min_evaluations: int = Field(10, ge=1, le=2520)
-    alpha: float = Field(0.05, gt=0, le=0.5)
-    max_mape: float = Field(5.0, gt=0, le=100, allow_inf_nan=False)
-    cooldown_sessions: int = Field(20, ge=0, le=2520)
-    max_trainings: int = Field(2, ge=1, le=1000)
-    max_trainings_window_sessions: int = Field(126, ge=1, le=2520)
-    fresh_evidence_sessions: int = Field(10, ge=1, le=2520)
+    window_days: int = Field(20, ge=2, le=TEN_YEARS, description="2..2520 evaluated sessions")
+    min_evaluations: int = Field(10, ge=1, le=TEN_YEARS, description="1..window_days evaluated sessions")
+    alpha: float = Field(0.05, gt=0, le=0.5, description="a significance level in (0, 0.5]")
+    max_mape: float = Field(5.0, gt=0, le=100, description="a percentage in (0, 100]")
+    cooldown_sessions: int = Field(20, ge=0, le=TEN_YEARS, description="0..2520 sessions")
+    max_trainings: int = Field(2, ge=1, le=1000, description="1..1000 trainings")
+    max_trainings_window_sessions: int = Field(126, ge=1, le=TEN_YEARS, description="1..2520 sessions")
+    fresh_evidence_sessions: int = Field(10, ge=1, le=TEN_YEARS, description="1..window_days sessions")
 
     @model_validator(mode="after")
     def _fits_the_window(self) -> MonitoringParams:
@@ -165,6 +191,12 @@ def load_params(path: Path | str | None = None, overrides: list[str] | None = No
         raw = yaml.safe_load(file.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"{file}: params file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{file}: is a folder; --params takes a params.yaml file") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the params file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not a text (UTF-8) file; --params takes a params.yaml file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -188,16 +220,40 @@ def _apply_override(raw: dict[str, Any], override: str, file: Path) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"{file}: override {key!r}: {part!r} is not a section")
         node = child
-    node[leaf] = yaml.safe_load(value)
+    node[leaf] = _number_or_yaml(value)
+
+
+def _number_or_yaml(value: str) -> Any:
+    """`value` parsed as YAML, where `1e9` is a number (YAML 1.1 reads it as a string)."""
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str) and _EXPONENT_NUMBER.fullmatch(parsed.strip()):
+        return float(parsed)
+    return parsed
 
 
 def _describe(exc: ValidationError, file: Path) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"] if not isinstance(p, int)) or "(top level)"
+        path = [str(p) for p in err["loc"] if not isinstance(p, int)]
+        key = ".".join(path) or "(top level)"
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        why = _field_description(path)
+        if why and err["type"] not in ("extra_forbidden", "missing"):
+            message = f"{message} ({why})"
         lines.append(f"{file}: key '{key}': {message}")
     return "\n".join(lines)
+
+
+def _field_description(path: list[str]) -> str | None:
+    """The `description` of the field at `path` in `Params` (what its bounds mean), if it has one."""
+    model: Any = Params
+    description = None
+    for part in path:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model, description = field.annotation, field.description
+    return description
 
 
 @dataclass(frozen=True)
@@ -215,10 +271,54 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        """The settings of the environment; a malformed URL is a `ConfigError` naming its variable."""
         data_dir = Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
+        database_url = os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{data_dir / 'stockpredictor.db'}"
+        mlflow_uri = os.environ.get(MLFLOW_URI_ENV) or f"sqlite:///{data_dir / 'mlflow.db'}"
+        _check_url(DATABASE_URL_ENV, database_url, _STORE_SCHEMES, _STORE_FORMS, any_driver=False)
+        _check_url(MLFLOW_URI_ENV, mlflow_uri, _MLFLOW_SCHEMES, _MLFLOW_FORMS, any_driver=True)
         return cls(
             data_dir=data_dir,
-            database_url=os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{data_dir / 'stockpredictor.db'}",
-            mlflow_tracking_uri=os.environ.get(MLFLOW_URI_ENV) or f"sqlite:///{data_dir / 'mlflow.db'}",
+            database_url=database_url,
+            mlflow_tracking_uri=mlflow_uri,
             alert_webhook_url=os.environ.get(ALERT_WEBHOOK_ENV) or None,
         )
+
+
+_STORE_SCHEMES = ("sqlite", "postgresql", "postgres", "sqlite+pysqlite", "postgresql+psycopg2")
+_STORE_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+_MLFLOW_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "file", "http", "https", "databricks")
+_MLFLOW_FORMS = (
+    "http(s)://HOST:PORT, sqlite:///PATH, postgresql://USER:PASSWORD@HOST/DATABASE or file:///PATH"
+)
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9.+_-]*)://(?P<rest>.*)")
+
+
+def _check_url(variable: str, url: str, schemes: tuple[str, ...], forms: str, *, any_driver: bool) -> None:
+    """Refuse a URL whose form or scheme the store or MLflow cannot use, with the password hidden.
+
+    `any_driver`: a scheme `base+driver` is fine whenever `base` is one of `schemes`.
+    """
+    problem = _url_problem(url.strip(), schemes, any_driver)
+    if problem is not None:
+        raise ConfigError(f"{variable}={redacted(url)!r} {problem}: use {forms}")
+
+
+def _url_problem(url: str, schemes: tuple[str, ...], any_driver: bool) -> str | None:
+    match = _URL.fullmatch(url)
+    if match is None:
+        return "is not a URL"
+    scheme = match["scheme"].lower()
+    base = scheme.partition("+")[0]
+    if scheme not in schemes and not (any_driver and base in schemes):
+        return f"has the unsupported scheme {match['scheme']!r}"
+    if base == "sqlite":
+        return None if match["rest"].startswith("/") else "names no file (sqlite:/// then the path)"
+    if base in ("file", "databricks"):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number in 0..65535)
+    except ValueError as exc:
+        return f"is malformed ({exc})"
+    return None if parts.hostname else "names no host"

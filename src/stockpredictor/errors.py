@@ -118,3 +118,19 @@ class TrainingError(StockPredictorError):
 
 class NoCompletedTrialError(TrainingError):
     """The search ended without one completed trial (all failed, or the timeout is too short)."""
+
+
+# --------------------------------------------------------------------------------------------- resource
+
+
+class ResourceError(StockPredictorError):
+    """A file, folder or disk cannot be used (the message names it, what the system said, what to do)."""
+
+    exit_code = 8
+
+
+class StoreError(ResourceError):
+    """The store cannot be used: unreachable, connection lost, or a schema setup that never finished.
+
+    The message names the store's URL with its password hidden.
+    """

@@ -56,7 +56,7 @@ def test_a_failed_ticker_ends_ingest_with_the_source_exit_code(
         )
     assert ended.value.code == SourceError.exit_code
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("error: ingest failed for") and "ZZZZ" in last
+    assert last.startswith("error: ingest stored nothing: every ticker failed; ZZZZ: not in the sample data")
 
 
 def test_other_errors_propagate() -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import requests
 
+from stockpredictor.calendar import latest_completed_session
 from stockpredictor.errors import SourceError, UnknownTickerError
 from stockpredictor.sources import get_source, yahoo
 from stockpredictor.sources.yahoo import EXCHANGE_TZ, YahooSource
@@ -156,10 +157,19 @@ def test_todays_partial_bar_waits_for_the_close(fake: FakeYahoo) -> None:
     assert days_of(make_source(fake, clock=evening).fetch("AAPL", None, LAST_DAY))[-1] == LAST_DAY
 
 
-def test_default_as_of_is_today_in_new_york(fake: FakeYahoo) -> None:
-    saturday_in_utc = datetime(2024, 1, 13, 2, 0, tzinfo=UTC)  # still Friday evening in New York
-    assert make_source(fake, clock=saturday_in_utc).default_as_of() == date(2024, 1, 12)
-    assert YahooSource(yahoo_session(fake)).default_as_of() == datetime.now(EXCHANGE_TZ).date()
+@pytest.mark.parametrize(
+    ("now", "session"),
+    [
+        (datetime(2024, 1, 13, 2, 0, tzinfo=UTC), date(2024, 1, 12)),  # Friday evening in New York
+        (datetime(2024, 1, 12, 20, 59, tzinfo=UTC), date(2024, 1, 11)),  # Friday before the close
+        (datetime(2024, 1, 14, 15, 0, tzinfo=UTC), date(2024, 1, 12)),  # Sunday
+        (datetime(2024, 1, 15, 22, 0, tzinfo=UTC), date(2024, 1, 12)),  # Martin Luther King Jr. Day
+        (datetime(2024, 11, 29, 18, 5, tzinfo=UTC), date(2024, 11, 29)),  # after the 13:00 early close
+    ],
+)
+def test_default_as_of_is_the_latest_completed_session(fake: FakeYahoo, now: datetime, session: date) -> None:
+    assert make_source(fake, clock=now).default_as_of() == session
+    assert YahooSource(yahoo_session(fake)).default_as_of() == latest_completed_session()
 
 
 def test_get_source_passes_options(fake: FakeYahoo) -> None:
@@ -172,3 +182,30 @@ def test_get_source_passes_options(fake: FakeYahoo) -> None:
 def test_max_attempts_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         YahooSource(requests.Session(), max_attempts=0)
+
+
+def test_with_no_network_the_source_gives_up_within_its_retry_deadline(
+    fake: FakeYahoo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four tickers, no network: waits of 1+2+4 s, then 1+2 s (the 10 s are spent), then no retry."""
+    now = [0.0]
+    delays: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(yahoo.time_module, "sleep", sleep)
+    monkeypatch.setattr(yahoo.time_module, "monotonic", lambda: now[0])
+    fake.fail_next_charts(
+        *[requests.ConnectionError("Could not resolve host: query2.finance.yahoo.com")] * 100
+    )
+    source = YahooSource(yahoo_session(fake), clock=lambda: SATURDAY_EVENING)
+    messages = []
+    for ticker in ("AAPL", "GOOG", "IBM", "MSFT"):
+        with pytest.raises(SourceError) as excinfo:
+            source.fetch(ticker, None, LAST_DAY)
+        messages.append(str(excinfo.value))
+    assert delays == [1.0, 2.0, 4.0, 1.0, 2.0] and sum(delays) == source.retry_deadline_seconds
+    assert "MSFT: Yahoo download failed 1 time(s)" in messages[-1]
+    assert "no retry: the source's 10 s retry deadline passed" in messages[-1]

@@ -3,7 +3,8 @@
 Exit codes: 0 success, 1 a bug (its traceback is shown),
 2 bad usage or configuration, 3 data missing from the store,
 4 a price source failed, 5 the registry lacks the model (or it is unsafe),
-6 a KFP pipeline failed, 7 the search or training produced no model.
+6 a KFP pipeline failed, 7 the search or training produced no model,
+8 the store, a file or the disk cannot be used (unreachable, permissions, disk full).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from stockpredictor.cli import daily, pipeline, serve, training
 from stockpredictor.cli.options import stderr
 from stockpredictor.config import Settings, load_params
 from stockpredictor.errors import StockPredictorError
+from stockpredictor.failures import reported_as_user_errors
 from stockpredictor.stages.common import RuntimeContext
 
 
@@ -28,7 +30,8 @@ class _ReportingGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:  # a click Context (of the click that this Typer uses)
         try:
-            return super().invoke(ctx)
+            with reported_as_user_errors():
+                return super().invoke(ctx)
         except StockPredictorError as exc:
             stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None

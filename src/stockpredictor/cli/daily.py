@@ -1,4 +1,4 @@
-"""Daily-pipeline commands: production-model, prepare-input, predict, monitor, and replay over history."""
+"""Daily-pipeline commands: session, production-model, prepare-input, predict, monitor; replay."""
 
 from __future__ import annotations
 
@@ -17,6 +17,21 @@ from stockpredictor.cli.options import AsOf, DatasetRunId, context, day, emit, o
 from stockpredictor.errors import UsageError
 
 commands = typer.Typer()
+
+
+@commands.command("session")
+def session(ctx: typer.Context, as_of: AsOf = None) -> None:
+    """Whether the daily run has a new session; prints `new session` or `no new session`.
+
+    Without --as-of the run stands on the latest completed session: when the daily pipeline already
+    predicted from it (a weekend, a holiday, a second run the same evening) there is nothing to do.
+    """
+    from stockpredictor.stages.session import session as run
+
+    c = context(ctx)
+    result = run(c.engine, c.params, day(as_of))
+    stderr.print(f"{result.status}: {result.reason}", highlight=False)
+    emit(result.status)
 
 
 @commands.command("production-model")

@@ -55,8 +55,15 @@ def _arguments(ctx: typer.Context, as_of: AsOf, tickers: str, n_trials: int) -> 
 def run_pipeline(
     ctx: typer.Context, name: Name, as_of: AsOf = None, tickers: Tickers = "", n_trials: Trials = 0
 ) -> None:
-    """Run a pipeline here with kfp.local (no cluster, no Docker); prints the folder of its artifacts."""
-    from stockpredictor.orchestration.local import run_local
+    """Run a pipeline here with kfp.local (no cluster, no Docker); prints the folder of its artifacts.
+
+    One line per finished step (name, status, seconds) goes to stderr; each step's full log is a file
+    in the run's `logs` folder.
+    """
+    from stockpredictor.orchestration.local import Step, run_local
+
+    def report(step: Step) -> None:
+        stderr.print(f"  {step.name:<32} {step.status:<8} {step.seconds:7.1f} s", highlight=False)
 
     params_path: Path = ctx.find_root().params.get("params") or default_params_path()
     result = run_local(
@@ -64,8 +71,13 @@ def run_pipeline(
         _arguments(ctx, as_of, tickers, n_trials),
         context(ctx).settings,
         params_path,
+        on_step=report,
     )
-    stderr.print(f"pipeline {name.value} succeeded in {result.seconds:.0f} s")
+    stderr.print(
+        f"pipeline {name.value} succeeded in {result.seconds:.0f} s; step logs in {result.log_dir}",
+        highlight=False,
+        soft_wrap=True,
+    )
     emit(result.output_dir)
 
 

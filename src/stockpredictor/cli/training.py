@@ -40,7 +40,7 @@ def ingest(ctx: typer.Context, as_of: AsOf = None) -> None:
         table.add_row(ticker, str(result.added.get(ticker, "-")), result.errors.get(ticker, ""))
     stderr.print(table)
     if result.errors:
-        raise SourceError(f"ingest failed for {', '.join(result.errors)} (the other tickers were stored)")
+        raise SourceError(result.failure_message())
     emit(result.total_added)
 
 

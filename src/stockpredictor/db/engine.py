@@ -14,8 +14,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+
+from stockpredictor.config import redacted
+from stockpredictor.db.schema import metadata
+from stockpredictor.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "stockpredictor_alembic_version"
@@ -50,6 +54,9 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
+        # The driver opens a transaction before the first write: make it take the write lock there and
+        # then (BEGIN IMMEDIATE), so a writer waits for another one instead of failing at once.
+        dbapi_connection.isolation_level = "IMMEDIATE"
 
     return engine
 
@@ -74,15 +81,36 @@ def head_revision() -> str | None:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; safe when several processes start at once."""
+    """Bring the schema to the newest revision in one transaction; safe when several processes start at once.
+
+    On SQLite the DDL runs inside an explicit BEGIN IMMEDIATE (the driver would otherwise run each
+    CREATE on its own), so a crash leaves the store as it was. A store with our tables but no version
+    row (an interrupted setup of an older release) is refused with how to repair it.
+    """
     if current_revision(engine) == head_revision():
         return
     with _migration_lock(engine):
         if current_revision(engine) != head_revision():
             config = alembic_config(engine)
-            with engine.begin() as conn:
+            with write_transaction(engine) as conn:
+                _refuse_unversioned_tables(conn, engine)
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
+
+
+def _refuse_unversioned_tables(conn: Connection, engine: Engine) -> None:
+    version = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+    found = sorted(set(inspect(conn).get_table_names()) & set(metadata.tables))
+    if version is not None or not found:
+        return
+    if engine.dialect.name == "sqlite":
+        repair = f"move the file {engine.url.database} aside (it holds no schema version) and rerun"
+    else:
+        repair = "drop those tables (or use an empty database) and rerun"
+    raise StoreError(
+        f"store {redacted(str(engine.url))} has tables ({', '.join(found)}) but no schema version: "
+        f"its first schema setup was interrupted; {repair}"
+    )
 
 
 @contextmanager

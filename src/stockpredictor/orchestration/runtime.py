@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from stockpredictor.config import Settings, load_params
 from stockpredictor.errors import ConfigError, StockPredictorError
+from stockpredictor.failures import reported_as_user_errors
 from stockpredictor.stages.common import RuntimeContext
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ class Artifact(Protocol):
 def reported_errors() -> Iterator[None]:
     """End the task on a `StockPredictorError`: its message as one line on stderr, its kind's exit code."""
     try:
-        yield
+        with reported_as_user_errors():
+            yield
     except StockPredictorError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(exc.exit_code) from None

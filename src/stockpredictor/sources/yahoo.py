@@ -36,6 +36,7 @@ from curl_cffi import requests as curl_requests
 from yfinance.data import YfData
 from yfinance.exceptions import YFPricesMissingError, YFTickerMissingError
 
+from stockpredictor.calendar import latest_completed_session
 from stockpredictor.errors import SourceError, UnknownTickerError
 from stockpredictor.sources.base import empty_prices, select_window
 
@@ -87,12 +88,15 @@ class YahooSource:
         max_attempts: int = 4,
         backoff_seconds: float = 1.0,
         *,
+        retry_deadline_seconds: float = 10.0,
         clock: Callable[[], datetime] = _now_in_exchange_tz,
     ) -> None:
         """`session`: a requests or curl_cffi Session (default: curl_cffi impersonating Chrome, as yfinance).
 
-        A failed attempt is retried after backoff_seconds * 2**(attempt - 1). `clock` gives the current
-        time as an aware datetime (tests inject it).
+        A failed attempt is retried after backoff_seconds * 2**(attempt - 1), as long as the source's
+        retry deadline has not passed: retry_deadline_seconds after its first failure, for all tickers
+        together (with no network, a whole ingest gives up within about that long). `clock` gives the
+        current time as an aware datetime (tests inject it).
         """
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -101,11 +105,13 @@ class YahooSource:
         )
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
+        self.retry_deadline_seconds = retry_deadline_seconds
         self.clock = clock
+        self._retry_deadline: float | None = None  # monotonic time; set at the first failure
 
     def default_as_of(self) -> date:
-        """Today in the exchange's time zone (America/New_York)."""
-        return self.clock().astimezone(EXCHANGE_TZ).date()
+        """The latest NYSE session whose close has passed (on a weekend or holiday: the one before)."""
+        return latest_completed_session(self.clock())
 
     def fetch(self, ticker: str, after: date | None, as_of: date) -> pd.DataFrame:
         """Rows with after < date <= as_of; today's bar only once it is final (after BAR_FINAL_AFTER)."""
@@ -123,7 +129,13 @@ class YahooSource:
         failure: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             if failure is not None:
-                delay = self.backoff_seconds * 2 ** (attempt - 2)
+                left = self._retry_time_left()
+                if left <= 0:
+                    raise SourceError(
+                        f"{ticker}: Yahoo download failed {attempt - 1} time(s), last: {_describe(failure)} "
+                        f"(no retry: the source's {self.retry_deadline_seconds:g} s retry deadline passed)"
+                    ) from failure
+                delay = min(self.backoff_seconds * 2 ** (attempt - 2), left)
                 log.warning("%s: %s; attempt %d in %.3gs", ticker, _describe(failure), attempt, delay)
                 time_module.sleep(delay)
                 YfData.cache_get.cache_clear()
@@ -151,6 +163,13 @@ class YahooSource:
         raise SourceError(
             f"{ticker}: Yahoo download failed {self.max_attempts} times, last: {_describe(failure)}"
         ) from failure
+
+    def _retry_time_left(self) -> float:
+        """Seconds left before the retry deadline (which starts at the source's first failure)."""
+        now = time_module.monotonic()
+        if self._retry_deadline is None:
+            self._retry_deadline = now + self.retry_deadline_seconds
+        return self._retry_deadline - now
 
 
 def _no_bars(ticker: str, after: date | None, as_of: date, exc: YFPricesMissingError) -> pd.DataFrame:

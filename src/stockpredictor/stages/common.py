@@ -8,14 +8,33 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
+from stockpredictor.calendar import is_trading_day, latest_completed_session, previous_trading_day
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import engine_for
+from stockpredictor.errors import UsageError
 from stockpredictor.sources import get_source
 
 
 def resolve_as_of(as_of: date | None, params: Params) -> date:
-    """`as_of` or, when not given, the configured source's default (today for Yahoo)."""
-    return as_of if as_of is not None else get_source(params.data.source).default_as_of()
+    """`as_of` or, when not given, the source's default (Yahoo: the latest completed NYSE session).
+
+    A given day must be an NYSE session whose close has passed: a later day, a weekend or a holiday is
+    refused with the session to use instead.
+    """
+    if as_of is None:
+        return get_source(params.data.source).default_as_of()
+    latest = latest_completed_session()
+    if as_of > latest:
+        raise UsageError(
+            f"as_of {as_of} is after the latest completed NYSE session, {latest} "
+            "(a session counts once the exchange has closed)"
+        )
+    if not is_trading_day(as_of):
+        raise UsageError(
+            f"as_of {as_of} is not an NYSE session (a {'weekend' if as_of.weekday() >= 5 else 'holiday'}); "
+            f"the session before it is {previous_trading_day(as_of)}"
+        )
+    return as_of
 
 
 def store_engine(settings: Settings | None = None) -> Engine:

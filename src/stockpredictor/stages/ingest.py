@@ -31,6 +31,17 @@ class IngestResult:
     def total_added(self) -> int:
         return sum(self.added.values())
 
+    def failure_message(self) -> str:
+        """One line on the failed tickers (the first one's cause) that says truthfully what the others got."""
+        first, *others = self.errors
+        cause = self.errors[first] + (f" (also failed: {', '.join(others)})" if others else "")
+        if not self.added:
+            return f"ingest stored nothing: every ticker failed; {cause}"
+        return (
+            f"ingest failed for {', '.join(self.errors)}: {cause}; "
+            f"{', '.join(self.added)} got {self.total_added} new row(s) up to {self.as_of}"
+        )
+
 
 #: Rows fetched before they are written in one bulk transaction (bounds memory for large universes).
 BATCH_ROWS = 250_000

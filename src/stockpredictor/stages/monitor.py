@@ -65,6 +65,7 @@ class MonitorResult:
 
 def monitor(engine: Engine, params: Params, settings: Settings, as_of: date | None = None) -> MonitorResult:
     """Evaluate matured predictions and decide for the registry's current production model."""
+    as_of = resolve_as_of(as_of, params)  # a day that is not a completed session is refused first
     registry.use_tracking(settings)
     registry.fail_dead_runs(params.train.experiment_name)
     production = registry.production_model(params.train.model_name)

@@ -18,7 +18,7 @@ import torch
 from sqlalchemy import Engine
 
 from stockpredictor.config import Params
-from stockpredictor.db.datasets import load_scaled
+from stockpredictor.db.datasets import load_scaled, load_scalers
 from stockpredictor.db.optimization import OptimizationRecord, save_optimization
 from stockpredictor.errors import NoCompletedTrialError
 from stockpredictor.features.sequences import ScaledDataset
@@ -116,8 +116,11 @@ def _fail_orphans(study: optuna.Study, storage: optuna.storages.RDBStorage) -> N
 def create_study(engine: Engine, params: Params, dataset_run_id: str) -> str:
     """Create the dataset's study, or resume it (failing trials a killed earlier search left RUNNING).
 
-    Returns the study's name. Call it before the workers start.
+    Returns the study's name. Call it before the workers start. An unknown dataset is refused before
+    anything is written.
     """
+    with engine.connect() as conn:
+        load_scalers(conn, dataset_run_id)
     storage = storage_for(engine)
     study = _open_study(storage, dataset_run_id)
     _fail_orphans(study, storage)

@@ -164,7 +164,7 @@ BAD_INPUTS = [
         ConfigError,
         "params.yaml: key 'sequences.sequence_length': Input should be less than or equal to 1000",
     ),
-    (["serve", "--port", "70000"], {}, UsageError, "--port 70000: a TCP port is a number in 1..65535"),
+    (["serve", "--port", "70000"], {}, UsageError, "--port 70000 is outside 1..65535"),
     (
         ["ingest", "--as-of", "2031-01-03"],
         {},

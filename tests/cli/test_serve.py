@@ -27,12 +27,19 @@ def test_out_of_range_limits_are_refused_in_one_line(option: str, value: str, li
 @pytest.mark.parametrize(
     ("url", "line"),
     [
-        ("::::", "error: the database URL (STOCKPREDICTOR_DATABASE_URL) is malformed"),
-        ("postgresql://u@h:port/db", "error: the database URL (STOCKPREDICTOR_DATABASE_URL) is malformed"),
-        ("mysql://u:secret@h/db", "error: the API reads SQLite or PostgreSQL stores, not mysql://u:***@h/db"),
+        ("::::", "error: STOCKPREDICTOR_DATABASE_URL='::::' is not a URL"),
+        (
+            "postgresql://u@h:port/db",
+            "error: STOCKPREDICTOR_DATABASE_URL='postgresql://u@h:port/db' is malformed",
+        ),
+        (
+            "mysql://u:secret@h/db",
+            "error: STOCKPREDICTOR_DATABASE_URL='mysql://u:***@h/db' has the unsupported scheme",
+        ),
     ],
 )
 def test_a_store_url_the_api_cannot_read_is_refused_in_one_line(url: str, line: str) -> None:
     result = invoke("serve", env={DATABASE_URL_ENV: url})
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [line]
+    [shown] = result.stderr.strip().splitlines()
+    assert shown.startswith(line)

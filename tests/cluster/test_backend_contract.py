@@ -74,7 +74,7 @@ def test_the_pinned_backend_accepts_every_part_of_both_compiled_pipelines() -> N
         assert parsed["pipeline_spec"] is None, f"{name}: PipelineSpec: {parsed['pipeline_spec']}"
         assert parsed["platform_spec"] is None, f"{name}: PlatformSpec: {parsed['platform_spec']}"
     errors = executor_errors(result)
-    assert len(errors) == 35, sorted(errors)  # 10 training + 25 daily executors carry a Kubernetes config
+    assert len(errors) == 36, sorted(errors)  # 10 training + 26 daily executors carry a Kubernetes config
     assert {k: e for k, e in errors.items() if e} == {}
 
 

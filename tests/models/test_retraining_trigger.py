@@ -40,8 +40,8 @@ def test_a_model_that_always_calls_the_wrong_direction_fires_the_direction_test(
     judgement = judge(_window(-0.01 * moves, moves, -moves), RULES)  # tiny errors, always wrong sign
     assert judgement.decision == RETRAIN
     assert judgement.statistics["direction_model_accuracy"] == 0.0
-    assert judgement.statistics["last_move_directional_accuracy"] == 0.0
-    assert judgement.statistics["always_up_directional_accuracy"] == 0.5
+    assert judgement.statistics["direction_last_move_accuracy"] == 0.0
+    assert judgement.statistics["direction_always_up_accuracy"] == 0.5
     assert judgement.statistics["direction_p_value"] == pytest.approx(0.5**DAYS)
     assert (
         "accuracy 0.000 vs always up 0.500 (always up 0.500, last move 0.000) on 40 calls, "

@@ -176,8 +176,8 @@ def test_each_rule_gives_its_decision_with_statistics_and_p_values(stored: Engin
     metrics = monitor_model(stored, params_with(min_evaluations=4), PROD, AS_OF).metrics
     assert (metrics["dm_statistic"], metrics["dm_p_value"]) == (pytest.approx(0.0), pytest.approx(0.5))
     assert metrics["direction_p_value"] == pytest.approx(20 / 27)
-    assert metrics["always_up_directional_accuracy"] == pytest.approx(1 / 3)
-    assert metrics["last_move_directional_accuracy"] == 0.0
+    assert metrics["direction_always_up_accuracy"] == pytest.approx(1 / 3)
+    assert metrics["direction_last_move_accuracy"] == 0.0
     assert metrics["n_direction"] == 3
 
 

@@ -53,7 +53,9 @@ def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
     """Decide on `window` (at least one prediction) with the tests and guard described in the module."""
     n_days = len(np.unique(window.sessions))
     statistics = {
-        **price_metrics(*(a[:, None] for a in (window.predicted, window.actual, window.last_close))),
+        **price_metrics(
+            *(a[:, None] for a in (window.predicted, window.actual, window.last_close, window.previous_close))
+        ),
         "n_days": float(n_days),
         "n_evaluations": float(len(window.predicted)),
     }
@@ -114,7 +116,7 @@ def _versus_direction_baselines(
     statistics = {
         "n_direction": float(n),
         "direction_model_accuracy": rates["model"],
-        **{f"{name}_directional_accuracy": rates[name] for name in BASELINE_LABELS},
+        **{f"direction_{name}_accuracy": rates[name] for name in BASELINE_LABELS},
     }
     return direction_test(int(hits["model"].sum()), n, rates[best]), statistics, best
 
@@ -142,8 +144,8 @@ def _describe_direction(
     relation = "<" if result.significant(alpha) else ">="
     return (
         f"directional accuracy {statistics['direction_model_accuracy']:.3f} vs {BASELINE_LABELS[best]} "
-        f"{statistics[f'{best}_directional_accuracy']:.3f} (always up "
-        f"{statistics['always_up_directional_accuracy']:.3f}, last move "
-        f"{statistics['last_move_directional_accuracy']:.3f}) on {int(statistics['n_direction'])} calls, "
+        f"{statistics[f'direction_{best}_accuracy']:.3f} (always up "
+        f"{statistics['direction_always_up_accuracy']:.3f}, last move "
+        f"{statistics['direction_last_move_accuracy']:.3f}) on {int(statistics['n_direction'])} calls, "
         f"binomial p {result.p_value:.3g} {relation} alpha {alpha:g}"
     )

@@ -32,6 +32,7 @@ import yaml
 from pipelines.tasks import PARAMS_MOUNT_PATH
 from sqlalchemy import Engine
 
+from stockpredictor.stages.session import NEW_SESSION
 from tests.conftest import REPO, create_pg_database, drop_pg_database
 from tests.support.image_venv import image_venv
 from tests.support.mlflow_server import MlflowServer
@@ -210,6 +211,14 @@ def test_nothing_of_the_checkout_is_importable(launcher: Launcher) -> None:
     assert "PYTHONPATH" not in launcher.env
 
 
+#: The final status a KFP driver gives an exit handler's step whose body succeeded.
+SUCCEEDED = {
+    "state": "SUCCEEDED",
+    "pipelineJobResourceName": "contract",
+    "pipelineTaskName": "exit-handler-1",
+}
+
+
 def test_every_compiled_executor_runs_from_the_installed_image(launcher: Launcher) -> None:
     training, daily = compiled("training"), compiled("daily")
     run = launcher.run
@@ -237,12 +246,17 @@ def test_every_compiled_executor_runs_from_the_installed_image(launcher: Launche
         {"params_overrides": ov_value, "as_of": TRAIN_AS_OF, "mlflow_run_id": trained.parameters["Output"]},
         {},
     )
+    # the exit handler's step: the promotion decision's alert (no webhook in the Secret: only logged)
+    notified = run(training, "notify", {"pipeline": "stockpredictor-training", "status": SUCCEEDED}, {})
+    assert notified.parameters["Output"] == 1
 
     # daily.yaml: its own steps (the production model now exists, so no nested training)
     ov_value = run(
         daily, "configure", {"params_overrides": overrides, "tickers": "", "n_trials": 0}, {}
     ).parameters["Output"]
     run(daily, "ingest", {"params_overrides": ov_value, "as_of": DAILY_AS_OF}, {})
+    current = run(daily, "session", {"params_overrides": ov_value, "as_of": DAILY_AS_OF}, {})
+    assert current.parameters["Output"] == NEW_SESSION
     production = run(daily, "production-model", {"params_overrides": ov_value}, {})
     model = production.artifacts["model"]
     assert model["metadata"]["dataset_run_id"] == dataset_run_id
@@ -257,6 +271,7 @@ def test_every_compiled_executor_runs_from_the_installed_image(launcher: Launche
     )
     assert "| AAPL |" in Path(predicted.artifacts["table"]["uri"]).read_text()
     run(daily, "monitor", {"params_overrides": ov_value, "as_of": DAILY_AS_OF}, {})
+    run(daily, "notify", {"pipeline": "stockpredictor-daily", "status": SUCCEEDED}, {})
 
     report = "\n".join(f"  {r.executor}: exit {r.exit_code}" for r in launcher.results)
     print(f"\nexecutors run as uid {os.geteuid() if not launcher.as_user else NOBODY}:\n{report}")

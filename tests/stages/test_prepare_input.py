@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
-from stockpredictor.errors import MissingDataError, StaleDataError
+from stockpredictor.errors import MissingDataError, StaleDataError, UsageError
 from stockpredictor.stages.files import load_input
 from stockpredictor.stages.prepare_input import prepare_input
 from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
@@ -48,10 +48,12 @@ def test_a_window_ends_on_the_last_session_and_data_older_than_it_is_refused(
     replayed: Replayed, tmp_path: Path
 ) -> None:
     dataset_run_id = replayed.bootstrap.result.dataset_run_id
-    thanksgiving = prepare_input(
-        replayed.engine, replayed.params, dataset_run_id, date(2012, 11, 22), tmp_path
-    )
-    assert thanksgiving.last_day == REPLAY_END and thanksgiving.stale == {}  # no session on Thanksgiving
+    with pytest.raises(
+        UsageError, match="2012-11-22 is not an NYSE session .*the session before it is 2012-11-21"
+    ):
+        prepare_input(replayed.engine, replayed.params, dataset_run_id, date(2012, 11, 22), tmp_path)
+    last = prepare_input(replayed.engine, replayed.params, dataset_run_id, REPLAY_END, tmp_path)
+    assert last.last_day == REPLAY_END and last.stale == {}
     with pytest.raises(
         StaleDataError, match=r"session 2012-11-23 .*AAPL has no row for the session 2012-11-23"
     ):

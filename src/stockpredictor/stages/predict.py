@@ -109,7 +109,7 @@ def predict(
         json_path=settings.predictions_dir / "historical" / f"{last_day}.json",
         stale=dict(sidecar.get("stale", {})),
     )
-    if _store(engine, result, replace):
+    if _store(engine, result, replace) or not result.json_path.is_file():
         _write_files(result, settings.predictions_dir / LATEST_FILE)
     else:
         log.info("predict %s: the same forecasts are already stored; nothing rewritten", last_day)

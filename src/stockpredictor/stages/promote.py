@@ -154,7 +154,7 @@ def promote(
         },
     )
     log.info("promote %s version %d: %s: %s", name, candidate.version, decision, reason)
-    if decision == REJECTED and production is None:  # no model yet: persistence holds production
+    if decision == REJECTED and production is None and window:  # gated, no model yet: persistence holds it
         baseline = _install_baseline(engine, params, candidate.dataset_run_id, day)
         if baseline is not None:
             reason += f"; the persistence baseline (version {baseline}) holds production"

@@ -70,6 +70,8 @@ def test_the_hard_guard_fires_from_guard_min_evaluations_on_before_the_tests_may
     )
     assert "dm_p_value" not in early.statistics  # the tests did not run
     assert judge(_slice(far_off, 1), rules).decision == INSUFFICIENT_DATA
+    all_tests_run = repo_params("monitoring.min_evaluations=1").monitoring  # guard_min_evaluations 2
+    assert judge(_slice(far_off, 1), all_tests_run).hard_guard  # the guard never waits longer than the tests
     fine = _window(np.full(DAYS, 0.5), np.ones(DAYS), np.ones(DAYS))  # MAPE about 0.5%: no guard
     assert judge(_slice(fine, 2), rules).decision == INSUFFICIENT_DATA
 

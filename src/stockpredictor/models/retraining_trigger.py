@@ -64,7 +64,8 @@ def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
         "n_days": float(n_days),
         "n_evaluations": float(len(window.predicted)),
     }
-    guard = n_days >= rules.guard_min_evaluations and statistics["mape"] > rules.max_mape
+    guard_from = min(rules.guard_min_evaluations, rules.min_evaluations)
+    guard = n_days >= guard_from and statistics["mape"] > rules.max_mape
     relation = ">" if guard else "<="
     guard_text = f"MAPE {statistics['mape']:.3f}% {relation} max_mape {rules.max_mape}% (hard guard)"
     over = f"over the last {n_days} evaluated day(s)"

@@ -43,6 +43,7 @@ TINY_TRAINING = [
 NEVER_RETRAIN = ["monitoring.cooldown_sessions=2520"]  # no retraining after the first model's
 RETRAIN_WHEN_POSSIBLE = [
     "monitoring.min_evaluations=5",
+    "monitoring.guard_min_evaluations=5",
     "monitoring.max_mape=1e-9",
     "monitoring.cooldown_sessions=0",
     "monitoring.max_trainings=1000",

@@ -153,6 +153,7 @@ class MonitoringParams(_Section):
     min_evaluations: int = Field(10, ge=1, le=TEN_YEARS, description="1..window_days evaluated sessions")
     alpha: float = Field(0.05, gt=0, le=0.5, description="a significance level in (0, 0.5]")
     max_mape: float = Field(5.0, gt=0, le=100, description="a percentage in (0, 100]")
+    guard_min_evaluations: int = Field(2, ge=1, le=TEN_YEARS, description="1..window_days evaluated sessions")
     cooldown_sessions: int = Field(20, ge=0, le=TEN_YEARS, description="0..2520 sessions")
     max_trainings: int = Field(2, ge=1, le=1000, description="1..1000 trainings")
     max_trainings_window_sessions: int = Field(126, ge=1, le=TEN_YEARS, description="1..2520 sessions")
@@ -160,7 +161,7 @@ class MonitoringParams(_Section):
 
     @model_validator(mode="after")
     def _fits_the_window(self) -> MonitoringParams:
-        for name in ("min_evaluations", "fresh_evidence_sessions"):
+        for name in ("min_evaluations", "guard_min_evaluations", "fresh_evidence_sessions"):
             value = getattr(self, name)
             if value > self.window_days:
                 raise ValueError(f"{name} ({value}) must be <= window_days ({self.window_days})")

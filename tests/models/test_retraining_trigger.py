@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stockpredictor.models.retraining_policy import OK, RETRAIN
+from stockpredictor.models.retraining_policy import INSUFFICIENT_DATA, OK, RETRAIN
 from stockpredictor.models.retraining_trigger import EvaluatedWindow, judge
 from tests.support.overrides import repo_params
 
@@ -57,3 +57,24 @@ def test_a_coin_flip_close_to_persistence_is_ok() -> None:
     judgement = judge(_window(guesses, moves, rng.normal(0, 1, DAYS)), RULES)
     assert judgement.decision == OK, judgement.reason
     assert judgement.reason.startswith("no significant degradation: MAPE")
+
+
+def test_the_hard_guard_fires_from_guard_min_evaluations_on_before_the_tests_may_run() -> None:
+    rules = repo_params("monitoring.window_days=40", "monitoring.min_evaluations=10").monitoring
+    far_off = _window(np.full(DAYS, 30.0), np.ones(DAYS), np.ones(DAYS))  # MAPE about 29.7%
+    early = judge(_slice(far_off, rules.guard_min_evaluations), rules)
+    assert (early.decision, early.hard_guard) == (RETRAIN, True)
+    assert early.reason.endswith(
+        "(hard guard) over the last 2 evaluated day(s), before the tests' 2 evaluated day(s) "
+        "< min_evaluations 10"
+    )
+    assert "dm_p_value" not in early.statistics  # the tests did not run
+    assert judge(_slice(far_off, 1), rules).decision == INSUFFICIENT_DATA
+    all_tests_run = repo_params("monitoring.min_evaluations=1").monitoring  # guard_min_evaluations 2
+    assert judge(_slice(far_off, 1), all_tests_run).hard_guard  # the guard never waits longer than the tests
+    fine = _window(np.full(DAYS, 0.5), np.ones(DAYS), np.ones(DAYS))  # MAPE about 0.5%: no guard
+    assert judge(_slice(fine, 2), rules).decision == INSUFFICIENT_DATA
+
+
+def _slice(window: EvaluatedWindow, n: int) -> EvaluatedWindow:
+    return EvaluatedWindow(*(getattr(window, f)[:n] for f in EvaluatedWindow.__dataclass_fields__))

@@ -17,6 +17,7 @@ from stockpredictor.models.retraining_policy import (
     SUPPRESSED_COOLDOWN,
 )
 from stockpredictor.stages.monitor import BASELINE_SERVES, INSUFFICIENT_DATA, OK, RETRAIN, monitor_model
+from stockpredictor.stages.promote import FORCED
 from tests.support.overrides import repo_params
 
 PROD, OLD = "run-production", "run-old"
@@ -243,7 +244,8 @@ def test_a_prediction_is_scored_only_against_the_session_after_its_as_of_session
     assert {r[1] for r in logged(stored)} == {"AAA", "BBB"}
 
 
-# The retraining policy: the MAPE guard always fires (max_mape 1e-9), the trainings decide.
+# The retraining policy: the MAPE guard always fires (max_mape 1e-9), the trainings decide. Cooldown
+# and budget are shown on the baseline in production (a request without the guard, which overrides them).
 FIRING = {
     "min_evaluations": 2,
     "max_mape": 1e-9,
@@ -270,23 +272,58 @@ def _decide(engine: Engine, **monitoring: float) -> tuple[str, str, float]:
     return result.decision, result.reason, result.metrics.get("n_days", 0.0)
 
 
+def _policy(engine: Engine, **monitoring: float) -> tuple[str, str]:
+    result = monitor_model(engine, params_with(**{**FIRING, **monitoring}), PROD, AS_OF, baseline=True)
+    return result.decision, result.reason
+
+
 def test_cooldown_suppresses_a_retraining_within_n_sessions_of_any_training(stored: Engine) -> None:
     _trained(stored, (DAYS[3], PROMOTED), (DAYS[5], REJECTED))  # DAYS[5] lies after as_of: not yet
-    decision, reason, _ = _decide(stored, cooldown_sessions=2)
+    decision, reason = _policy(stored, cooldown_sessions=2)
     assert decision == SUPPRESSED_COOLDOWN
     assert "; in cooldown: last training (as of 2012-06-06) 1 session(s) ago < cooldown_sessions 2" in reason
-    assert reason.startswith("MAPE 1.")  # the trigger's own reason comes first
-    assert _decide(stored, cooldown_sessions=1)[0] == RETRAIN
+    assert reason.startswith(BASELINE_SERVES)  # the trigger's own reason comes first
+    assert _policy(stored, cooldown_sessions=1)[0] == RETRAIN
 
 
 def test_budget_limits_trainings_per_rolling_window(stored: Engine) -> None:
     _trained(stored, (date(2012, 5, 1), PROMOTED), (DAYS[0], PROMOTED))  # 26 and 4 sessions before as_of
-    decision, reason, _ = _decide(stored, max_trainings=2, max_trainings_window_sessions=27)
+    decision, reason = _policy(stored, max_trainings=2, max_trainings_window_sessions=27)
     assert decision == SUPPRESSED_BUDGET
     assert reason.endswith("training budget spent: 2 training(s) in the last 27 sessions >= max_trainings 2")
-    decision, reason, _ = _decide(stored, max_trainings=2, max_trainings_window_sessions=26)
+    decision, reason = _policy(stored, max_trainings=2, max_trainings_window_sessions=26)
     assert decision == RETRAIN and reason.endswith("1 training(s) in the last 26 sessions < max_trainings 2")
-    assert _decide(stored, max_trainings=3, max_trainings_window_sessions=27)[0] == RETRAIN
+    assert _policy(stored, max_trainings=3, max_trainings_window_sessions=27)[0] == RETRAIN
+
+
+def test_the_hard_guard_overrides_cooldown_and_budget_and_a_forced_version_is_no_training(
+    stored: Engine,
+) -> None:
+    _trained(stored, (DAYS[3], PROMOTED))  # a real training one session before as_of
+    with stored.begin() as conn:  # then a version forced into production: no training, no cooldown
+        record_promotion(
+            conn, PromotionRecord(datetime.now(UTC), MODEL, PROD, 2, 1, FORCED, "forced", {}, DAYS[4])
+        )
+    assert _policy(stored, cooldown_sessions=2)[0] == SUPPRESSED_COOLDOWN  # only the training counts
+    decision, reason, _ = _decide(stored, cooldown_sessions=2)
+    assert decision == RETRAIN
+    assert reason.endswith(
+        "; the hard guard overrides: in cooldown: last training (as of 2012-06-06) 1 session(s) ago "
+        "< cooldown_sessions 2"
+    )
+    decision, reason, _ = _decide(stored, max_trainings=1)
+    assert decision == RETRAIN and "the hard guard overrides: training budget spent" in reason
+    assert _decide(stored, max_mape=50)[0] == OK  # no guard: the tests find nothing on this window
+
+
+def test_the_hard_guard_fires_before_the_tests_have_min_evaluations(stored: Engine) -> None:
+    decision, reason, n_days = _decide(stored, min_evaluations=10, window_days=20, guard_min_evaluations=4)
+    assert (decision, n_days) == (RETRAIN, 4)
+    assert (
+        "(hard guard) over the last 4 evaluated day(s), before the tests' 4 evaluated day(s) < min_" in reason
+    )
+    waiting = _decide(stored, min_evaluations=10, window_days=20, guard_min_evaluations=5)
+    assert waiting[0] == INSUFFICIENT_DATA
 
 
 def test_after_a_rejected_candidate_only_fresh_sessions_count(stored: Engine) -> None:

@@ -40,8 +40,8 @@ SAMPLE_DATASET = [
 ]
 
 # The shared replay (tests/support/replay.py): trainings of one trial and one epoch; the monitor asks
-# for a retrain as soon as 19 days are evaluated (its MAPE guard is always breached, the cooldown
-# after the bootstrap training is 19 sessions).
+# for a retrain as soon as 19 days are evaluated (its MAPE guard is always breached but waits for 19
+# days too, the cooldown after the bootstrap training is 19 sessions).
 REPLAY = [
     tickers(*SAMPLE_TICKERS),
     "data.start=2010-06-01",
@@ -53,6 +53,7 @@ REPLAY = [
     ANY_FIRST_MODEL_PASSES,
     "monitoring.min_evaluations=19",
     "monitoring.max_mape=1e-9",
+    "monitoring.guard_min_evaluations=19",
     "monitoring.cooldown_sessions=19",
 ]
 

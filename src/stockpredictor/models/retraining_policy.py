@@ -2,6 +2,8 @@
 
 - cooldown: no training within `monitoring.cooldown_sessions` sessions after any training;
 - budget: at most `monitoring.max_trainings` trainings in any rolling `max_trainings_window_sessions`;
+- a forced version (rollback or injection) is no training: it starts no cooldown and spends no budget;
+- the MAPE hard guard (an obviously broken production model) overrides cooldown and budget;
 - fresh evidence: after a rejected candidate, the trigger judges only the sessions evaluated after
   that training (`evidence_since`), and needs `fresh_evidence_sessions` of them.
 
@@ -42,8 +44,20 @@ def evidence_since(trainings: Sequence[PastTraining]) -> date | None:
     return latest.as_of if latest.rejected else None
 
 
-def ration(trainings: Sequence[PastTraining], rules: MonitoringParams) -> tuple[str, str]:
-    """`(RETRAIN, why allowed)`, or the suppressing decision (cooldown first, then budget) and why."""
+def ration(
+    trainings: Sequence[PastTraining], rules: MonitoringParams, hard_guard: bool = False
+) -> tuple[str, str]:
+    """`(RETRAIN, why allowed)`, or the suppressing decision (cooldown first, then budget) and why.
+
+    `hard_guard`: the MAPE guard fired; a suppression is then overridden (the reason says so).
+    """
+    decision, reason = _ration(trainings, rules)
+    if hard_guard and decision != RETRAIN:
+        return RETRAIN, f"the hard guard overrides: {reason}"
+    return decision, reason
+
+
+def _ration(trainings: Sequence[PastTraining], rules: MonitoringParams) -> tuple[str, str]:
     if trainings:
         latest = min(trainings, key=lambda t: t.sessions_ago)
         if latest.sessions_ago < rules.cooldown_sessions:

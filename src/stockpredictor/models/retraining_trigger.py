@@ -7,7 +7,8 @@ It fires when, at level `monitoring.alpha`,
   baselines over the same predictions (one-sided exact binomial test; the predictions of one session
   are counted as independent calls),
 or, as a hard guard without a test, when the window's MAPE exceeds `monitoring.max_mape`.
-Fewer than `monitoring.min_evaluations` evaluated sessions is `insufficient_data`.
+Fewer than `monitoring.min_evaluations` evaluated sessions is `insufficient_data` for the tests; the
+guard already fires from `monitoring.guard_min_evaluations` sessions on (a broken model is replaced early).
 """
 
 from __future__ import annotations
@@ -42,11 +43,15 @@ class EvaluatedWindow:
 
 @dataclass(frozen=True)
 class Judgement:
-    """The trigger's decision (`retrain` / `ok` / `insufficient_data`), why, and its statistics."""
+    """The trigger's decision (`retrain` / `ok` / `insufficient_data`), why, and its statistics.
+
+    `hard_guard`: the MAPE guard fired (the policy lets such a retraining override cooldown and budget).
+    """
 
     decision: str
     reason: str
     statistics: dict[str, float]
+    hard_guard: bool = False
 
 
 def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
@@ -59,28 +64,32 @@ def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
         "n_days": float(n_days),
         "n_evaluations": float(len(window.predicted)),
     }
+    guard_from = min(rules.guard_min_evaluations, rules.min_evaluations)
+    guard = n_days >= guard_from and statistics["mape"] > rules.max_mape
+    relation = ">" if guard else "<="
+    guard_text = f"MAPE {statistics['mape']:.3f}% {relation} max_mape {rules.max_mape}% (hard guard)"
+    over = f"over the last {n_days} evaluated day(s)"
     if n_days < rules.min_evaluations:
         reason = f"{n_days} evaluated day(s) < min_evaluations {rules.min_evaluations}"
+        if guard:
+            return Judgement(RETRAIN, f"{guard_text} {over}, before the tests' {reason}", statistics, True)
         return Judgement(INSUFFICIENT_DATA, reason, statistics)
     loss = _versus_persistence(window)
     direction, rates, best = _versus_direction_baselines(window)
     statistics.update(_as_statistics("dm", loss))
     statistics.update(_as_statistics("direction", direction))
     statistics.update(rates)
-    guard = statistics["mape"] > rules.max_mape
-    relation = ">" if guard else "<="
     checks = [
-        (guard, f"MAPE {statistics['mape']:.3f}% {relation} max_mape {rules.max_mape}% (hard guard)"),
+        (guard, guard_text),
         (loss is not None and loss.significant(rules.alpha), _describe_loss(statistics, loss, rules.alpha)),
         (
             direction is not None and direction.significant(rules.alpha),
             _describe_direction(statistics, direction, best, rules.alpha),
         ),
     ]
-    over = f"over the last {n_days} evaluated day(s)"
     breaches = [text for breached, text in checks if breached]
     if breaches:
-        return Judgement(RETRAIN, "; ".join(breaches) + f" {over}", statistics)
+        return Judgement(RETRAIN, "; ".join(breaches) + f" {over}", statistics, guard)
     return Judgement(
         OK, "no significant degradation: " + "; ".join(text for _, text in checks) + f" {over}", statistics
     )

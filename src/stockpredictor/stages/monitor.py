@@ -9,7 +9,8 @@
    firing trigger `awaiting_evidence`. No production model at all, or the persistence baseline in
    production, asks for a training.
 3. A retraining the trigger asks for passes the policy (`models.retraining_policy`: cooldown and
-   budget, over the trainings in `model_promotions`) or is `suppressed_cooldown` / `suppressed_budget`.
+   budget, over the trainings in `model_promotions`; forced versions are no trainings) or is
+   `suppressed_cooldown` / `suppressed_budget`, unless the MAPE hard guard fired, which overrides both.
 
 Every decision is appended to `monitor_decisions` with its reason and statistics, in the transaction
 that logs the evaluations.
@@ -96,7 +97,7 @@ def monitor_model(
         else:
             judgement = _judge_model(conn, params, mlflow_run_id, as_of, history)
         if judgement.decision == RETRAIN:
-            decision, allowed = ration(history, params.monitoring)
+            decision, allowed = ration(history, params.monitoring, judgement.hard_guard)
             judgement = replace(judgement, decision=decision, reason=f"{judgement.reason}; {allowed}")
         record_decision(
             conn,

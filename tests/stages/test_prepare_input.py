@@ -49,7 +49,7 @@ def test_a_window_ends_on_the_last_session_and_data_older_than_it_is_refused(
 ) -> None:
     dataset_run_id = replayed.bootstrap.result.dataset_run_id
     with pytest.raises(
-        UsageError, match="2012-11-22 is not an NYSE session .*the session before it is 2012-11-21"
+        UsageError, match=r"2012-11-22 is not an NYSE session .*the session before it is 2012-11-21"
     ):
         prepare_input(replayed.engine, replayed.params, dataset_run_id, date(2012, 11, 22), tmp_path)
     last = prepare_input(replayed.engine, replayed.params, dataset_run_id, REPLAY_END, tmp_path)

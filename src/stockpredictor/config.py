@@ -20,6 +20,9 @@ DATABASE_URL_ENV = "STOCKPREDICTOR_DATABASE_URL"
 DATA_DIR_ENV = "STOCKPREDICTOR_DATA_DIR"
 MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
 ALERT_WEBHOOK_ENV = "STOCKPREDICTOR_ALERT_WEBHOOK_URL"
+#: The model families of `models.tabular`, and the feature they read the log returns from.
+TABULAR_FAMILIES = ("gbm", "ridge")
+RETURN_FEATURE = "log_return_1"
 
 
 _PASSWORD_IN_URL = re.compile(r"(?P<head>://[^/@:]*:)[^/]*@")
@@ -122,11 +125,29 @@ class OptimizeParams(_Section):
     # parallel search processes (pipeline pods) sharing the study
     workers: int = Field(1, ge=1, le=64, description="1..64 parallel search processes")
     seed: int = _SEED
-    architectures: tuple[Literal["lstm", "lstm_attention", "lstm_cross_attention"], ...] = (
+    # model families the search chooses from: the LSTMs, gradient-boosted trees, ridge regression
+    architectures: tuple[Literal["lstm", "lstm_attention", "lstm_cross_attention", "gbm", "ridge"], ...] = (
         "lstm",
         "lstm_attention",
         "lstm_cross_attention",
     )
+    # warm start: the best trials of the previous search are tried first on a new dataset, and the
+    # search then runs warm_n_trials trials in all (at most n_trials); 0 disables it
+    warm_start_trials: int = Field(3, ge=0, le=100, description="0..100 trials of the previous search")
+    warm_n_trials: int = Field(8, ge=1, le=10_000, description="1..10000 trials when warm-started")
+
+    @model_validator(mode="after")
+    def _families_known_once(self) -> OptimizeParams:
+        if not self.architectures:
+            raise ValueError("architectures needs at least one model family")
+        if len(set(self.architectures)) != len(self.architectures):
+            raise ValueError("architectures must be unique")
+        if self.warm_start_trials > self.warm_n_trials:
+            raise ValueError(
+                f"warm_start_trials ({self.warm_start_trials}) must be <= "
+                f"warm_n_trials ({self.warm_n_trials})"
+            )
+        return self
 
 
 class TrainParams(_Section):
@@ -178,6 +199,15 @@ class Params(_Section):
     train: TrainParams = TrainParams()
     promotion: PromotionParams = PromotionParams()
     monitoring: MonitoringParams = MonitoringParams()
+
+    @model_validator(mode="after")
+    def _tabular_families_fit_the_features(self) -> Params:
+        tabular = [f for f in self.optimize.architectures if f in TABULAR_FAMILIES]
+        if tabular and self.features.target != "log_return":
+            raise ValueError(f"optimize.architectures {tabular} need features.target log_return")
+        if tabular and RETURN_FEATURE not in self.features.indicators:
+            raise ValueError(f"optimize.architectures {tabular} need {RETURN_FEATURE} in features.indicators")
+        return self
 
 
 def default_params_path() -> Path:

@@ -30,22 +30,29 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, RunStatus
 from mlflow.environment_variables import MLFLOW_ALLOW_PICKLE_DESERIALIZATION
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model
+from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+from mlflow.types import Schema, TensorSpec
 from sqlalchemy.engine import make_url
 from torch import nn
 
 from stockpredictor.config import Settings
 from stockpredictor.errors import ModelNotFoundError, RegistryError, UnsafeModelError, UsageError
+from stockpredictor.models.tabular import TabularForecaster, TabularModel
 from stockpredictor.process_liveness import STALE_RUN_AGE, dead_reason, process_tags
 from stockpredictor.registry_manifest import (
     MANIFEST_PARAM,
+    MLMODEL_FILE,
     SERIALIZATION_FORMAT,
+    TABULAR_DATA,
+    TABULAR_FLAVOR,
+    TABULAR_FORMAT,
     Manifest,
     differences,
     manifest_of,
     structure_problems,
 )
+from stockpredictor.registry_tabular import read_tabular, write_tabular
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -251,14 +258,53 @@ def log_model(model: nn.Module, input_example: np.ndarray, metadata: dict[str, A
             # bench/log_model_ingest.py); `promote` loads and scores every candidate anyway.
             validate_serving_input=False,
         )
-    location = MlflowClient().get_logged_model(info.model_id).artifact_location
+    return _record_manifest(info.run_id, info.model_id)
+
+
+def log_tabular_model(
+    model: TabularModel, input_shape: tuple[int, ...], metadata: dict[str, Any]
+) -> LoggedModelRef:
+    """Log a tabular model to the active run as JSON and `.npy` files (`registry_tabular`), no pickle,
+    with the manifest of its files; `input_shape` is the window shape it takes (batch first, -1)."""
+    info = Model.log(
+        artifact_path=None,
+        name=MODEL_ARTIFACT,
+        flavor=_TabularFlavor,
+        flavor_name=TABULAR_FLAVOR,
+        metadata={"serialization_format": TABULAR_FORMAT, **metadata},
+        tabular=model,
+        input_shape=input_shape,
+    )
+    return _record_manifest(info.run_id, info.model_id)
+
+
+class _TabularFlavor:
+    """What `Model.log` calls to write a tabular model's folder (an MLflow custom flavor)."""
+
+    @staticmethod
+    def save_model(
+        path: str, mlflow_model: Model, tabular: TabularModel, input_shape: tuple[int, ...], **_: Any
+    ) -> None:
+        folder = Path(path)
+        write_tabular(folder, tabular)
+        mlflow_model.add_flavor(TABULAR_FLAVOR, data=TABULAR_DATA, family=tabular.family)
+        mlflow_model.signature = ModelSignature(
+            inputs=Schema([TensorSpec(np.dtype(np.float32), input_shape)])
+        )
+        mlflow_model.save(str(folder / MLMODEL_FILE))
+
+
+def _record_manifest(mlflow_run_id: str, model_id: str) -> LoggedModelRef:
+    """Record the manifest of the logged model's files as stored, as the run's parameter."""
+    info = MlflowClient().get_logged_model(model_id)
+    location = info.artifact_location
     with tempfile.TemporaryDirectory(prefix="stockpredictor-manifest-") as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp))
-        manifest = manifest_of(local, info.model_id).to_json()
+        manifest = manifest_of(local, model_id).to_json()
     if len(manifest) > _MAX_PARAM_LENGTH:
-        raise ValueError(f"the manifest of model {info.model_id} is too long for a run parameter")
+        raise ValueError(f"the manifest of model {model_id} is too long for a run parameter")
     mlflow.log_param(MANIFEST_PARAM, manifest)
-    return LoggedModelRef(info.run_id, info.model_id)
+    return LoggedModelRef(mlflow_run_id, model_id)
 
 
 def register_version(logged: LoggedModelRef, model_name: str, tags: dict[str, str] | None = None) -> int:
@@ -313,12 +359,25 @@ def load_model(model_uri: str) -> LoadedModel:
     ref = model_info(model_uri)
     with tempfile.TemporaryDirectory(prefix="stockpredictor-model-") as tmp:
         local = verified_copy(ref, Path(tmp))
-        signature = Model.load(str(local)).signature
-        with _pickle_deserialization_disallowed():
-            graph = mlflow.pytorch.load_model(str(local))
-    inputs = signature.inputs.inputs if signature is not None else []
+        logged = Model.load(str(local))
+        model: nn.Module
+        if TABULAR_FLAVOR in logged.flavors:
+            model = _tabular_module(local, ref)
+        else:
+            with _pickle_deserialization_disallowed():
+                model = ExportedModel(mlflow.pytorch.load_model(str(local)))
+    inputs = logged.signature.inputs.inputs if logged.signature is not None else []
     shape = getattr(inputs[0], "shape", None) if len(inputs) == 1 else None
-    return LoadedModel(ExportedModel(graph), tuple(shape) if shape is not None else None)
+    return LoadedModel(model, tuple(shape) if shape is not None else None)
+
+
+def _tabular_module(local: Path, ref: ModelVersionRef) -> nn.Module:
+    try:
+        return TabularForecaster(read_tabular(local))
+    except (OSError, ValueError) as exc:
+        raise UnsafeModelError(
+            f"model {ref.name!r} version {ref.version} is not a readable tabular model ({exc})"
+        ) from None
 
 
 def verified_copy(ref: ModelVersionRef, dst: Path) -> Path:

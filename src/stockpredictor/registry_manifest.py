@@ -27,6 +27,12 @@ MANIFEST_PARAM = "model_manifest"
 MLMODEL_FILE = "MLmodel"
 SERIALIZATION_FORMAT = "pt2"
 PT2_FILE = "model.pt2"
+#: A tabular model (`models.tabular`): its one flavor, declared format, data folder and description file;
+#: the data folder holds the description and `.npy` arrays only, both read without pickle.
+TABULAR_FLAVOR = "stockpredictor_tabular"
+TABULAR_FORMAT = "json+npy"
+TABULAR_DATA = "tabular"
+TABULAR_META_FILE = "model.json"
 #: The flavors `mlflow.pytorch.log_model` writes, and the module that must load the pyfunc flavor.
 FLAVORS = frozenset({"pytorch", "python_function"})
 PYFUNC_LOADER = "mlflow.pytorch"
@@ -94,7 +100,7 @@ def differences(expected: Manifest, directory: Path) -> list[str]:
 
 
 def structure_problems(directory: Path) -> list[str]:
-    """Why the MLflow model at `directory` is not a plain `pt2` export (empty when it is one)."""
+    """Why the MLflow model at `directory` is not a plain `pt2` export or tabular model (empty when it is)."""
     try:
         mlmodel = yaml.safe_load((directory / MLMODEL_FILE).read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -107,6 +113,8 @@ def structure_problems(directory: Path) -> list[str]:
         for name, conf in flavors.items()
         if isinstance(conf, dict) and conf.get("code")
     ]
+    if TABULAR_FLAVOR in flavors:
+        return problems + _tabular_problems(directory, mlmodel, flavors)
     if set(flavors) != FLAVORS:
         problems.append(f"flavors {sorted(flavors)} instead of {sorted(FLAVORS)}")
     pyfunc = flavors.get("python_function") or {}
@@ -121,6 +129,27 @@ def structure_problems(directory: Path) -> list[str]:
         found = sorted(p.name for p in data.iterdir()) if data.is_dir() and data != directory else None
         if found != [PT2_FILE]:
             problems.append(f"expected only {PT2_FILE} in the model data, found {found}")
+    return problems
+
+
+def _tabular_problems(directory: Path, mlmodel: dict[str, Any], flavors: dict[str, Any]) -> list[str]:
+    """Why a model declaring the tabular flavor is not one: other flavors, another format, other files."""
+    problems = []
+    if set(flavors) != {TABULAR_FLAVOR}:
+        problems.append(f"flavors {sorted(flavors)} instead of {[TABULAR_FLAVOR]}")
+    declared = (mlmodel.get("metadata") or {}).get("serialization_format")
+    if declared != TABULAR_FORMAT:
+        problems.append(f"not logged in {TABULAR_FORMAT!r} format (serialization_format={declared!r})")
+    conf = flavors[TABULAR_FLAVOR]
+    if not isinstance(conf, dict) or conf.get("data") != TABULAR_DATA:
+        problems.append(f"the {TABULAR_FLAVOR} flavor does not name its data folder {TABULAR_DATA!r}")
+        return problems
+    data = directory / TABULAR_DATA
+    found = sorted(p.name for p in data.iterdir()) if data.is_dir() else []
+    if TABULAR_META_FILE not in found or any(
+        name != TABULAR_META_FILE and not name.endswith(".npy") for name in found
+    ):
+        problems.append(f"expected {TABULAR_META_FILE} and .npy arrays in the model data, found {found}")
     return problems
 
 

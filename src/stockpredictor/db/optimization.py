@@ -46,3 +46,15 @@ def load_optimization(conn: Connection, dataset_run_id: str) -> OptimizationReco
         row.n_complete,
         row.n_pruned,
     )
+
+
+def previous_optimization(conn: Connection, dataset_run_id: str) -> OptimizationRecord | None:
+    """The most recently stored search result of another dataset than `dataset_run_id`, or None."""
+    table = optimization_results
+    row = conn.execute(
+        select(table.c.dataset_run_id)
+        .where(table.c.dataset_run_id != dataset_run_id)
+        .order_by(table.c.created_at.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else load_optimization(conn, row.dataset_run_id)

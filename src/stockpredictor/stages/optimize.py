@@ -17,23 +17,27 @@ import optuna
 import torch
 from sqlalchemy import Engine
 
-from stockpredictor.config import Params
-from stockpredictor.db.datasets import load_scaled, load_scalers
-from stockpredictor.db.optimization import OptimizationRecord, save_optimization
+from stockpredictor.config import TABULAR_FAMILIES, Params
+from stockpredictor.db.datasets import load_processed, load_scaled, load_scalers
+from stockpredictor.db.optimization import OptimizationRecord, previous_optimization, save_optimization
 from stockpredictor.errors import NoCompletedTrialError
 from stockpredictor.features.sequences import ScaledDataset
 from stockpredictor.models import TrainConfig, build_model, configure_torch_threads, fit, model_spec
+from stockpredictor.models.tabular import fit_on_dataset
 
 log = logging.getLogger(__name__)
 
 HIDDEN_SIZES = (16, 32, 64)
 BATCH_SIZES = (32, 64, 128)
 MAX_LAYERS = 2
+MAX_LAGS = 10  # tabular rows: at most this many lagged returns (and no more than the window's length)
 # A trial's validation loss is compared with the median of the completed trials at the same epoch
 # once PRUNER_STARTUP_TRIALS trials have completed, from epoch PRUNER_WARMUP_EPOCHS on.
 PRUNER_STARTUP_TRIALS = 3
 PRUNER_WARMUP_EPOCHS = 2
 _COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+#: Study and trial user attribute: the study whose best trials a warm-started search tried first.
+WARM_START_ATTR = "warm_start_from"
 
 
 #: The stage's result is the record it stores: best trial, complete and pruned trial counts.
@@ -46,9 +50,16 @@ def study_name(dataset_run_id: str) -> str:
 
 
 def suggest(trial: optuna.Trial, params: Params) -> dict[str, Any]:
-    """The search space: architecture and its size, regularisation, optimiser settings."""
+    """The search space: the model family, then its own settings (conditional on the family).
+
+    LSTMs: size, dropout, optimiser settings. Tabular families (`models.tabular`): the lags of
+    their rows, and the trees' settings (`gbm`) or the ridge penalty (`ridge`).
+    """
+    architecture = trial.suggest_categorical("architecture", list(params.optimize.architectures))
+    if architecture in TABULAR_FAMILIES:
+        return {"architecture": architecture, **_suggest_tabular(trial, architecture, params)}
     return {
-        "architecture": trial.suggest_categorical("architecture", list(params.optimize.architectures)),
+        "architecture": architecture,
         "hidden_size": trial.suggest_categorical("hidden_size", list(HIDDEN_SIZES)),
         "num_layers": trial.suggest_int("num_layers", 1, MAX_LAYERS),
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),
@@ -57,11 +68,30 @@ def suggest(trial: optuna.Trial, params: Params) -> dict[str, Any]:
     }
 
 
-def _objective(dataset: ScaledDataset, params: Params) -> Any:
+def _suggest_tabular(trial: optuna.Trial, family: str, params: Params) -> dict[str, Any]:
+    lags = trial.suggest_int("lags", 1, min(MAX_LAGS, params.sequences.sequence_length))
+    if family == "ridge":
+        return {"lags": lags, "alpha": trial.suggest_float("alpha", 1e-2, 1e5, log=True)}
+    return {
+        "lags": lags,
+        "gbm_learning_rate": trial.suggest_float("gbm_learning_rate", 0.01, 0.3, log=True),
+        "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 4, 32, log=True),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 20, 400, log=True),
+        "l2_regularization": trial.suggest_float("l2_regularization", 1e-3, 10.0, log=True),
+    }
+
+
+def _objective(dataset: ScaledDataset, feature_columns: tuple[str, ...], params: Params) -> Any:
     train_windows, validation_windows = dataset.windows("train"), dataset.windows("validation")
 
     def objective(trial: optuna.Trial) -> float:
         hyperparameters = suggest(trial, params)
+        if hyperparameters["architecture"] in TABULAR_FAMILIES:  # fitted at once: nothing to prune
+            fitted = fit_on_dataset(
+                hyperparameters, dataset, feature_columns, seed=params.optimize.seed + trial.number
+            )
+            trial.set_user_attr("best_epoch", fitted.n_iterations)
+            return fitted.best_val_loss
         torch.manual_seed(params.optimize.seed + trial.number)
         model = build_model(model_spec(hyperparameters, dataset.x_scaled.shape[1], dataset.n_inputs))
         config = TrainConfig(
@@ -124,7 +154,49 @@ def create_study(engine: Engine, params: Params, dataset_run_id: str) -> str:
     storage = storage_for(engine)
     study = _open_study(storage, dataset_run_id)
     _fail_orphans(study, storage)
+    if params.optimize.warm_start_trials and not study.get_trials(deepcopy=False):
+        with engine.connect() as conn:
+            previous = previous_optimization(conn, dataset_run_id)
+        if previous is not None:
+            _warm_start(study, storage, previous.study_name, params)
     return study.study_name
+
+
+def _warm_start(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, previous: str, params: Params
+) -> None:
+    """Enqueue the best complete trials of the study `previous` that fit today's search space (at most
+    `optimize.warm_start_trials`); the study then runs `optimize.warm_n_trials` trials in all."""
+    try:
+        old = optuna.load_study(study_name=previous, storage=storage)
+    except KeyError:  # the record outlived its study
+        return
+    ranked = sorted(
+        (t for t in old.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))),
+        key=lambda t: float("inf") if t.value is None else t.value,
+    )
+    chosen: list[dict[str, Any]] = []
+    for trial in ranked:
+        fits = trial.params.get("architecture") in params.optimize.architectures and int(
+            trial.params.get("lags", 1)
+        ) <= min(MAX_LAGS, params.sequences.sequence_length)
+        if fits and trial.params not in chosen:
+            chosen.append(dict(trial.params))
+        if len(chosen) == params.optimize.warm_start_trials:
+            break
+    if not chosen:
+        return
+    for trial_params in chosen:
+        study.enqueue_trial(trial_params, user_attrs={WARM_START_ATTR: previous})
+    study.set_user_attr(WARM_START_ATTR, previous)
+    log.info("optimize %s: warm start from %s, %d trial(s) enqueued", study.study_name, previous, len(chosen))
+
+
+def trial_budget(study: optuna.Study, params: Params) -> int:
+    """Trials the study runs: `optimize.n_trials`, or at most `optimize.warm_n_trials` once warm-started."""
+    if study.user_attrs.get(WARM_START_ATTR):
+        return min(params.optimize.n_trials, params.optimize.warm_n_trials)
+    return params.optimize.n_trials
 
 
 def worker_indices(params: Params, workers: int = 0) -> list[int]:
@@ -148,13 +220,14 @@ def run_worker(engine: Engine, params: Params, dataset_run_id: str, worker: int 
     configure_torch_threads()
     with engine.connect() as conn:
         dataset = load_scaled(conn, dataset_run_id)
-    n_trials = params.optimize.n_trials
+        feature_columns = load_processed(conn, dataset_run_id).panel.feature_columns
     study = _open_study(storage_for(engine), dataset_run_id)
+    n_trials = trial_budget(study, params)
     done = len(study.get_trials(deepcopy=False, states=_COUNTED))
     # Seeded by how far the search got and by the worker, so neither a resumed search nor another
     # worker replays the same samples.
     study.sampler = optuna.samplers.TPESampler(seed=params.optimize.seed + done + worker)
-    objective = _objective(dataset, params)
+    objective = _objective(dataset, feature_columns, params)
     deadline = time.monotonic() + params.optimize.timeout_seconds
     ran = 0
     log.info("optimize %s worker %d: %d of %d trials done", study.study_name, worker, done, n_trials)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,12 +24,14 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from sqlalchemy import Engine
+from torch import nn
 
 from stockpredictor import registry
-from stockpredictor.config import Params, Settings
+from stockpredictor.config import TABULAR_FAMILIES, Params, Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.optimization import load_optimization
 from stockpredictor.db.predictions import upsert_predictions
+from stockpredictor.features.sequences import ScaledDataset
 from stockpredictor.models import (
     FitResult,
     TrainConfig,
@@ -37,6 +40,7 @@ from stockpredictor.models import (
     fit,
     model_spec,
 )
+from stockpredictor.models.tabular import TabularForecaster, fit_on_dataset
 from stockpredictor.stages.evaluation import PricePredictions, forecast
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,16 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "dropout": 0.2,
     "learning_rate": 1e-3,
     "batch_size": 32,
+}
+DEFAULT_TABULAR: dict[str, dict[str, Any]] = {
+    "gbm": {
+        "lags": 5,
+        "gbm_learning_rate": 0.05,
+        "max_leaf_nodes": 8,
+        "min_samples_leaf": 100,
+        "l2_regularization": 1.0,
+    },
+    "ridge": {"lags": 5, "alpha": 100.0},
 }
 
 
@@ -73,7 +87,8 @@ def hyperparameters_for(engine: Engine, params: Params, dataset_run_id: str) -> 
         "training with the default hyperparameters",
         dataset_run_id,
     )
-    return {"architecture": params.optimize.architectures[0], **DEFAULT_HYPERPARAMETERS}, "defaults"
+    family = params.optimize.architectures[0]
+    return {"architecture": family, **DEFAULT_TABULAR.get(family, DEFAULT_HYPERPARAMETERS)}, "defaults"
 
 
 def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: str) -> TrainResult:
@@ -83,17 +98,8 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         processed = load_processed(conn, dataset_run_id)
         dataset = load_scaled(conn, dataset_run_id)
     hyperparameters, source = hyperparameters_for(engine, params, dataset_run_id)
-    spec = model_spec(hyperparameters, dataset.x_scaled.shape[1], dataset.n_inputs)
-    config = TrainConfig(
-        learning_rate=float(hyperparameters["learning_rate"]),
-        batch_size=int(hyperparameters["batch_size"]),
-        max_epochs=params.train.max_epochs,
-        patience=params.train.patience,
-        seed=params.train.seed,
-    )
-    torch.manual_seed(params.train.seed)
-    model = build_model(spec)
     panel = processed.panel
+    learner = _learner(hyperparameters, dataset, panel.feature_columns, params)
 
     registry.use_tracking(settings)
     registry.use_experiment(params.train.experiment_name)
@@ -104,8 +110,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             {
                 "dataset_run_id": dataset_run_id,
                 "hyperparameters_source": source,
-                **spec.to_dict(),
-                **dataclasses.asdict(config),
+                **learner.params,
                 "sequence_length": dataset.sequence_length,
                 "target": processed.target,
                 "tickers": ",".join(panel.tickers),
@@ -116,7 +121,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             }
         )
         started = time.perf_counter()
-        fitted = fit(model, dataset.windows("train"), dataset.windows("validation"), config)
+        model, fitted = learner.fit()
         run.log_steps(
             (key, value, e.epoch)
             for e in fitted.history
@@ -142,10 +147,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         run.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
         for ticker in by_ticker:
             run.log_figure(_plot(test, ticker), f"plots/{ticker}.png")
-        example, _ = dataset.windows("train").batch(np.arange(2))
-        logged = registry.log_model(
-            model, example, metadata={"model_spec": spec.to_dict(), "dataset_run_id": dataset_run_id}
-        )
+        logged = learner.log(model, {"dataset_run_id": dataset_run_id})
         report = _report(
             run.mlflow_run_id, dataset_run_id, hyperparameters, source, fitted, metrics, by_ticker
         )
@@ -166,6 +168,54 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         metrics["test_persistence_mae"],
     )
     return TrainResult(run.mlflow_run_id, version, metrics, report)
+
+
+@dataclass(frozen=True)
+class _Learner:
+    """A model family's fit on the dataset's train/validation windows, its run params, its logger."""
+
+    params: dict[str, Any]
+    fit: Callable[[], tuple[nn.Module, FitResult]]
+    log: Callable[[nn.Module, dict[str, Any]], registry.LoggedModelRef]
+
+
+def _learner(
+    hyperparameters: dict[str, Any], dataset: ScaledDataset, feature_columns: tuple[str, ...], params: Params
+) -> _Learner:
+    """The LSTM of `hyperparameters` (pt2 export), or a tabular family's model (JSON + .npy export)."""
+    input_shape = (-1, dataset.sequence_length, dataset.x_scaled.shape[1], dataset.n_inputs)
+    if hyperparameters["architecture"] in TABULAR_FAMILIES:
+
+        def fit_tabular() -> tuple[nn.Module, FitResult]:
+            fitted = fit_on_dataset(hyperparameters, dataset, feature_columns, seed=params.train.seed)
+            return TabularForecaster(fitted.model), FitResult(
+                [], fitted.n_iterations, fitted.best_val_loss, False
+            )
+
+        def log_tabular(model: nn.Module, metadata: dict[str, Any]) -> registry.LoggedModelRef:
+            assert isinstance(model, TabularForecaster)
+            return registry.log_tabular_model(model.tabular, input_shape, metadata)
+
+        return _Learner(dict(hyperparameters), fit_tabular, log_tabular)
+    spec = model_spec(hyperparameters, dataset.x_scaled.shape[1], dataset.n_inputs)
+    config = TrainConfig(
+        learning_rate=float(hyperparameters["learning_rate"]),
+        batch_size=int(hyperparameters["batch_size"]),
+        max_epochs=params.train.max_epochs,
+        patience=params.train.patience,
+        seed=params.train.seed,
+    )
+
+    def fit_lstm() -> tuple[nn.Module, FitResult]:
+        torch.manual_seed(params.train.seed)
+        model = build_model(spec)
+        return model, fit(model, dataset.windows("train"), dataset.windows("validation"), config)
+
+    def log_lstm(model: nn.Module, metadata: dict[str, Any]) -> registry.LoggedModelRef:
+        example, _ = dataset.windows("train").batch(np.arange(2))
+        return registry.log_model(model, example, metadata={"model_spec": spec.to_dict(), **metadata})
+
+    return _Learner({**spec.to_dict(), **dataclasses.asdict(config)}, fit_lstm, log_lstm)
 
 
 def _plot(test: PricePredictions, ticker: str) -> Figure:
@@ -197,8 +247,12 @@ def _report(
         + ", ".join(f"{k}={v}" for k, v in sorted(hyperparameters.items())),
         "",
         f"Best validation loss {fitted.best_val_loss:.6g} "
-        f"at epoch {fitted.best_epoch} of {len(fitted.history)}"
-        + (" (stopped early; best weights restored)" if fitted.stopped_early else ""),
+        + (
+            f"at epoch {fitted.best_epoch} of {len(fitted.history)}"
+            + (" (stopped early; best weights restored)" if fitted.stopped_early else "")
+            if fitted.history
+            else f"({fitted.best_epoch} boosting iterations kept; 0 for a linear model)"
+        ),
         "",
         "| test metric | model | baseline |",
         "|---|---:|---:|",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,19 @@ def test_a_params_path_that_is_not_a_readable_file_is_named(tmp_path: Path) -> N
         pytest.skip("running as root: permissions do not stop reading")
     with pytest.raises(ConfigError, match=r"locked\.yaml: cannot read the params file: Permission denied"):
         load_params(locked)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["optimize.architectures=[gbm]", "features.indicators=[rsi_14]"], "need log_return_1 in features"),
+        (["optimize.architectures=[ridge]", "features.target=close"], "need features.target log_return"),
+        (["optimize.architectures=[lstm,lstm]"], "architectures must be unique"),
+        (["optimize.architectures=[]"], "at least one model family"),
+        (["optimize.architectures=[xgboost]"], "'lstm_cross_attention', 'gbm' or 'ridge'"),
+        (["optimize.warm_start_trials=9", "optimize.warm_n_trials=8"], "must be <= warm_n_trials (8)"),
+    ],
+)
+def test_model_families_and_the_warm_start_are_validated(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_params(REPO / "params.yaml", overrides)

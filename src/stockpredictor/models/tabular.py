@@ -257,3 +257,21 @@ def fit_on_dataset(
         dataset.windows("validation"),
         seed=seed,
     )
+
+
+def refit_on(
+    hyperparameters: Mapping[str, Any],
+    dataset: ScaledDataset,
+    feature_columns: tuple[str, ...],
+    windows: WindowSource,
+    n_iterations: int,
+    seed: int = 0,
+) -> TabularModel:
+    """The same configuration fitted on `windows` (e.g. every window up to the as-of) with no validation:
+    `gbm` grows `n_iterations` trees (at least 1: the split fit's choice)."""
+    family = str(hyperparameters["architecture"])
+    layout = row_layout(int(hyperparameters["lags"]), feature_columns, dataset.x_scaler)
+    iterations = max(1, n_iterations) if family == GBM else None
+    return fit_tabular(
+        family, hyperparameters, layout, dataset.y_scaler, windows, n_iterations=iterations, seed=seed
+    ).model

@@ -1,14 +1,13 @@
 """Issue 23 item 5: the tabular learners beside the LSTMs: cost of a training cycle, and the gate window.
 
 Per as-of, on the sample data up to that day in a scratch SQLite store and MLflow store: for each
-configuration, a fresh dataset (`process`, `scale`), then `optimize` + `train` timed together (wall
-and CPU seconds of this process, all threads), then the trained candidate on the gate's window (the
-last `promotion.window_days` sessions up to the as-of, scored as `promote` scores it) next to
-persistence: the ratio of absolute log-return errors (pooled over tickers and per ticker, averaged)
-and the one-sided paired Diebold-Mariano p-values (model better / model worse) on the per-session
-mean absolute log-return error.
+configuration, one training cycle (`run_training`: process, scale, optimize, train with its refit up
+to the as-of, promote), timed (wall and CPU seconds of this process, all threads), and what the gate
+measured on the candidate: the scale-free loss ratio to persistence (`models.loss`: absolute
+log-return errors, session means over tickers) on the gate's window, the paired Diebold-Mariano
+p-values (better / worse than persistence) and the price-MAE ratio.
 
-Configurations: `lstm` (the default search: three LSTM families, 20 trials, no warm start), `all`
+Configurations: `lstm` (the search before: the three LSTM families, 20 trials, no warm start), `all`
 (the LSTMs, gbm and ridge, 20 trials), `tabular` (gbm and ridge, 20 trials), and `warm` (all five,
 warm-started from the previous configuration's study in the same store, `all` in this order, on a
 dataset of the same as-of: `optimize.warm_n_trials` trials).
@@ -24,69 +23,50 @@ import time
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-
 from bench.common import machine
 from stockpredictor import registry
 from stockpredictor.config import Settings, load_params
 from stockpredictor.db.engine import make_engine, migrate
-from stockpredictor.models.significance import diebold_mariano
-from stockpredictor.stages.evaluation import PricePredictions, recent_forecasts
+from stockpredictor.db.optimization import load_optimization
 from stockpredictor.stages.ingest import ingest
-from stockpredictor.stages.optimize import optimize
-from stockpredictor.stages.process import process
-from stockpredictor.stages.scale import scale
-from stockpredictor.stages.train import train
+from stockpredictor.stages.training_cycle import run_training
 
+#: What `promote` measured on the candidate: the scale-free loss ratio, its paired test, the price ratio.
+GATE_FIGURES = (
+    "candidate_log_mae_ratio",
+    "candidate_loss_p_better",
+    "candidate_loss_p_worse",
+    "candidate_loss_sessions",
+    "candidate_mae_ratio",
+)
 ALL = "optimize.architectures=[lstm,lstm_attention,lstm_cross_attention,gbm,ridge]"
 CONFIGS: dict[str, list[str]] = {
-    "lstm": ["optimize.warm_start_trials=0"],
+    "lstm": [
+        "optimize.architectures=[lstm,lstm_attention,lstm_cross_attention]",
+        "optimize.warm_start_trials=0",
+    ],
     "tabular": ["optimize.architectures=[gbm,ridge]", "optimize.warm_start_trials=0"],
     "all": [ALL, "optimize.warm_start_trials=0"],
     "warm": [ALL],
 }
 
 
-def gate_window_figures(scored: PricePredictions) -> dict[str, float]:
-    """Absolute log-return errors of the model and of persistence on the scored cells, and DM p-values."""
-    cells = scored.scored
-    model = np.abs(np.log(scored.predicted / scored.actual))
-    persistence = np.abs(np.log(scored.last_close / scored.actual))
-    model, persistence = np.where(cells, model, np.nan), np.where(cells, persistence, np.nan)
-    sessions = cells.any(axis=1)
-    per_session_model = np.nanmean(model[sessions], axis=1)
-    per_session_persistence = np.nanmean(persistence[sessions], axis=1)
-    per_ticker = np.nanmean(model, axis=0) / np.nanmean(persistence, axis=0)
-    return {
-        "pooled_ratio": float(np.nansum(model) / np.nansum(persistence)),
-        "ticker_mean_ratio": float(np.mean(per_ticker)),
-        "p_better": diebold_mariano(per_session_persistence, per_session_model).p_value,
-        "p_worse": diebold_mariano(per_session_model, per_session_persistence).p_value,
-        "sessions": float(sessions.sum()),
-        "price_mae_ratio": scored.metrics()["mae_ratio"],
-    }
-
-
 def cycle(engine_url: str, settings: Settings, as_of: date, overrides: list[str]) -> dict[str, float]:
-    """One training cycle (process, scale, optimize, train) and the candidate on the gate window."""
+    """One training cycle (`run_training`: process ... promote), timed; the gate's figures."""
     params = load_params(overrides=overrides)
     engine = make_engine(engine_url)
-    dataset = process(engine, params, as_of).dataset_run_id
-    scale(engine, params, dataset)
     wall, cpu = time.perf_counter(), time.process_time()
-    searched = optimize(engine, params, dataset)
-    trained = train(engine, params, settings, dataset)
+    done = run_training(engine, params, settings, as_of)
     figures = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
-    model, shape = registry.load_model(f"models:/{params.train.model_name}/{trained.model_version}")
+    gate = done.promotion.metrics
+    figures.update({k: gate[k] for k in GATE_FIGURES})
     with engine.connect() as conn:
-        scored = recent_forecasts(
-            conn, model, dataset, params, as_of, params.promotion.window_days, input_shape=shape
-        )
-    figures.update(gate_window_figures(scored))
-    figures["trials"] = float(searched.n_complete + searched.n_pruned)
+        searched = load_optimization(conn, done.dataset_run_id)
+    assert searched is not None
     print(
-        f"    family {searched.best_params['architecture']}, {int(figures['trials'])} trials "
-        f"({searched.n_pruned} pruned), best {searched.best_params}",
+        f"    {done.promotion.decision}: family {searched.best_params['architecture']}, "
+        f"{searched.n_complete + searched.n_pruned} trials ({searched.n_pruned} pruned), "
+        f"best {searched.best_params}",
         flush=True,
     )
     engine.dispose()
@@ -112,10 +92,11 @@ def run(as_ofs: list[date], configs: list[str]) -> dict[str, dict[str, float]]:
                 print(
                     f"  {as_of} {name:<8} cycle {figures['wall_s']:7.1f} s wall "
                     f"{figures['cpu_s']:7.1f} s CPU | "
-                    f"gate {int(figures['sessions'])} sessions: abs log-return error ratio "
-                    f"{figures['pooled_ratio']:.4f} (ticker mean {figures['ticker_mean_ratio']:.4f}), "
-                    f"p(better) {figures['p_better']:.3f}, p(worse) {figures['p_worse']:.3f}, "
-                    f"price-MAE ratio {figures['price_mae_ratio']:.4f}",
+                    f"gate {int(figures['candidate_loss_sessions'])} sessions: log-return MAE ratio "
+                    f"{figures['candidate_log_mae_ratio']:.4f}, "
+                    f"p(better) {figures['candidate_loss_p_better']:.3f}, "
+                    f"p(worse) {figures['candidate_loss_p_worse']:.3f}, "
+                    f"price-MAE ratio {figures['candidate_mae_ratio']:.4f}",
                     flush=True,
                 )
     return results

@@ -86,7 +86,7 @@ def test_the_next_search_tries_the_previous_best_trials_first_and_runs_fewer_tri
     before = optuna.load_study(study_name=first.study_name, storage=storage)
     after = optuna.load_study(study_name=second.study_name, storage=storage)
     assert len(before.trials) == 5 and WARM_START_ATTR not in before.user_attrs
-    best_two = [t.params for t in sorted(before.trials, key=lambda t: t.value)][:2]
+    best_two = [t.params for t in sorted(before.trials, key=lambda t: t.values[0])][:2]
     assert after.user_attrs[WARM_START_ATTR] == first.study_name
     assert [t.params for t in after.trials[:2]] == best_two
     assert [t.user_attrs.get(WARM_START_ATTR) for t in after.trials] == [first.study_name] * 2 + [None]

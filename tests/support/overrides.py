@@ -23,7 +23,8 @@ def repo_params(*overrides: str) -> Params:
 
 
 LSTM_ONLY = "optimize.architectures=[lstm]"
-ANY_FIRST_MODEL_PASSES = "promotion.persistence_tolerance=100"  # however little the first model trained
+# however little the first model trained: no evidence asked, any loss ratio up to 101x persistence's
+ANY_FIRST_MODEL_PASSES = ("promotion.persistence_tolerance=100", "promotion.alpha=1")
 
 # ingest / process / scale: two tickers from 2005.
 TWO_TICKERS = [tickers("AAPL", "IBM"), "data.start=2005-01-01"]
@@ -50,7 +51,7 @@ REPLAY = [
     "optimize.n_trials=1",
     "optimize.max_epochs=1",
     "train.max_epochs=1",
-    ANY_FIRST_MODEL_PASSES,
+    *ANY_FIRST_MODEL_PASSES,
     "monitoring.min_evaluations=19",
     "monitoring.max_mape=1e-9",
     "monitoring.guard_min_evaluations=19",
@@ -69,6 +70,6 @@ LOCAL_RUN = [
     "optimize.workers=2",
     "optimize.max_epochs=2",
     "train.max_epochs=2",
-    ANY_FIRST_MODEL_PASSES,
+    *ANY_FIRST_MODEL_PASSES,
 ]
 FORCE_RETRAIN = ["monitoring.min_evaluations=1", "monitoring.max_mape=1e-9", "monitoring.cooldown_sessions=0"]

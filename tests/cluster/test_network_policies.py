@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster.assets import compiled_executors, pod_specs
+from tests.cluster.assets import REPO, compiled_executors, pod_specs
 
 NAMESPACE = "kubeflow"
-KFP_RELEASE = json.loads((Path(__file__).parent / "fixtures" / "kfp-2.17.0-platform-agnostic.json").read_text())
+KFP_FIXTURE = Path(__file__).parent / "fixtures" / "kfp-2.17.0-platform-agnostic.json"
+KFP_RELEASE = json.loads(KFP_FIXTURE.read_text())
 # What KFP's launcher in a step pod opens (backend 2.17.0): Service name and port.
 LAUNCHER_SERVICES = (("metadata-grpc-service", 8080), ("seaweedfs", 9000), ("ml-pipeline", 8887))
 
@@ -242,6 +244,12 @@ def test_steps_reach_only_the_three_kfp_flows_of_the_launcher(kind_resources: li
     }
     for denied in (("mysql", "TCP/3306"), ("ml-pipeline-ui", "TCP/3000"), ("ml-pipeline", "TCP/8888")):
         assert table[denied] is False, denied
+
+
+def test_the_kfp_fixture_is_of_the_pinned_backend_release() -> None:
+    pin = re.search(r"^KFP_VERSION \?= (\S+)$", (REPO / "mk" / "cluster.mk").read_text(), re.MULTILINE)
+    assert pin and f"tag {pin.group(1)}," in KFP_RELEASE["source"]
+    assert KFP_FIXTURE.name == f"kfp-{pin.group(1)}-platform-agnostic.json"
 
 
 def test_every_pod_of_ours_is_under_default_deny_both_ways(kind_resources: list[dict[str, Any]]) -> None:

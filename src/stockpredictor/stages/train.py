@@ -158,6 +158,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             persistence=split_persistence,
         )
         refit_started = time.perf_counter()
+        torch.manual_seed(params.train.seed)  # the refit starts from the same seed as the split fit
         served = build_model(spec)
         refit_losses = refit(served, every_window, config, epochs=max(1, fitted.best_epoch))
         run.log_steps(("refit_loss", loss, epoch) for epoch, loss in enumerate(refit_losses, start=1))

@@ -18,6 +18,7 @@ from pathlib import Path
 from bench.common import machine
 from stockpredictor.config import Settings, load_params
 from stockpredictor.db.engine import make_engine, migrate
+from stockpredictor.db.optimization import load_optimization
 from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.training_cycle import run_training
 
@@ -33,10 +34,13 @@ def run(as_of: date) -> dict[str, float]:
         wall, cpu = time.perf_counter(), time.process_time()
         cycle = run_training(engine, params, settings, as_of)
         results = {"wall_seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
+        with engine.connect() as conn:
+            search = load_optimization(conn, cycle.dataset_run_id)
         engine.dispose()
     print(
         f"training cycle as of {as_of}: {results['wall_seconds']:.1f} s wall, "
-        f"{results['cpu_seconds']:.1f} s CPU ({machine()}); "
+        f"{results['cpu_seconds']:.1f} s CPU ({machine()}); search: "
+        f"{search.n_complete if search else 0} trials complete, {search.n_pruned if search else 0} pruned; "
         f"version {cycle.model_version} {cycle.promotion.decision}: {cycle.promotion.reason}"
     )
     return results

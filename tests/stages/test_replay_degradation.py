@@ -27,7 +27,7 @@ from stockpredictor.db.promotions import promotion_log
 from stockpredictor.features.scaling import MinMaxScaler
 from stockpredictor.stages.monitor import RETRAIN
 from stockpredictor.stages.promote import FORCED, PROMOTED, promote
-from stockpredictor.stages.replay import replay, workspace_settings
+from stockpredictor.stages.replay import ReplayResult, replay, workspace_settings
 from stockpredictor.stages.replay_report import ReplayDay
 from tests.support.overrides import REPLAY, repo_params
 
@@ -77,19 +77,25 @@ def _force_bad_version(params: Params, output: Path, day: date) -> int:
     return version
 
 
-def test_a_bad_version_forced_into_production_is_replaced_within_5_sessions(tmp_path: Path) -> None:
-    # the repository's monitoring rules, but a one-epoch model misses by about 6%: the guard at 20%
-    params = repo_params(*(o for o in REPLAY if not o.startswith("monitoring.")), "monitoring.max_mape=20")
-    assert (params.monitoring.min_evaluations, params.monitoring.cooldown_sessions) == (10, 20)
-    days = trading_days(START, END)
+def _replay_with_injection(params: Params, end: date, output: Path) -> tuple[ReplayResult, int]:
+    """Replay START..end, forcing `FarOff` into production after the INJECT_AFTER-th day; its version."""
+    days = trading_days(START, end)
     injected: list[int] = []
 
     def inject(replayed: ReplayDay) -> None:
         if replayed.day == days[INJECT_AFTER - 1]:
-            injected.append(_force_bad_version(params, tmp_path, replayed.day))
+            injected.append(_force_bad_version(params, output, replayed.day))
 
-    result = replay(params, START, END, tmp_path, on_day=inject)
+    result = replay(params, START, end, output, on_day=inject)
     (bad,) = injected
+    return result, bad
+
+
+def test_a_bad_version_forced_into_production_is_replaced_within_5_sessions(tmp_path: Path) -> None:
+    # the repository's monitoring rules, but a one-epoch model misses by about 6%: the guard at 20%
+    params = repo_params(*(o for o in REPLAY if not o.startswith("monitoring.")), "monitoring.max_mape=20")
+    assert (params.monitoring.min_evaluations, params.monitoring.cooldown_sessions) == (10, 20)
+    result, bad = _replay_with_injection(params, END, tmp_path)
     before = result.days[:INJECT_AFTER]
     assert [len(d.trainings) for d in before] == [1] + [0] * (INJECT_AFTER - 1)  # the bootstrap only
     after = result.days[INJECT_AFTER:]
@@ -121,15 +127,7 @@ def test_a_bad_version_no_candidate_beats_is_demoted_to_persistence_within_the_e
         *(o for o in REPLAY if not o.startswith(("monitoring.", "promotion."))), "monitoring.max_mape=20"
     )
     assert params.promotion.alpha == 0.05 and params.monitoring.window_days == 20
-    days = trading_days(START, DEMOTION_END)
-    injected: list[int] = []
-
-    def inject(replayed: ReplayDay) -> None:
-        if replayed.day == days[INJECT_AFTER - 1]:
-            injected.append(_force_bad_version(params, tmp_path, replayed.day))
-
-    result = replay(params, START, DEMOTION_END, tmp_path, on_day=inject)
-    (bad,) = injected
+    result, bad = _replay_with_injection(params, DEMOTION_END, tmp_path)
     after = result.days[INJECT_AFTER:]
     demoted = next((i for i, d in enumerate(after, start=1) if d.monitor and d.monitor.demoted_to), None)
     print(f"the injected version {bad} was demoted after {demoted} session(s)")

@@ -83,7 +83,10 @@ def monitor(engine: Engine, params: Params, settings: Settings, as_of: date | No
     if not result.worse_than_persistence:
         return result
     baseline = demote(engine, params, production, as_of, f"the monitor found it worse: {result.reason}")
-    return replace(result, demoted_to=baseline)
+    if baseline is None:
+        return result
+    demoted = f"; version {production.version} demoted: the persistence baseline (version {baseline}) serves"
+    return replace(result, reason=result.reason + demoted, demoted_to=baseline)
 
 
 def monitor_model(

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -58,7 +59,8 @@ PROMOTED, REJECTED, FORCED = "promoted", "rejected", "forced"
 
 @dataclass(frozen=True)
 class PromotionResult:
-    """The decision (`promoted` | `rejected` | `forced`), why, and the numbers behind it."""
+    """The decision (`promoted` | `rejected` | `forced`), why, and the numbers behind it (the finite ones:
+    a "no call" directional accuracy or a test that could not run is left out)."""
 
     decision: str
     promoted: bool
@@ -178,7 +180,8 @@ def promote(
         )
         if baseline is not None:
             reason += f"; the persistence baseline (version {baseline}) holds production"
-    return PromotionResult(decision, promoted, reason, candidate.version, record.production_version, metrics)
+    finite = {k: v for k, v in metrics.items() if math.isfinite(v)}  # no call, no test: left out
+    return PromotionResult(decision, promoted, reason, candidate.version, record.production_version, finite)
 
 
 def _compare(

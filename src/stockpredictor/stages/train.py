@@ -244,6 +244,7 @@ def _learner(
         return model, fit(model, dataset.windows("train"), dataset.windows("validation"), config)
 
     def refit_lstm(windows: Windows, fitted: FitResult) -> tuple[nn.Module, list[float]]:
+        torch.manual_seed(params.train.seed)  # the refit starts from the same seed as the split fit
         served = build_model(spec)
         return served, refit(served, windows, config, epochs=max(1, fitted.best_epoch))
 

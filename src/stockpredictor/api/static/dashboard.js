@@ -113,6 +113,8 @@ function renderPerformance(report, productionMlflowRunId) {
     row.append(
       name,
       element("td", { class: "num" }, String(o.evaluations)),
+      element("td", { class: "num" }, o.log_mae_ratio === null ? "–" : o.log_mae_ratio.toFixed(3)),
+      element("td", { class: "num" }, pValue(o.loss_p_worse)),
       element("td", { class: "num" }, o.mae.toFixed(3)),
       element("td", { class: "num" }, o.persistence_mae.toFixed(3)),
       element("td", { class: "num" }, o.mape.toFixed(2)),

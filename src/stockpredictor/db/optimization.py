@@ -54,7 +54,7 @@ def previous_optimization(conn: Connection, dataset_run_id: str) -> Optimization
     row = conn.execute(
         select(table.c.dataset_run_id)
         .where(table.c.dataset_run_id != dataset_run_id)
-        .order_by(table.c.created_at.desc())
+        .order_by(table.c.created_at.desc(), table.c.dataset_run_id.desc())  # ids sort by creation
         .limit(1)
     ).one_or_none()
     return None if row is None else load_optimization(conn, row.dataset_run_id)

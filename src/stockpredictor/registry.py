@@ -1,9 +1,10 @@
 """The only door to MLflow: tracking setup, training runs, model versions without pickle, aliases, loading.
 
 Models are logged in MLflow's `pt2` format (a torch.export graph with its tensors; no pickled
-Python objects) with a manifest of their files (`registry_manifest`), registered only once their
-run has FINISHED, and loaded back only from a downloaded copy that matches the manifest and is a
-plain `pt2` export. Runs left RUNNING by dead processes are marked FAILED (`fail_dead_runs`, rule in
+Python objects), or a tabular learner as JSON and `.npy` files (`registry_tabular`), with a manifest
+of their files (`registry_manifest`), registered only once their run has FINISHED, and loaded back
+only from a downloaded copy that matches the manifest and is a plain `pt2` export or tabular model.
+Runs left RUNNING by dead processes are marked FAILED (`fail_dead_runs`, rule in
 `process_liveness`). The registry uses aliases (`production`), never the deprecated stages.
 """
 
@@ -370,7 +371,8 @@ def load_model(model_uri: str) -> LoadedModel:
     model is then loaded from that verified local copy. Nothing is unpickled: with pickle
     deserialisation disallowed (MLflow allows it by default), MLflow first verifies that every
     record of the `pt2` archive loads with torch's restricted `weights_only` loader, so
-    torch.export never falls back to a full unpickle.
+    torch.export never falls back to a full unpickle. A tabular model is read with `json` and
+    `numpy.load(allow_pickle=False)` and evaluated by our own numpy code (`models.tabular`).
     """
     ref = model_info(model_uri)
     with tempfile.TemporaryDirectory(prefix="stockpredictor-model-") as tmp:

@@ -53,6 +53,7 @@ REPLAY = [
     "train.max_epochs=1",
     *ANY_FIRST_MODEL_PASSES,
     "monitoring.min_evaluations=19",
+    "monitoring.alpha=1e-300",  # the one-epoch model is worse than persistence: no demotion here
     "monitoring.max_mape=1e-9",
     "monitoring.guard_min_evaluations=19",
     "monitoring.cooldown_sessions=19",

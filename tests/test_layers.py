@@ -23,7 +23,7 @@ ROOTS = {
 }
 FACES = ("components", "pipelines")
 STAGE_COMPOSITIONS = {"training_cycle", "replay", "replay_report"}
-STAGE_HELPERS = {"common", "evaluation", "files"}
+STAGE_HELPERS = {"common", "evaluation", "files", "ranges"}
 
 
 def module_files() -> dict[str, Path]:

@@ -168,6 +168,26 @@ class MonitoringParams(_Section):
         return self
 
 
+class IntervalParams(_Section):
+    levels: tuple[float, ...] = Field((0.8, 0.95), min_length=1, description="central levels, each in (0, 1)")
+    volatility: Literal["range_ewma", "har", "ewma", "rolling"] = "range_ewma"
+    history_days: int = Field(
+        300, ge=30, le=TEN_YEARS, description="trading days of prices a volatility forecast reads"
+    )
+    step: float = Field(0.05, gt=0, le=1, description="quantile-tracking rate, in volatility units")
+    coverage_alpha: float = Field(0.01, gt=0, le=0.5, description="a significance level")
+    recalibration_sessions: int = Field(
+        10, ge=1, le=TEN_YEARS, description="sessions after a recalibration before a breach retrains"
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_valid(cls, levels: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < level < 1 for level in levels) or len(set(levels)) != len(levels):
+            raise ValueError("levels must be distinct numbers strictly between 0 and 1")
+        return tuple(sorted(levels))
+
+
 class Params(_Section):
     """Everything params.yaml may hold; unknown keys are errors."""
 
@@ -178,6 +198,7 @@ class Params(_Section):
     train: TrainParams = TrainParams()
     promotion: PromotionParams = PromotionParams()
     monitoring: MonitoringParams = MonitoringParams()
+    intervals: IntervalParams = IntervalParams()
 
 
 def default_params_path() -> Path:

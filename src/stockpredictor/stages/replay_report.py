@@ -16,12 +16,15 @@ from sqlalchemy import Engine
 
 from stockpredictor.calendar import trading_days_after
 from stockpredictor.config import Params
+from stockpredictor.db.events import all_events
+from stockpredictor.db.intervals import matured_ranges
 from stockpredictor.db.performance import prediction_outcomes
 from stockpredictor.db.prices import load_prices, previous_session_closes
 from stockpredictor.models.metrics import price_metrics
 from stockpredictor.models.retraining_policy import DECISIONS
-from stockpredictor.stages.monitor import MonitorResult
+from stockpredictor.stages.monitor import COVERAGE, MonitorResult
 from stockpredictor.stages.predict import PredictResult
+from stockpredictor.stages.replay_ranges import calibration_plot, ranges_section
 from stockpredictor.stages.training_cycle import TrainingCycleResult
 
 _METRIC_COLUMNS = (
@@ -72,6 +75,8 @@ def write_report(engine: Engine, params: Params, days: list[ReplayDay], output_d
     """Write the CSV of every prediction with its actual close, the Markdown summary and the charts."""
     output_dir.mkdir(parents=True, exist_ok=True)
     with engine.connect() as conn:
+        ranges = matured_ranges(conn, None, days[-1].day)
+        alerts = [e for e in all_events(conn) if e.kind == COVERAGE]
         outcomes = prediction_outcomes(conn)
         outcomes["previous_close"] = previous_session_closes(
             conn, zip(outcomes["ticker"], outcomes["as_of_date"], strict=True)
@@ -80,8 +85,15 @@ def write_report(engine: Engine, params: Params, days: list[ReplayDay], output_d
     csv_path = output_dir / "predictions.csv"
     outcomes.to_csv(csv_path, index=False)
     summary = output_dir / "summary.md"
-    summary.write_text(_summary(outcomes, days))
     charts = [_chart(outcomes, actual[t], t, days, output_dir / f"{t}.png") for t in params.data.tickers]
+    interval_lines = ranges_section(ranges, params.intervals.levels)
+    if ranges:
+        charts.append(calibration_plot(ranges, params.intervals.levels, output_dir / "calibration.png"))
+        interval_lines += ["", "![calibration](calibration.png)"]
+    interval_lines += ["", "### Coverage alerts", "", *(f"- {e.text}" for e in alerts)]
+    if not alerts:
+        interval_lines.append("None.")
+    summary.write_text(_summary(outcomes, days, interval_lines))
     evaluated = int(outcomes["actual_close"].notna().sum())
     return ReplayReport(output_dir, csv_path, summary, charts, len(outcomes), evaluated)
 
@@ -109,7 +121,7 @@ def _metrics_table(first_header: str, groups: Iterable[tuple[str, pd.DataFrame]]
     ]
 
 
-def _summary(outcomes: pd.DataFrame, days: list[ReplayDay]) -> str:
+def _summary(outcomes: pd.DataFrame, days: list[ReplayDay], interval_lines: list[str]) -> str:
     trainings = [event for d in days for event in d.trainings]
     promoted = [event for event in trainings if event.result.promotion.promoted]
     daily_seconds = [d.seconds for d in days if not d.trainings]
@@ -143,6 +155,10 @@ def _summary(outcomes: pd.DataFrame, days: list[ReplayDay]) -> str:
         "## Per ticker (all models)",
         "",
         *_metrics_table("ticker", ((str(t), rows) for t, rows in outcomes.groupby("ticker"))),
+        "",
+        "## Prediction intervals",
+        "",
+        *interval_lines,
         "",
         "## Retrain events and promotions",
         "",

@@ -1,0 +1,75 @@
+"""The replay report's prediction intervals: coverage and scores against the baselines, a calibration plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from stockpredictor.db.intervals import MaturedRange
+from stockpredictor.models.intervals import interval_scores, log_bounds, normal_multiplier
+from stockpredictor.stages.ranges import BASELINES, coverage_table, level_key, range_statistics
+
+#: Nominal levels of the calibration plot's curves (the volatility forecasts with normal multipliers).
+CURVE_LEVELS = tuple(np.round(np.arange(0.5, 0.99, 0.025), 3))
+
+
+def ranges_section(rows: list[MaturedRange], levels: tuple[float, ...]) -> list[str]:
+    """Markdown lines: coverage overall and per ticker, width, Winkler and volatility loss vs baselines."""
+    if not rows:
+        return ["No evaluated forecast carries an interval."]
+    stats = range_statistics(rows, levels)
+    lines = [
+        f"{len(rows)} evaluated forecasts. Widths and interval (Winkler) scores in log-return percent; "
+        "baselines: the same center ± the normal multiplier times the EWMA (λ 0.94) or the rolling "
+        "250-day volatility. Kupiec p: the test of the miss rate against nominal.",
+        "",
+        *coverage_table(stats, levels),
+    ]
+    lines += [
+        "",
+        "| volatility forecast | QLIKE | MAE of \\|r\\| (%) |",
+        "|---|---:|---:|",
+        *(
+            f"| {name} | {stats[f'qlike{suffix}']:.4f} | {100 * stats[f'abs_return_mae{suffix}']:.4f} |"
+            for name, suffix in (("served", ""), *((b, f"_{b}") for b in BASELINES))
+        ),
+    ]
+    return lines
+
+
+def calibration_plot(rows: list[MaturedRange], levels: tuple[float, ...], path: Path) -> Path:
+    """Nominal vs empirical coverage: the served (calibrated) levels, and normal-multiplier curves."""
+    figure = Figure(figsize=(5.5, 5.5))
+    axes = figure.subplots()
+    axes.plot([0.5, 1.0], [0.5, 1.0], color="black", linewidth=0.8, label="nominal")
+    last = np.array([r.last_close for r in rows])
+    actual = np.log(np.array([r.actual_close for r in rows]) / last)
+    center = np.log(np.array([r.predicted_close for r in rows]) / last)
+    curves = {"served volatility, uncalibrated": np.array([r.volatility for r in rows])} | {
+        f"{name} baseline": np.array([r.baseline_volatility[name] for r in rows]) for name in BASELINES
+    }
+    for label, volatility in curves.items():
+        empirical = [
+            interval_scores(log_bounds(center, volatility, normal_multiplier(level)), actual, level).coverage
+            for level in CURVE_LEVELS
+        ]
+        axes.plot(CURVE_LEVELS, empirical, linewidth=1.2, label=label)
+    stats = range_statistics(rows, levels)
+    axes.plot(
+        levels,
+        [stats[f"coverage_{level_key(level)}"] for level in levels],
+        "o",
+        color="tab:red",
+        markersize=8,
+        label="served intervals (calibrated)",
+    )
+    axes.set_xlabel("nominal coverage")
+    axes.set_ylabel("empirical coverage")
+    axes.set_title("Calibration of the prediction intervals")
+    axes.legend(fontsize=8, loc="upper left")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return path

@@ -100,12 +100,13 @@ def monitor_model(
         history = past_trainings(conn, params.train.model_name, as_of)
         if mlflow_run_id is None:
             judgement = Judgement(RETRAIN, NO_PRODUCTION_MODEL, {})
-        elif baseline:
-            judgement = Judgement(RETRAIN, BASELINE_SERVES, {})
         else:
-            judgement = _with_coverage(
-                conn, _judge_model(conn, params, mlflow_run_id, as_of, history), params, mlflow_run_id, as_of
+            judged = (
+                Judgement(RETRAIN, BASELINE_SERVES, {})
+                if baseline
+                else _judge_model(conn, params, mlflow_run_id, as_of, history)
             )
+            judgement = _with_coverage(conn, judged, params, mlflow_run_id, as_of)
         if judgement.decision == RETRAIN:
             decision, allowed = ration(history, params.monitoring, judgement.hard_guard)
             judgement = replace(judgement, decision=decision, reason=f"{judgement.reason}; {allowed}")

@@ -53,6 +53,19 @@ def test_gate_rules(metrics: dict[str, float], has_production: bool, promoted: b
     assert decision is promoted and why.startswith(reason)
 
 
+def test_the_gate_refuses_a_candidate_whose_intervals_miss_their_level() -> None:
+    metrics = {"candidate_mae": 0.9, "persistence_mae": 1.0, "production_mae": 1.0}
+    coverage = {"gate_coverage_0.8": 0.62, "gate_kupiec_p_0.8": 0.004, "gate_coverage_0.95": 0.94}
+    coverage["gate_kupiec_p_0.95"] = 0.6
+    decision, why = gate(metrics | coverage, RULES, True, coverage_alpha=0.01)
+    assert not decision
+    assert (
+        why
+        == "its prediction intervals miss their level: 80% covered 0.620 (Kupiec p=0.004 < coverage_alpha 0.01)"
+    )
+    assert gate(metrics | coverage, RULES, True, coverage_alpha=0.001)[0]  # p 0.004 passes at 0.001
+
+
 @pytest.mark.slow
 def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     sample_store: SampleStore, settings: Settings

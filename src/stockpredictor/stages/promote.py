@@ -6,7 +6,9 @@ through its own dataset's tickers, feature columns and scalers (on the days and 
 cover). The candidate is promoted only when
 
 - its MAE <= persistence MAE x (1 + `promotion.persistence_tolerance`), and
-- its MAE <= production MAE x (1 - `promotion.min_improvement`) (skipped for the first model).
+- its MAE <= production MAE x (1 - `promotion.min_improvement`) (skipped for the first model), and
+- its prediction intervals on that window (the volatility forecasts and the calibration it would
+  start from) pass Kupiec's coverage test at `intervals.coverage_alpha` for every level.
 
 A production model whose logged input shape does not fit its windows (one trained before the inputs
 had a presence channel) cannot be scored: the candidate is then judged as a first model and the
@@ -41,6 +43,7 @@ from stockpredictor.models.baseline import PERSISTENCE, PersistenceForecaster
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
+from stockpredictor.stages.ranges import gate_coverage
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +62,22 @@ class PromotionResult:
     metrics: dict[str, float]
 
 
-def gate(metrics: dict[str, float], rules: PromotionParams, has_production: bool) -> tuple[bool, str]:
-    """Apply the promotion rules to `candidate_mae`, `persistence_mae` and `production_mae`."""
+def gate(
+    metrics: dict[str, float], rules: PromotionParams, has_production: bool, coverage_alpha: float = 0.0
+) -> tuple[bool, str]:
+    """Apply the promotion rules to `candidate_mae`, `persistence_mae` and `production_mae`, and the
+    candidate's interval coverage (`gate_kupiec_p_*` below `coverage_alpha` refuses it)."""
+    broken = {
+        key.removeprefix("gate_kupiec_p_"): value
+        for key, value in metrics.items()
+        if key.startswith("gate_kupiec_p_") and value < coverage_alpha
+    }
+    if broken:
+        return False, "its prediction intervals miss their level: " + ", ".join(
+            f"{float(level):.0%} covered {metrics[f'gate_coverage_{level}']:.3f} (Kupiec p={p:.2g} < "
+            f"coverage_alpha {coverage_alpha:g})"
+            for level, p in broken.items()
+        )
     candidate, persistence = metrics["candidate_mae"], metrics["persistence_mae"]
     limit = persistence * (1 + rules.persistence_tolerance)
     versus_persistence = (
@@ -124,7 +141,9 @@ def promote(
         reason = f"version {candidate.version} already is the production model"
     else:
         metrics, window, left_out = _compare(engine, params, candidate, production, day)
-        promoted, reason = gate(metrics, params.promotion, "production_mae" in metrics)
+        promoted, reason = gate(
+            metrics, params.promotion, "production_mae" in metrics, params.intervals.coverage_alpha
+        )
         decision = PROMOTED if promoted else REJECTED
         reason = (
             left_out + reason + f" (on {window['n_days']} trading days {window['first']}..{window['last']})"
@@ -235,10 +254,13 @@ def _compare(
                 left_out = f"production version {production.version} cannot be scored ({exc}); "
     if current is not None:
         scored, current = on_common_cells(scored, current)
+    with engine.connect() as conn:
+        coverage = gate_coverage(conn, params, scored, str(candidate.version))
     candidate_metrics = scored.metrics()
     metrics = {
         **{f"candidate_{k}": candidate_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")},
         **{k: candidate_metrics[k] for k in BASELINE_METRIC_NAMES},
+        **coverage,
     }
     if current is not None:
         production_metrics = current.metrics()

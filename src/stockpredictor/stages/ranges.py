@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Connection
 
 from stockpredictor.calendar import trading_days, trading_days_after
@@ -48,6 +49,7 @@ from stockpredictor.models.volatility import (
     qlike,
     rolling_volatility,
 )
+from stockpredictor.stages.evaluation import PricePredictions
 
 #: The volatility baselines every forecast carries (their intervals use the normal multiplier).
 BASELINES = ("ewma", "rolling")
@@ -114,6 +116,44 @@ def _defaults(rules: IntervalParams) -> dict[float, float]:
 def _history_start(day: date, n_trading_days: int) -> date:
     sessions = trading_days(day - timedelta(days=2 * n_trading_days + 30), day)
     return sessions[-min(n_trading_days, len(sessions))]
+
+
+def gate_coverage(
+    conn: Connection, params: Params, forecasts: PricePredictions, model_version: str
+) -> dict[str, float]:
+    """Coverage and Kupiec p per level of a candidate's intervals on the gate's window of forecasts.
+
+    Each scored cell gets the volatility forecast of its as-of day and the multiplier the version
+    would start from (`calibration_states`: its own, else the one it replaces, else normal). Keys
+    `gate_coverage_0.8`, `gate_kupiec_p_0.8`, ...
+    """
+    rules = params.intervals
+    tickers = list(forecasts.tickers)
+    states = calibration_states(conn, params.train.model_name, model_version, tickers, _defaults(rules))
+    first = forecasts.as_of_dates[0]
+    prices = load_prices(
+        conn, tickers, forecasts.as_of_dates[-1], start=_history_start(first, rules.history_days)
+    )
+    volatility = np.full(forecasts.scored.shape, np.nan)
+    for j, ticker in enumerate(tickers):
+        frame = prices[ticker]
+        o, h, lo, c = (frame[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close"))
+        days = pd.DatetimeIndex(frame.index).date
+        by_day = dict(zip(days, ESTIMATORS[rules.volatility](o, h, lo, c), strict=True))
+        volatility[:, j] = [by_day.get(day, np.nan) for day in forecasts.as_of_dates]
+    cells = forecasts.scored & np.isfinite(volatility)
+    last = forecasts.last_close[cells]
+    actual = np.log(forecasts.actual[cells] / last)
+    center = np.log(forecasts.predicted[cells] / last)
+    out: dict[str, float] = {}
+    for level in rules.levels:
+        multiplier = np.array([states[tickers[j], level].multiplier for j in np.nonzero(cells)[1]])
+        result = interval_scores(log_bounds(center, volatility[cells], multiplier), actual, level)
+        out |= {
+            f"gate_coverage_{level_key(level)}": result.coverage,
+            f"gate_kupiec_p_{level_key(level)}": result.kupiec_p_value,
+        }
+    return out
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,42 @@ def calibration_plot(rows: list[MaturedRange], levels: tuple[float, ...], path: 
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     return path
+
+
+def coverage_by_session(rows: list[MaturedRange], level: float) -> tuple[list[date], np.ndarray]:
+    """The target sessions in order and the share of each one's forecasts inside their `level` interval."""
+    key = level_key(level)
+    sessions = sorted({r.target_date for r in rows})
+    index = {day: i for i, day in enumerate(sessions)}
+    inside, count = np.zeros(len(sessions)), np.zeros(len(sessions))
+    for r in rows:
+        lower, upper = r.intervals[key]
+        inside[index[r.target_date]] += lower <= r.actual_close <= upper
+        count[index[r.target_date]] += 1
+    return sessions, inside / count
+
+
+def recovery_lines(
+    rows: list[MaturedRange], first_day: date, levels: tuple[float, ...], span: int = 20
+) -> list[str]:
+    """Markdown rows: coverage of the `span` sessions before a shift on `first_day`, of the first `span`
+    sessions from it, and of the `span` after those (the recovered regime), per level."""
+    lines = [
+        f"| level | {span} sessions before | sessions 1-{span} from the shift "
+        f"| sessions {span + 1}-{2 * span} |",
+        "|---|---:|---:|---:|",
+    ]
+    for level in levels:
+        sessions, share = coverage_by_session(rows, level)
+        start = next((i for i, day in enumerate(sessions) if day >= first_day), len(sessions))
+        parts = (
+            share[max(start - span, 0) : start],
+            share[start : start + span],
+            share[start + span : start + 2 * span],
+        )
+        lines.append(
+            f"| {level:.0%} | "
+            + " | ".join(f"{part.mean():.3f} ({len(part)})" if len(part) else "–" for part in parts)
+            + " |"
+        )
+    return lines

@@ -9,14 +9,24 @@ export STOCKPREDICTOR_DATA_DIR ?= $(CURDIR)/data
 
 .DEFAULT_GOAL := help
 
-$(STAMP): pyproject.toml
+LOCK := requirements.lock
+
+# Exactly the lock, nothing resolved here: hashed pins first, then the project itself with no
+# dependencies and the locked build backend; `lock.py --sync` drops whatever an older install left.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(VENV_BIN)/python -m pip install --quiet --upgrade pip
-	$(VENV_BIN)/python -m pip install --quiet -e '.[dev]'
+	$(VENV_BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(VENV_BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(VENV_BIN)/python scripts/lock.py --sync
+	$(VENV_BIN)/python scripts/lock.py --check
 	touch $(STAMP)
 
 .PHONY: install
-install: $(STAMP) ## Create .venv and install the project with its dev tools
+install: $(STAMP) ## Create .venv and install exactly requirements.lock, then the project
+
+.PHONY: lock
+lock: ## Resolve pyproject.toml afresh into requirements.lock and images/requirements-runtime.lock (commit both)
+	$(PYTHON) scripts/lock.py
 
 .PHONY: demo
 demo: $(STAMP) ## Run the product end to end offline on the bundled sample data

@@ -33,7 +33,7 @@ PF_API_PORT ?= 18000
 PF_POSTGRES_PORT ?= 15432
 RUN_ID ?=
 
-.PHONY: cluster-up kfp-install images constraints lint-delivery sync-params deploy submit schedule port-forward logs cluster-down
+.PHONY: cluster-up kfp-install images lint-delivery sync-params deploy submit schedule port-forward logs cluster-down
 
 cluster-up: ## Create the kind cluster from kind-config.yaml (KFP UI :8080, API :8000)
 	$(KIND) create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG)
@@ -52,11 +52,8 @@ images: ## Build the project and MLflow images and load them into the kind clust
 	$(DOCKER) build -f images/mlflow.Dockerfile -t $(MLFLOW_IMAGE) images
 	$(KIND) load docker-image --name $(KIND_CLUSTER) $(IMAGE) $(MLFLOW_IMAGE)
 
-constraints: $(STAMP) ## Pin the runtime dependencies as resolved in .venv into images/constraints.txt (the image's dependency layer)
-	$(VENV_BIN)/python scripts/constraints.py
-
 # `make lint` also checks the delivery assets: the CI workflow (actionlint, which runs shellcheck on
-# its `run:` scripts), scripts/ (shellcheck, ruff, mypy) and the freshness of images/constraints.txt.
+# its `run:` scripts), scripts/ (shellcheck, ruff, mypy) and that the lock agrees with pyproject.toml (offline).
 lint: lint-delivery
 lint-delivery: $(STAMP)
 	PATH="$(CURDIR)/$(VENV_BIN):$$PATH" $(VENV_BIN)/actionlint .github/workflows/*.yml
@@ -64,7 +61,7 @@ lint-delivery: $(STAMP)
 	$(VENV_BIN)/ruff check scripts
 	$(VENV_BIN)/ruff format --check scripts
 	$(VENV_BIN)/mypy scripts
-	$(VENV_BIN)/python scripts/constraints.py --check
+	$(VENV_BIN)/python scripts/lock.py --check
 
 sync-params: ## Write manifests/base/params.yaml (the ConfigMap's source; commit it): params.yaml with the data section of manifests/base/params-data.yaml
 	$(VENV_BIN)/python scripts/sync_params.py

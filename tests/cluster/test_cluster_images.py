@@ -51,19 +51,19 @@ def test_base_is_pinned_and_the_process_runs_as_a_non_root_user(dockerfile: Path
             assert not re.search(r"(?i)(password|secret|token|_key)\w*=", args), args
 
 
-def test_project_image_layers_torch_then_pinned_dependencies_then_the_source() -> None:
+def test_project_image_installs_the_runtime_lock_then_the_source() -> None:
     steps = instructions(IMAGES / "Dockerfile")
     build = steps[: next(i for i, (word, _) in enumerate(steps[1:], 1) if word == "FROM")]
     runs = [i for i, (word, _) in enumerate(build) if word == "RUN"]
-    torch = next(i for i in runs if "torch==" in build[i][1])
-    deps = next(i for i in runs if "-r /tmp/constraints.txt" in build[i][1])
+    deps = next(i for i in runs if "-r /tmp/requirements.lock" in build[i][1])
     project = next(
         i for i in runs if re.search(r"pip install (--no-cache-dir )?--no-deps \.( |$)", build[i][1])
     )
-    sources = [i for i, (word, args) in enumerate(build) if word == "COPY" and "constraints" not in args]
-    assert "--index-url https://download.pytorch.org/whl/cpu" in build[torch][1]
-    assert ("COPY", "images/constraints.txt /tmp/constraints.txt") in build[:deps]
-    assert torch < deps < min(sources) and max(sources) < project, "dependencies must come before the source"
+    sources = [i for i, (word, args) in enumerate(build) if word == "COPY" and ".lock" not in args]
+    assert "--require-hashes --no-deps" in build[deps][1], "the image installs exactly the lock"
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in build[deps][1]
+    assert ("COPY", "images/requirements-runtime.lock /tmp/requirements.lock") in build[:deps]
+    assert deps < min(sources) and max(sources) < project, "dependencies must come before the source"
     assert "pip check" in build[project][1]
     text = (IMAGES / "Dockerfile").read_text()
     for needed in (
@@ -75,9 +75,8 @@ def test_project_image_layers_torch_then_pinned_dependencies_then_the_source() -
         assert needed in text, needed
     assert "PYTHONPATH" not in text, "the installed wheel carries components and pipelines"
     torch_pin = re.search(r'"torch==([\d.]+)"', (REPO / "pyproject.toml").read_text())
-    assert torch_pin and f"torch=={torch_pin.group(1)}" in build[torch][1], "torch pin differs from pyproject"
-    constraints = (IMAGES / "constraints.txt").read_text()
-    assert f"torch=={torch_pin.group(1)}+cpu" in constraints.splitlines()
+    runtime_lock = (IMAGES / "requirements-runtime.lock").read_text()
+    assert torch_pin and f"torch=={torch_pin.group(1)}+cpu \\" in runtime_lock.splitlines()
 
 
 def test_mlflow_image_pins_the_server_and_the_postgres_driver() -> None:
@@ -134,7 +133,7 @@ def test_dockerignore_keeps_local_state_and_secrets_out_of_the_build_context(pat
         "components/image.py",
         "pipelines/training.py",
         "pipelines/daily.yaml",
-        "images/constraints.txt",
+        "images/requirements-runtime.lock",
     ],
 )
 def test_dockerignore_lets_in_what_the_image_copies(path: str) -> None:

@@ -1,8 +1,9 @@
 """The image contract, without a container engine: every executor of both COMPILED pipelines runs from
 an install that cannot see the checkout, as KFP's launcher would start it in the project image.
 
-- the install: the wheel in a fresh virtualenv outside the repository, dependencies from
-  images/constraints.txt, `pip check` (tests/support/image_venv.py, laid out as the image's layers);
+- the install: the wheel in a fresh virtualenv outside the repository, dependencies exactly as
+  images/requirements-runtime.lock pins them, `pip check` (tests/support/image_venv.py, laid out as the
+  image's layers);
 - the pod: working directory outside the repository, no PYTHONPATH, PATH with the venv first (the
   image's `ENV PATH`), params at a ConfigMap-like mount (kubelet's `..data` symlinks, read-only),
   STOCKPREDICTOR_DATABASE_URL / MLFLOW_TRACKING_URI as the Secret injects them (a real PostgreSQL

@@ -1,8 +1,8 @@
 """What the project image holds, built without a container engine: a fresh virtualenv outside the
-repository with the dependencies pinned by images/constraints.txt (the image's dependency layer) and
+repository with exactly images/requirements-runtime.lock (the image's dependency layer, hashes checked) and
 the project's wheel installed last with `--no-deps`, then `pip check` (the image's last layer).
 
-The dependency layer is cached by a hash of the constraints and the interpreter, the project layer by
+The dependency layer is cached by a hash of the lock and the interpreter, the project layer by
 the wheel's source hash, so a rerun takes seconds. The cache lives where an unprivileged user can
 read it (not under a 0700 home), because the executors run as `nobody` when the tests run as root.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tests.support.wheel import REPO, build_wheel, source_hash
 
-CONSTRAINTS = REPO / "images" / "constraints.txt"
+RUNTIME_LOCK = REPO / "images" / "requirements-runtime.lock"
 CACHE = Path(os.environ.get("STOCKPREDICTOR_IMAGE_CACHE", "/var/tmp/stockpredictor-image-contract"))
 
 
@@ -72,8 +72,8 @@ def base_interpreter(cache: Path = CACHE) -> tuple[Path, dict[str, str]]:
 
 
 def dependency_layer_key(interpreter: Path) -> str:
-    """The dependency layer's cache key: the constraints and the interpreter."""
-    digest = hashlib.sha256(CONSTRAINTS.read_bytes() + str(interpreter).encode())
+    """The dependency layer's cache key: the runtime lock and the interpreter."""
+    digest = hashlib.sha256(RUNTIME_LOCK.read_bytes() + str(interpreter).encode())
     return digest.hexdigest()[:16]
 
 
@@ -92,8 +92,8 @@ def image_venv(cache: Path = CACHE) -> tuple[Path, dict[str, str]]:
         subprocess.run(
             [str(interpreter), "-m", "venv", str(venv)], env={**os.environ, **env}, check=True, timeout=300
         )
-        _pip(python, env, "install", "--quiet", "-r", str(CONSTRAINTS))
-        (venv / ".dependencies").write_text(CONSTRAINTS.read_text())
+        _pip(python, env, "install", "--quiet", "--require-hashes", "--no-deps", "-r", str(RUNTIME_LOCK))
+        (venv / ".dependencies").write_text(RUNTIME_LOCK.read_text())
     sources = source_hash()
     marker = venv / ".project"
     if not marker.is_file() or marker.read_text() != sources:

@@ -180,6 +180,12 @@ class IntervalParams(_Section):
         10, ge=1, le=TEN_YEARS, description="sessions after a recalibration before a breach retrains"
     )
 
+    @model_validator(mode="after")
+    def _enough_history(self) -> IntervalParams:
+        if self.volatility == "har" and self.history_days < 800:
+            raise ValueError("volatility har refits on 750 trading days: history_days must be >= 800")
+        return self
+
     @field_validator("levels")
     @classmethod
     def _levels_valid(cls, levels: tuple[float, ...]) -> tuple[float, ...]:

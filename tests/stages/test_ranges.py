@@ -104,8 +104,9 @@ def test_a_breach_recalibrates_and_alerts_then_retrains_when_recalibration_does_
 
     _store(engine, 11, 20)
     second = monitor_model(engine, params(), RUN, DAYS[20])
-    assert second.decision == RETRAIN and "after a recalibration on" in second.reason
-    assert _multiplier(engine)[:2] == (pytest.approx(1.9 + 0.1 * (5 * 0.8 - 5 * 0.2)), DAYS[20])
+    assert second.decision == RETRAIN and "again after a recalibration on" in second.reason
+    # folded to 1.9 + 0.1 (5 * 0.8 - 5 * 0.2) = 2.2, then recalibrated again on the same scores: 1.9
+    assert _multiplier(engine) == (pytest.approx(1.9), DAYS[20], DAYS[20])
 
 
 def test_a_new_version_starts_from_the_state_it_replaces(engine: Engine) -> None:

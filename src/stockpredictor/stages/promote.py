@@ -66,11 +66,14 @@ def gate(
     metrics: dict[str, float], rules: PromotionParams, has_production: bool, coverage_alpha: float = 0.0
 ) -> tuple[bool, str]:
     """Apply the promotion rules to `candidate_mae`, `persistence_mae` and `production_mae`, and the
-    candidate's interval coverage (`gate_kupiec_p_*` below `coverage_alpha` refuses it)."""
-    broken = {
-        key.removeprefix("gate_kupiec_p_"): value
-        for key, value in metrics.items()
-        if key.startswith("gate_kupiec_p_") and value < coverage_alpha
+    candidate's interval coverage (below its level with `gate_kupiec_p_*` < `coverage_alpha`: refused)."""
+    tested = {
+        k.removeprefix("gate_kupiec_p_"): p for k, p in metrics.items() if k.startswith("gate_kupiec_p_")
+    }
+    broken = {  # intervals too narrow: significantly below their level
+        level: p
+        for level, p in tested.items()
+        if p < coverage_alpha and metrics[f"gate_coverage_{level}"] < float(level)
     }
     if broken:
         return False, "its prediction intervals miss their level: " + ", ".join(

@@ -7,9 +7,10 @@
   state (quantile tracking: a forecast made on day D used only targets <= D, and is folded in once
   its target has passed), then scores the window: coverage overall and per ticker, width and the
   Winkler score of the model and of the baselines (same center, normal multiplier), and Kupiec's
-  test per level. A breach recalibrates (each level's multiplier becomes the conformal quantile of
-  the window's latest scores); a breach again, on sessions all after a recent recalibration, asks for
-  a retraining.
+  test per level. A breach (coverage significantly below the level) recalibrates: each level's
+  multiplier becomes the conformal quantile of the judged sessions' scores. A breach again, on
+  sessions all after a recent recalibration, also asks for a retraining.
+- `gate_coverage` (promote): the candidate's coverage on the gate's window.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from stockpredictor.models.intervals import (
     scores,
     track_quantile,
 )
+from stockpredictor.models.retraining_policy import RECALIBRATE, RETRAIN
 from stockpredictor.models.volatility import (
     ESTIMATORS,
     abs_return_mae,
@@ -185,8 +187,11 @@ def check_coverage(conn: Connection, params: Params, mlflow_run_id: str, as_of: 
         save_calibration(conn, params.train.model_name, version, states.values())
         return CoverageCheck(statistics)
     tested = range_statistics(fresh, rules.levels)
-    breached = [
-        level for level in rules.levels if tested[f"kupiec_p_{level_key(level)}"] < rules.coverage_alpha
+    breached = [  # too narrow; too wide is wasteful but safe, and quantile tracking narrows it
+        level
+        for level in rules.levels
+        if tested[f"kupiec_p_{level_key(level)}"] < rules.coverage_alpha
+        and tested[f"coverage_{level_key(level)}"] < level
     ]
     if not breached:
         save_calibration(conn, params.train.model_name, version, states.values())
@@ -196,15 +201,13 @@ def check_coverage(conn: Connection, params: Params, mlflow_run_id: str, as_of: 
         f"(Kupiec p={tested[f'kupiec_p_{level_key(level)}']:.2g})"
         for level in breached
     )
-    window_text = f"over {n_fresh} session(s) to {as_of}"
-    if recent:
-        save_calibration(conn, params.train.model_name, version, states.values())
-        return CoverageCheck(
-            statistics, "retrain", f"coverage breach {window_text}: {what}, after a recalibration on {since}"
-        )
-    recalibrated = _recalibrated(states, fresh, rules, as_of)
-    save_calibration(conn, params.train.model_name, version, recalibrated.values())
-    return CoverageCheck(statistics, "recalibrate", f"coverage breach {window_text}: {what}; recalibrated")
+    save_calibration(
+        conn, params.train.model_name, version, _recalibrated(states, fresh, rules, as_of).values()
+    )
+    breach = f"coverage breach over {n_fresh} session(s) to {as_of}: {what}; recalibrated"
+    if recent:  # the version (or the one it replaces) gets the new multipliers until a retraining lands
+        return CoverageCheck(statistics, RETRAIN, f"{breach} again after a recalibration on {since}")
+    return CoverageCheck(statistics, RECALIBRATE, breach)
 
 
 def _folded(
@@ -245,10 +248,8 @@ def _recalibrated(
     rules: IntervalParams,
     as_of: date,
 ) -> dict[tuple[str, float], CalibrationState]:
-    """Each level's multiplier set to the conformal quantile of the scores of the latest sessions."""
-    days = sorted({r.target_date for r in fresh})[-rules.recalibration_sessions :]
-    latest = [r for r in fresh if r.target_date >= days[0]]
-    standardised = _scores(latest)
+    """Each level's multiplier set to the conformal quantile of the scores of the judged sessions."""
+    standardised = _scores(fresh)
     out = dict(states)
     for level in rules.levels:
         multiplier = empirical_multiplier(standardised, level)

@@ -144,6 +144,7 @@ class PromotionParams(_Section):
     persistence_tolerance: float = Field(
         0.0, ge=0, le=1000, description="0..1000, a fraction of persistence's MAE"
     )
+    coverage_alpha: float = Field(0.01, ge=0, le=0.5, description="0 (no coverage test)..0.5")
 
 
 class MonitoringParams(_Section):

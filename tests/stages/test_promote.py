@@ -11,7 +11,7 @@ from stockpredictor.config import PromotionParams, Settings
 from stockpredictor.db.promotions import promotion_log
 from stockpredictor.models import ModelSpec, build_model
 from stockpredictor.stages.promote import gate, promote
-from tests.support.overrides import ANY_FIRST_MODEL_PASSES
+from tests.support.overrides import ANY_FIRST_MODEL_PASSES, ANY_INTERVALS_PASS
 from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
 
 
@@ -110,7 +110,7 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     # A lenient persistence tolerance leaves the comparison with production as the deciding rule.
     worse = promote(
         engine,
-        tiny_params("promotion.persistence_tolerance=100"),
+        tiny_params("promotion.persistence_tolerance=100", ANY_INTERVALS_PASS),
         settings,
         version=bad.model_version,
         as_of=LATEST,
@@ -186,7 +186,7 @@ def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(
     registry.set_alias(MODEL_NAME, version)
     result = promote(
         engine,
-        tiny_params(ANY_FIRST_MODEL_PASSES),
+        tiny_params(ANY_FIRST_MODEL_PASSES, ANY_INTERVALS_PASS),
         settings,
         mlflow_run_id=candidate.mlflow_run_id,
         as_of=LATEST,

@@ -24,6 +24,7 @@ def repo_params(*overrides: str) -> Params:
 
 LSTM_ONLY = "optimize.architectures=[lstm]"
 ANY_FIRST_MODEL_PASSES = "promotion.persistence_tolerance=100"  # however little the first model trained
+ANY_INTERVALS_PASS = "promotion.coverage_alpha=0"  # and however far off its center puts its intervals
 
 # ingest / process / scale: two tickers from 2005.
 TWO_TICKERS = [tickers("AAPL", "IBM"), "data.start=2005-01-01"]
@@ -51,6 +52,7 @@ REPLAY = [
     "optimize.max_epochs=1",
     "train.max_epochs=1",
     ANY_FIRST_MODEL_PASSES,
+    ANY_INTERVALS_PASS,
     "monitoring.min_evaluations=19",
     "monitoring.max_mape=1e-9",
     "monitoring.guard_min_evaluations=19",
@@ -70,5 +72,6 @@ LOCAL_RUN = [
     "optimize.max_epochs=2",
     "train.max_epochs=2",
     ANY_FIRST_MODEL_PASSES,
+    ANY_INTERVALS_PASS,
 ]
 FORCE_RETRAIN = ["monitoring.min_evaluations=1", "monitoring.max_mape=1e-9", "monitoring.cooldown_sessions=0"]

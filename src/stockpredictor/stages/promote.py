@@ -8,7 +8,8 @@ cover). The candidate is promoted only when
 - its MAE <= persistence MAE x (1 + `promotion.persistence_tolerance`), and
 - its MAE <= production MAE x (1 - `promotion.min_improvement`) (skipped for the first model), and
 - its prediction intervals on that window (the volatility forecasts and the calibration it would
-  start from) pass Kupiec's coverage test at `intervals.coverage_alpha` for every level.
+  start from) do not cover significantly less than their level (Kupiec's test at
+  `promotion.coverage_alpha`; 0 turns it off).
 
 A production model whose logged input shape does not fit its windows (one trained before the inputs
 had a presence channel) cannot be scored: the candidate is then judged as a first model and the
@@ -145,7 +146,7 @@ def promote(
     else:
         metrics, window, left_out = _compare(engine, params, candidate, production, day)
         promoted, reason = gate(
-            metrics, params.promotion, "production_mae" in metrics, params.intervals.coverage_alpha
+            metrics, params.promotion, "production_mae" in metrics, params.promotion.coverage_alpha
         )
         decision = PROMOTED if promoted else REJECTED
         reason = (

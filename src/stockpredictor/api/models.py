@@ -156,7 +156,13 @@ class MonitorDecision(_Response):
     created_at: UtcDatetime
     mlflow_run_id: str | None = Field(description="The production model judged (null: there was none)")
     decision: Literal[
-        "retrain", "ok", "insufficient_data", "suppressed_cooldown", "suppressed_budget", "awaiting_evidence"
+        "retrain",
+        "ok",
+        "insufficient_data",
+        "suppressed_cooldown",
+        "suppressed_budget",
+        "awaiting_evidence",
+        "recalibrate",
     ]
     reason: str = Field(description="What decided it, with test statistics and p-values")
     statistics: dict[str, float | None] = Field(

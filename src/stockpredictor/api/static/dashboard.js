@@ -215,10 +215,10 @@ function drawChart(ticker, predictions) {
   });
   if (levels.length > 0) {
     const names = levels.map((l) => `${Math.round(100 * l)}%`).reverse().join(" / ");
-    svg.append(svgElement("rect", { class: "band band-inner", x: CHART.left + 260, y: legendY - 9, width: 24, height: 10 }));
-    svg.append(svgElement("text", { class: "legend", x: CHART.left + 290, y: legendY }, `${names} interval`));
-    svg.append(svgElement("circle", { class: "miss", cx: CHART.left + 410, cy: legendY - 4, r: 3 }));
-    svg.append(svgElement("text", { class: "legend", x: CHART.left + 418, y: legendY }, "outside"));
+    svg.append(svgElement("rect", { class: "band band-inner", x: CHART.left + 250, y: legendY - 9, width: 24, height: 10 }));
+    svg.append(svgElement("text", { class: "legend", x: CHART.left + 280, y: legendY }, `${names} interval`));
+    svg.append(svgElement("circle", { class: "miss", cx: CHART.left + 420, cy: legendY - 4, r: 3 }));
+    svg.append(svgElement("text", { class: "legend", x: CHART.left + 428, y: legendY }, "outside"));
     figure.append(element("p", { class: "coverage muted" }, coverageText(predictions, levels)));
   }
   return figure;

@@ -108,7 +108,7 @@ def _figure(ticker: str, rows: list[ServedRange], levels: tuple[float, ...]) -> 
         f'<rect class="band" fill-opacity="0.3" x="{LEFT + 220}" y="{legend_y - 9}" width="22" height="10"/>',
         f'<text class="legend" x="{LEFT + 248}" y="{legend_y}">{names} interval</text>',
         f'<circle class="miss" cx="{LEFT + 380}" cy="{legend_y - 4}" r="3"/>',
-        f'<text class="legend" x="{LEFT + 388}" y="{legend_y}">outside the {min(levels):.0%} band</text>',
+        f'<text class="legend" x="{LEFT + 388}" y="{legend_y}">outside {min(levels):.0%}</text>',
     ]
     covered = ", ".join(
         f"{level:.0%}: {sum(_inside(r, level_key(level)) for _, r in known)}/{len(known)} inside"

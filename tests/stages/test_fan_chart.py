@@ -41,6 +41,10 @@ def test_the_coverage_card_is_a_table_per_level_and_says_when_there_is_nothing()
         stats |= {f"coverage_{key}_ewma": 0.7, f"coverage_{key}_rolling": 0.9}
     card = coverage_markdown(stats, LEVELS)
     assert "| level | coverage | AAA | BBB | width |" in card
-    row = "| 80% | 0.750 | 0.500 | 1.000 | 2.000 | 3.000 | 3.000 | 4.000 | +25.0% | +0.0% | 0.7 | 0.700 | 0.900 |"
+    # coverage, per ticker, width and Winkler in %, the baselines' Winkler, improvements, Kupiec p, coverages
+    row = (
+        "| 80% | 0.750 | 0.500 | 1.000 | 2.000 | 3.000 | 3.000 | 4.000 | +25.0% | +0.0% | 0.7 | 0.700 "
+        "| 0.900 |"
+    )
     assert row in card
     assert "No matured forecast" in coverage_markdown({}, LEVELS)

@@ -22,7 +22,7 @@ ROOTS = {
     "pipelines": REPO / "pipelines",
 }
 FACES = ("components", "pipelines")
-STAGE_COMPOSITIONS = {"training_cycle", "replay", "replay_report"}
+STAGE_COMPOSITIONS = {"training_cycle", "replay", "replay_report", "replay_ranges"}
 STAGE_HELPERS = {"common", "evaluation", "files", "ranges"}
 
 

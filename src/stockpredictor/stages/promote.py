@@ -66,8 +66,9 @@ class PromotionResult:
 def gate(
     metrics: dict[str, float], rules: PromotionParams, has_production: bool, coverage_alpha: float = 0.0
 ) -> tuple[bool, str]:
-    """Apply the promotion rules to `candidate_mae`, `persistence_mae` and `production_mae`, and the
+    """Apply the promotion rules to `candidate_mae`, `persistence_mae` and `production_mae`, then the
     candidate's interval coverage (below its level with `gate_kupiec_p_*` < `coverage_alpha`: refused)."""
+    promoted, reason = _gate_mae(metrics, rules, has_production)
     tested = {
         k.removeprefix("gate_kupiec_p_"): p for k, p in metrics.items() if k.startswith("gate_kupiec_p_")
     }
@@ -76,12 +77,16 @@ def gate(
         for level, p in tested.items()
         if p < coverage_alpha and metrics[f"gate_coverage_{level}"] < float(level)
     }
-    if broken:
-        return False, "its prediction intervals miss their level: " + ", ".join(
-            f"{float(level):.0%} covered {metrics[f'gate_coverage_{level}']:.3f} (Kupiec p={p:.2g} < "
-            f"coverage_alpha {coverage_alpha:g})"
-            for level, p in broken.items()
-        )
+    if not promoted or not broken:
+        return promoted, reason
+    return False, "its prediction intervals miss their level: " + ", ".join(
+        f"{float(level):.0%} covered {metrics[f'gate_coverage_{level}']:.3f} (Kupiec p={p:.2g} < "
+        f"coverage_alpha {coverage_alpha:g})"
+        for level, p in broken.items()
+    )
+
+
+def _gate_mae(metrics: dict[str, float], rules: PromotionParams, has_production: bool) -> tuple[bool, str]:
     candidate, persistence = metrics["candidate_mae"], metrics["persistence_mae"]
     limit = persistence * (1 + rules.persistence_tolerance)
     versus_persistence = (

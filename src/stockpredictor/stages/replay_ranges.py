@@ -1,16 +1,38 @@
-"""The replay report's prediction intervals: coverage and scores against the baselines, a calibration plot."""
+"""The replay report's prediction intervals: coverage and scores against the baselines, a calibration plot.
+
+`replay_persistence_ranges` replays the interval loop alone (no model is trained): each session it
+ingests, monitors (calibration and coverage, as the daily pipeline's monitor) and serves the ranges
+around exact persistence forecasts with predict's own code. It measures the volatility forecast and
+its calibration on any range in minutes, and is how a regime shift is injected into the real sample
+path in the tests (`sources.shifted`).
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from sqlalchemy import Engine
 
-from stockpredictor.db.intervals import MaturedRange
+from stockpredictor.calendar import next_trading_day
+from stockpredictor.config import Params
+from stockpredictor.db.intervals import MaturedRange, matured_ranges
+from stockpredictor.db.predictions import store_daily_predictions
+from stockpredictor.db.prices import load_prices
+from stockpredictor.errors import SourceError
 from stockpredictor.models.intervals import interval_scores, log_bounds, normal_multiplier
-from stockpredictor.stages.ranges import BASELINES, coverage_table, level_key, range_statistics
+from stockpredictor.sources import PriceSource
+from stockpredictor.stages.ingest import ingest
+from stockpredictor.stages.monitor import monitor_model
+from stockpredictor.stages.ranges import (
+    BASELINES,
+    coverage_table,
+    forecast_ranges,
+    level_key,
+    range_statistics,
+)
 
 #: Nominal levels of the calibration plot's curves (the volatility forecasts with normal multipliers).
 CURVE_LEVELS = tuple(np.round(np.arange(0.5, 0.99, 0.025), 3))
@@ -113,3 +135,47 @@ def recovery_lines(
             + " |"
         )
     return lines
+
+
+#: The MLflow run id the persistence forecasts of `replay_persistence_ranges` are stored under.
+PERSISTENCE_RUN = "persistence-ranges"
+
+
+def replay_persistence_ranges(
+    engine: Engine, params: Params, days: list[date], source: PriceSource
+) -> list[MaturedRange]:
+    """Each day: ingest, monitor the persistence forecasts, serve the next ones; the matured ranges."""
+    for day in days:
+        ingested = ingest(engine, params, day, source)
+        if ingested.errors:
+            raise SourceError(f"{day}: ingest failed: {ingested.errors}")
+        monitor_model(engine, params, PERSISTENCE_RUN, day, baseline=True)
+        _serve_persistence(engine, params, day)
+    with engine.connect() as conn:
+        return matured_ranges(conn, PERSISTENCE_RUN, days[-1])
+
+
+def _serve_persistence(engine: Engine, params: Params, day: date) -> None:
+    with engine.connect() as conn:
+        prices = load_prices(conn, params.data.tickers, day, day)
+        closes = {t: float(f["close"].iloc[-1]) for t, f in prices.items() if not f.empty}
+        ranges = forecast_ranges(conn, params, "1", day, closes, closes)
+    rows = [
+        {
+            "kind": "daily",
+            "model_run_id": PERSISTENCE_RUN,
+            "model_version": "1",
+            "ticker": ticker,
+            "as_of_date": day,
+            "target_date": next_trading_day(day),
+            "last_close": closes[ticker],
+            "predicted_close": closes[ticker],
+            "volatility": found.volatility,
+            "intervals": found.intervals,
+            "baseline_volatility": found.baseline_volatility,
+            "created_at": datetime.now(UTC),
+        }
+        for ticker, found in ranges.items()
+    ]
+    with engine.begin() as conn:
+        store_daily_predictions(conn, rows)

@@ -4,7 +4,7 @@
 `first_day`; from there every log price (open, high, low, close) moves `factor` times as far from
 that anchor close as the real one did, so returns, gaps and ranges all scale by `factor` and the
 path stays continuous and ordered (high >= open, close >= low). It is how a replay sees a volatility
-regime shift on the real sample path (`bench/regime_shift.py`, `tests/stages/test_regime_shift.py`).
+regime shift on the real sample path (`bench/intervals.py --shift`, `tests/stages/test_regime_shift.py`).
 """
 
 from __future__ import annotations

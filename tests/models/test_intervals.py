@@ -9,7 +9,6 @@ import pytest
 from scipy import stats  # a reference only
 
 from stockpredictor.models.intervals import (
-    empirical_multiplier,
     interval_scores,
     kupiec_p_value,
     log_bounds,
@@ -55,12 +54,6 @@ def test_quantile_tracking_keeps_long_run_coverage_through_a_volatility_shift() 
         multiplier = track_quantile(multiplier, np.array(misses[-1:]), 0.8)
     assert abs(np.mean(misses) - 0.2) < 0.02
     assert abs(np.mean(misses[1000 - start + 20 :]) - 0.2) < 0.03  # and after the shift once adapted
-
-
-def test_empirical_multiplier_is_the_split_conformal_rank() -> None:
-    assert empirical_multiplier(np.array([4.0, 1.0, 3.0, 2.0]), 0.5) == 3.0  # ceil(5 * 0.5) = 3rd
-    assert empirical_multiplier(np.array([4.0, 1.0, 3.0, 2.0]), 0.8) == 4.0  # ceil(4) = 4th
-    assert empirical_multiplier(np.array([4.0, 1.0, 3.0, 2.0]), 0.9) == math.inf  # 5th of 4
 
 
 def test_scores_are_standardised_distances() -> None:

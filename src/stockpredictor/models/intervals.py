@@ -56,13 +56,6 @@ def track_quantile(multiplier: float, misses: np.ndarray, level: float, step: fl
     return multiplier
 
 
-def empirical_multiplier(scores: np.ndarray, level: float) -> float:
-    """The conformal (split) quantile: the ceil((n+1)·level)-th smallest score (inf when too few)."""
-    scores = np.sort(np.asarray(scores, dtype=np.float64))
-    rank = math.ceil((len(scores) + 1) * level)
-    return float(scores[rank - 1]) if rank <= len(scores) else math.inf
-
-
 def scores(actual_log_return: np.ndarray, center: np.ndarray, volatility: np.ndarray) -> np.ndarray:
     """The nonconformity score |r − m| / σ of each matured forecast."""
     return np.abs(np.asarray(actual_log_return) - np.asarray(center)) / np.asarray(volatility)

@@ -7,9 +7,9 @@
   state (quantile tracking: a forecast made on day D used only targets <= D, and is folded in once
   its target has passed), then scores the window: coverage overall and per ticker, width and the
   Winkler score of the model and of the baselines (same center, normal multiplier), and Kupiec's
-  test per level. A breach (coverage significantly below the level) recalibrates: each level's
-  multiplier becomes the conformal quantile of the judged sessions' scores. A breach again, on
-  sessions all after a recent recalibration, also asks for a retraining.
+  test per level. A breach (coverage significantly below the level) is decided `recalibrate`: the
+  quantile tracking, which raises q with every miss, is given `recalibration_sessions` sessions to
+  restore coverage; a breach again on sessions all after that recent recalibration also retrains.
 - `gate_coverage` (promote): the candidate's coverage on the gate's window.
 """
 
@@ -35,7 +35,6 @@ from stockpredictor.db.intervals import (
 )
 from stockpredictor.db.prices import load_prices
 from stockpredictor.models.intervals import (
-    empirical_multiplier,
     interval_scores,
     log_bounds,
     normal_multiplier,
@@ -201,9 +200,8 @@ def check_coverage(conn: Connection, params: Params, mlflow_run_id: str, as_of: 
         f"(Kupiec p={tested[f'kupiec_p_{level_key(level)}']:.2g})"
         for level in breached
     )
-    save_calibration(
-        conn, params.train.model_name, version, _recalibrated(states, fresh, rules, as_of).values()
-    )
+    recalibrated = _recalibrated(states, breached, as_of)
+    save_calibration(conn, params.train.model_name, version, recalibrated.values())
     breach = f"coverage breach over {n_fresh} session(s) to {as_of}: {what}; recalibrated"
     if recent:  # the version (or the one it replaces) gets the new multipliers until a retraining lands
         return CoverageCheck(statistics, RETRAIN, f"{breach} again after a recalibration on {since}")
@@ -243,22 +241,19 @@ def _missed(r: MaturedRange, key: str) -> bool:
 
 
 def _recalibrated(
-    states: dict[tuple[str, float], CalibrationState],
-    fresh: list[MaturedRange],
-    rules: IntervalParams,
-    as_of: date,
+    states: dict[tuple[str, float], CalibrationState], levels: list[float], as_of: date
 ) -> dict[tuple[str, float], CalibrationState]:
-    """Each level's multiplier set to the conformal quantile of the scores of the judged sessions."""
-    standardised = _scores(fresh)
-    out = dict(states)
-    for level in rules.levels:
-        multiplier = empirical_multiplier(standardised, level)
-        if not math.isfinite(multiplier):
-            multiplier = float(standardised.max())
-        for (ticker, state_level), state in states.items():
-            if state_level == level:
-                out[ticker, level] = replace(state, multiplier=multiplier, recalibrated_on=as_of)
-    return out
+    """The breached levels' states marked recalibrated on `as_of`.
+
+    Their multipliers already folded in the breach's misses (quantile tracking raises q by
+    step · (1 − α) per miss); measured on the sample, also resetting q to the quantile of the judged
+    scores overshoots and then decays at step · α per covered forecast, too slowly at 95 %
+    (`bench/intervals.py`). The mark starts the `recalibration_sessions` after which a breach retrains.
+    """
+    return {
+        key: replace(state, recalibrated_on=as_of) if key[1] in levels else state
+        for key, state in states.items()
+    }
 
 
 def _log_return(values: np.ndarray, last_close: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@
 # Build (the context is this directory; nothing is copied into the image):
 #   docker build -f images/mlflow.Dockerfile -t ghcr.io/stockpredictor/mlflow:3.17.2 images/
 
-FROM python:3.11.13-slim-bookworm
+FROM python:3.11.16-slim-trixie
 
 LABEL org.opencontainers.image.title="stockpredictor-mlflow" \
       org.opencontainers.image.description="MLflow 3.17.2 tracking server with basic auth and psycopg2 for a PostgreSQL backend store"

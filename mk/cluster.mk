@@ -2,13 +2,19 @@
 # Included by the top-level Makefile (`include mk/cluster.mk`); runbook: docs/operations.md.
 # Needs docker, kind (>= v0.29.0) and kubectl on the machine; nothing here runs in CI.
 #
-# One image name and tag everywhere: IMAGE below, components/image.py:RELEASE_IMAGE, the `images:`
-# of manifests/overlays/kind and the repositories of .github/workflows/pipelines.yml must agree
-# (tests/cluster/test_cluster_consistency.py checks it).
+# Images: <REGISTRY>/stockpredictor and <REGISTRY>/mlflow, tagged with the commit. `make images`
+# builds them, `make deploy` runs the API and MLflow of that commit, `make submit`/`schedule`/`deliver`
+# compile the pipelines against it. The release references (components/image.py:RELEASE_IMAGE, the
+# `images:` of manifests/overlays/kind) and CI's default registry (ghcr.io/<owner>) use the same
+# repository names (tests/cluster/test_cluster_consistency.py checks it).
 
 VENV_BIN ?= .venv/bin
-IMAGE ?= ghcr.io/stockpredictor/stockpredictor:0.1.0
-MLFLOW_IMAGE ?= ghcr.io/stockpredictor/mlflow:3.17.2
+REGISTRY ?= ghcr.io/stockpredictor
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+IMAGE ?= $(REGISTRY)/stockpredictor:$(COMMIT)
+MLFLOW_IMAGE ?= $(REGISTRY)/mlflow:$(COMMIT)
+# A docker-registry Secret in NAMESPACE for a private registry (docs/operations.md); empty: none.
+IMAGE_PULL_SECRET ?=
 # The one place the KFP backend release is pinned. Supported with kfp / kfp-kubernetes 2.17.3 (README
 # "Supported versions"; tests/cluster/test_backend_contract.py fails when only one side moves).
 # From 2.15 on the standalone manifests ship SeaweedFS (svc/seaweedfs) instead of MinIO.
@@ -33,7 +39,7 @@ PF_API_PORT ?= 18000
 PF_POSTGRES_PORT ?= 15432
 RUN_ID ?=
 
-.PHONY: cluster-up kfp-install images lint-delivery sync-params deploy submit schedule port-forward logs cluster-down
+.PHONY: cluster-up kfp-install images lint-delivery sync-params deploy submit schedule deliver port-forward logs cluster-down
 
 cluster-up: ## Create the kind cluster from kind-config.yaml (KFP UI :8080, API :8000)
 	$(KIND) create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG)
@@ -66,19 +72,28 @@ lint-delivery: $(STAMP)
 sync-params: ## Write manifests/base/params.yaml (the ConfigMap's source; commit it): params.yaml with the data section of manifests/base/params-data.yaml
 	$(VENV_BIN)/python scripts/sync_params.py
 
-deploy: ## Apply PostgreSQL, MLflow, the API, Secret and ConfigMap to namespace kubeflow (secrets.env generated when missing); wait until ready
+deploy: ## Apply PostgreSQL, MLflow and the API of this commit (IMAGE, MLFLOW_IMAGE), Secret and ConfigMap to namespace kubeflow (secrets.env generated when missing); wait until ready
 	@$(VENV_BIN)/python scripts/secrets_env.py $(SECRETS_ENV)
 	@$(VENV_BIN)/python scripts/sync_params.py --check
-	$(KUBECTL) apply -k $(OVERLAY)
+	$(VENV_BIN)/python scripts/deploy_overlay.py $(OVERLAY) --image $(IMAGE) --mlflow-image $(MLFLOW_IMAGE) --pull-secret "$(IMAGE_PULL_SECRET)"
+	$(KUBECTL) apply -k $(OVERLAY)-deploy
 	$(KUBECTL) -n $(NAMESPACE) rollout status statefulset/stockpredictor-postgres --timeout=600s
 	$(KUBECTL) -n $(NAMESPACE) rollout status deployment/stockpredictor-mlflow --timeout=600s
 	$(KUBECTL) -n $(NAMESPACE) rollout status deployment/stockpredictor-api --timeout=600s
 
-submit: ## Submit a run of the training pipeline to KFP (KFP_HOST)
+# The pipelines run the image of this commit, pulled with IMAGE_PULL_SECRET when set (components/image.py).
+submit schedule deliver: export STOCKPREDICTOR_IMAGE = $(IMAGE)
+submit schedule deliver: export STOCKPREDICTOR_IMAGE_PULL_SECRET = ${IMAGE_PULL_SECRET}
+
+submit: ## Submit a run of the training pipeline to KFP (KFP_HOST), its steps in this commit's image
 	$(VENV_BIN)/stockpredictor pipeline submit --host $(KFP_HOST) training
 
 schedule: ## Create (or move to the current code) the daily recurring run in KFP (KFP_HOST); weekdays 22:30 UTC, after the NYSE close
 	$(VENV_BIN)/stockpredictor pipeline schedule --host $(KFP_HOST) --replace daily
+
+deliver: images deploy ## By hand, what CI's deliver job does: this commit's images, deployed, both pipelines uploaded, the daily run moved to it
+	$(VENV_BIN)/stockpredictor pipeline upload --host $(KFP_HOST) training --version "training-$(COMMIT)-$$(date +%s)"
+	$(VENV_BIN)/stockpredictor pipeline schedule --host $(KFP_HOST) --replace daily --version "daily-$(COMMIT)-$$(date +%s)"
 
 port-forward: ## Forward KFP UI, MLflow, API and PostgreSQL to localhost:18080/15000/18000/15432 (Ctrl-C stops)
 	@echo "KFP http://localhost:$(PF_KFP_PORT)  MLflow http://localhost:$(PF_MLFLOW_PORT)  API http://localhost:$(PF_API_PORT)  PostgreSQL localhost:$(PF_POSTGRES_PORT)"

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from components.image import IMAGE_ENV, PROJECT_IMAGE, RELEASE_IMAGE
+from components.image import IMAGE_ENV, IMAGE_PULL_SECRET, PROJECT_IMAGE, PULL_SECRET_ENV, RELEASE_IMAGE
 from kfp import compiler
 
 from pipelines import PIPELINES, compiled_path
@@ -58,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     if (args.check or args.output_dir is None) and PROJECT_IMAGE != RELEASE_IMAGE:
         print(
             f"{IMAGE_ENV}={PROJECT_IMAGE} is set: the committed YAML names {RELEASE_IMAGE}; "
+            "unset it, or write elsewhere with --output-dir",
+            file=sys.stderr,
+        )
+        return 2
+    if (args.check or args.output_dir is None) and IMAGE_PULL_SECRET:
+        print(
+            f"{PULL_SECRET_ENV}={IMAGE_PULL_SECRET} is set: the committed YAML names no pull Secret; "
             "unset it, or write elsewhere with --output-dir",
             file=sys.stderr,
         )

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from components.image import IMAGE_PULL_SECRET
 from components.notify import notify
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
@@ -37,10 +38,13 @@ HEAVY = Resources(cpu_request="2", cpu_limit="2", memory_request="4G", memory_li
 
 def step(task: PipelineTask, *, cache: bool = False, resources: Resources = LIGHT) -> PipelineTask:
     """Inject the store/MLflow Secret and the params ConfigMap, label the pod for the network policies,
-    bound its CPU and memory; cache only what depends on its inputs alone.
+    bound its CPU and memory, pull the image with the configured pull Secret (if any); cache only what
+    depends on its inputs alone.
 
-    Locally (`kfp.local`) the Secret and the mount are ignored: the environment of the caller applies.
+    Locally (`kfp.local`) the Secrets and the mount are ignored: the environment of the caller applies.
     """
+    if IMAGE_PULL_SECRET:
+        kubernetes.set_image_pull_secrets(task, [IMAGE_PULL_SECRET])
     kubernetes.use_secret_as_env(
         task,
         secret_name=SECRET_NAME,

@@ -102,7 +102,10 @@ def test_params_file_holds_no_connection_secrets() -> None:
     ("override", "message"),
     [
         ("features.warmup_days=1e9", "less than or equal to 2520 (50..2520 trading days"),
-        ("promotion.persistence_tolerance=.inf", "finite number (0..1000, a fraction of persistence's MAE)"),
+        (
+            "promotion.persistence_tolerance=.inf",
+            "finite number (0..1000, a fraction of persistence's log-return MAE)",
+        ),
         ("monitoring.max_mape=.nan", "finite number (a percentage in (0, 100])"),
         ("optimize.n_trials=1e12", "less than or equal to 10000 (1..10000: each trial trains a model)"),
         ("sequences.sequence_length=1e9", "less than or equal to 1000 (1..1000 trading days"),

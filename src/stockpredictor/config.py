@@ -136,13 +136,22 @@ class TrainParams(_Section):
     experiment_name: str = "stockpredictor"
     model_name: str = "StockPricePredictorLSTM"
     log_test_predictions: bool = True
+    min_training_windows: int = Field(
+        250,
+        ge=1,
+        le=TEN_YEARS,
+        description="1..2520 windows: a ticker with fewer training samples is served by persistence",
+    )
 
 
 class PromotionParams(_Section):
     window_days: int = Field(60, ge=1, le=TEN_YEARS, description="1..2520 trading days, ten years")
-    min_improvement: float = Field(0.0, ge=0, lt=1, description="a fraction of production's MAE")
+    min_improvement: float = Field(0.0, ge=0, lt=1, description="a fraction of production's loss ratio")
     persistence_tolerance: float = Field(
-        0.0, ge=0, le=1000, description="0..1000, a fraction of persistence's MAE"
+        0.0, ge=0, le=1000, description="0..1000, a fraction of persistence's log-return MAE"
+    )
+    alpha: float = Field(
+        0.05, gt=0, le=1, description="a significance level in (0, 1]; 1 asks for no evidence"
     )
     coverage_alpha: float = Field(0.01, ge=0, le=0.5, description="0 (no coverage test)..0.5")
 

@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 
 PRODUCTION_ALIAS = "production"
 BASELINE_TAG = "baseline"  # on a version that is a baseline forecaster, its kind (e.g. `persistence`)
+#: On a trained version: the tickers it does not serve (too few training windows), comma-separated;
+#: persistence forecasts them.
+PERSISTENCE_TICKERS_TAG = "persistence_tickers"
 MODEL_ARTIFACT = "model"
 FINISHED = RunStatus.to_string(RunStatus.FINISHED)
 #: The tag that says why `fail_dead_runs` marked a run FAILED.
@@ -80,10 +83,18 @@ class ModelVersionRef:
     mlflow_run_id: str
     dataset_run_id: str
     baseline: str | None = None  # `persistence` for the registered baseline, None for a trained model
+    persistence_tickers: tuple[str, ...] = ()  # tickers a trained version leaves to persistence
 
     @property
     def model_uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
+
+    def served_by_persistence(self, tickers: Sequence[str]) -> np.ndarray:
+        """Per ticker, True where persistence forecasts: every ticker of a baseline version, else the
+        version's `persistence_tickers`."""
+        return np.array(
+            [self.baseline is not None or t in self.persistence_tickers for t in tickers], dtype=bool
+        )
 
 
 #: What `production_model` returns: the version behind the `production` alias.
@@ -203,6 +214,11 @@ def fail_dead_runs(experiment_name: str, max_age: timedelta = STALE_RUN_AGE) -> 
         log.warning("MLflow run %s was left RUNNING: marked FAILED (%s)", run.info.run_id, reason)
         swept.append(SweptRun(run.info.run_id, reason))
     return swept
+
+
+def run_params(mlflow_run_id: str) -> dict[str, str]:
+    """The parameters logged by MLflow run `mlflow_run_id`."""
+    return dict(MlflowClient().get_run(mlflow_run_id).data.params)
 
 
 def run_metrics(mlflow_run_id: str) -> dict[str, float]:
@@ -373,7 +389,10 @@ def _ref(name: str, version: int, mlflow_run_id: str | None, tags: dict[str, str
         raise ModelNotFoundError(
             f"{name} version {version}: its MLflow run {mlflow_run_id} has no dataset_run_id param"
         )
-    return ModelVersionRef(name, version, mlflow_run_id, params["dataset_run_id"], tags.get(BASELINE_TAG))
+    persistence = tuple(t for t in tags.get(PERSISTENCE_TICKERS_TAG, "").split(",") if t)
+    return ModelVersionRef(
+        name, version, mlflow_run_id, params["dataset_run_id"], tags.get(BASELINE_TAG), persistence
+    )
 
 
 def model_version(name: str, version: int) -> ModelVersionRef:

@@ -65,7 +65,7 @@ def test_performance_is_the_monitors_window(client: TestClient, replayed: Replay
     assert model["mlflow_run_id"] == predicting
     assert model["overall"]["evaluations"] == (len(trading_days(REPLAY_START, REPLAY_END)) - 1) * len(TICKERS)
     monitored = monitor_model(replayed.engine, replayed.params, predicting, REPLAY_END).metrics
-    for name in ("mae", "mape", "directional_accuracy", "persistence_mae", "mae_ratio"):
+    for name in ("mae", "mape", "directional_accuracy", "persistence_mae", "mae_ratio", "log_mae_ratio"):
         assert model["overall"][name] == pytest.approx(monitored[name]), name
 
 

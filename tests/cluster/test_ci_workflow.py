@@ -32,12 +32,12 @@ def test_every_multi_command_step_fails_on_its_first_failing_command() -> None:
 
 def test_images_are_built_pushed_and_tagged_with_the_commit() -> None:
     flow = workflow()
-    assert flow["env"]["REGISTRY"] == "${{ vars.REGISTRY || 'ghcr.io' }}"
     images = flow["jobs"]["images"]
     assert images["permissions"]["packages"] == "write"
     text = "\n".join(scripts(images))
     for repository in ("PROJECT_REPOSITORY", "MLFLOW_REPOSITORY"):
-        assert f"${{REGISTRY}}/${{{repository}}}:${{GITHUB_SHA}}" in text
+        assert f"${{registry}}/${{{repository}}}:${{GITHUB_SHA}}" in text
+    assert set(images["outputs"]) == {"project", "mlflow"}
     builds = [s for s in scripts(images) if "docker build" in s]
     assert [("images/Dockerfile" in s, "images/mlflow.Dockerfile" in s) for s in builds] == [
         (True, False),
@@ -61,3 +61,25 @@ def test_pipelines_are_compiled_uploaded_and_scheduled_against_the_commit_image(
     positions = [steps.index(command) for command in chain]
     assert positions == sorted(positions)
     assert "--check" in "\n".join(scripts(flow["jobs"]["compile"]))
+
+
+def test_every_change_to_what_runs_triggers_the_workflow() -> None:
+    loaded: dict[Any, Any] = yaml.safe_load(WORKFLOW.read_text())
+    triggers = loaded[True]  # YAML 1.1 reads the key `on` as True
+    for event in ("push", "pull_request"):
+        paths = set(triggers[event]["paths"])
+        for needed in ("params.yaml", ".github/workflows/pipelines.yml", "manifests/**", "images/**"):
+            assert needed in paths, (event, needed)
+        assert "requirements.lock" in paths
+
+
+def test_delivery_to_a_cluster_github_cannot_reach_runs_on_a_self_hosted_kind_runner() -> None:
+    deliver = workflow()["jobs"]["deliver"]
+    assert deliver["runs-on"] == (
+        "${{ vars.DELIVER_ON == 'kind' && fromJSON('[\"self-hosted\", \"kind\"]') || 'ubuntu-24.04' }}"
+    )
+    check = next(s["run"] for s in deliver["steps"] if s.get("name") == "Check the KFP_HOST secret")
+    assert "DELIVER_ON=kind" in check and "make deliver" in check
+    deploy = next(s for s in deliver["steps"] if "make deploy" in s.get("run", ""))
+    assert deploy["if"] == "vars.DELIVER_ON == 'kind'"
+    assert deliver["env"]["STOCKPREDICTOR_IMAGE_PULL_SECRET"] == "${{ vars.IMAGE_PULL_SECRET }}"

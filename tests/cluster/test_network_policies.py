@@ -1,19 +1,50 @@
 """The rendered NetworkPolicies allow exactly the flows the system uses: every (source, destination,
 port) between our pods, KFP, cluster DNS and the outside is evaluated the way Kubernetes does
-(a pod selected by a policy of a direction accepts only what one of their rules allows) and
-compared with the expected matrix, allowed and denied pairs alike."""
+(a pod selected by a policy of a direction accepts only what one of their rules allows, on the
+pod's own port after a Service's translation) and compared with the expected matrix, allowed and
+denied pairs alike. KFP's pods are those of the pinned backend release, with the labels and ports
+of its own manifests (fixtures/kfp-2.17.0-platform-agnostic.json)."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster.assets import compiled_executors, pod_specs
+from tests.cluster.assets import REPO, compiled_executors, pod_specs
 
 NAMESPACE = "kubeflow"
+KFP_FIXTURE = Path(__file__).parent / "fixtures" / "kfp-2.17.0-platform-agnostic.json"
+KFP_RELEASE = json.loads(KFP_FIXTURE.read_text())
+# What KFP's launcher in a step pod opens (backend 2.17.0): Service name and port.
+LAUNCHER_SERVICES = (("metadata-grpc-service", 8080), ("seaweedfs", 9000), ("ml-pipeline", 8887))
+
+
+def kfp_pods() -> list[Endpoint]:
+    """KFP's pods at the pinned release, each named `kfp:<deployment>`."""
+    return [
+        Endpoint(
+            f"kfp:{pod['name']}",
+            f"10.244.2.{i + 10}",
+            tuple((proto, int(port)) for proto, port in (p.split("/") for p in pod["ports"])),
+            pod["labels"],
+            NAMESPACE,
+        )
+        for i, pod in enumerate(KFP_RELEASE["pods"])
+    ]
+
+
+def service_target(service: str, port: int) -> tuple[str, tuple[str, int]]:
+    """The KFP pod (`kfp:<deployment>`) and pod port a connection to `service:port` reaches."""
+    (spec,) = [s for s in KFP_RELEASE["services"] if s["name"] == service]
+    (target,) = [p["targetPort"] for p in spec["ports"] if p["port"] == port]
+    (pod,) = [e for e in kfp_pods() if selects({"matchLabels": spec["selector"]}, e.labels)]
+    return pod.name, ("TCP", int(target))
 
 
 @dataclass(frozen=True)
@@ -55,13 +86,7 @@ def endpoints(resources: list[dict[str, Any]]) -> dict[str, Endpoint]:
     ]
     found += [
         Endpoint("step", "10.244.0.20", ((tcp, 8080),), step_labels(), NAMESPACE),
-        Endpoint(
-            "kfp",
-            "10.244.0.30",
-            ((tcp, 8888), (tcp, 8887), (tcp, 9000), (tcp, 8080)),
-            {"app": "ml-pipeline", "application-crd-id": "kubeflow-pipelines"},
-            NAMESPACE,
-        ),
+        *kfp_pods(),
         Endpoint("neighbour", "10.244.0.40", ((tcp, 8080),), {"app": "unrelated"}, NAMESPACE),
         Endpoint("dns", "10.244.0.2", (("UDP", 53), (tcp, 53)), {"k8s-app": "kube-dns"}, "kube-system"),
         Endpoint("elsewhere", "10.244.1.5", ((tcp, 8080), (tcp, 443)), {"app": "other"}, "default"),
@@ -149,21 +174,22 @@ def expected_flows() -> set[tuple[str, str, str]]:
         (pod, "dns", port) for pod in ("postgres", "mlflow", "api", "step") for port in ("UDP/53", "TCP/53")
     }
     # the API takes requests from anywhere but from our other pods (their egress does not list it)
-    outsiders = ("kfp", "neighbour", "dns", "elsewhere", "kube-api", "internet", "metadata-server")
-    api_clients = {(src, "api", "TCP/8000") for src in outsiders}
+    outsiders = ("neighbour", "dns", "elsewhere", "kube-api", "internet", "metadata-server")
+    api_clients = {(src, "api", "TCP/8000") for src in (*outsiders, *(pod.name for pod in kfp_pods()))}
+    launcher = set()
+    for service, port in LAUNCHER_SERVICES:
+        pod, (proto, target) = service_target(service, port)
+        launcher.add(("step", pod, f"{proto}/{target}"))
     return (
         dns
         | api_clients
+        | launcher
         | {
             ("api", "postgres", "TCP/5432"),
             ("api", "mlflow", "TCP/5000"),
             ("mlflow", "postgres", "TCP/5432"),
             ("step", "postgres", "TCP/5432"),
             ("step", "mlflow", "TCP/5000"),
-            ("step", "kfp", "TCP/8888"),
-            ("step", "kfp", "TCP/8887"),
-            ("step", "kfp", "TCP/9000"),
-            ("step", "kfp", "TCP/8080"),
             ("step", "internet", "TCP/443"),
             ("step", "kube-api", "TCP/6443"),
         }
@@ -183,7 +209,7 @@ def test_kind_overlay_allows_exactly_the_expected_flows(kind_resources: list[dic
         ("internet", "mlflow", "TCP/5000"),
         ("internet", "postgres", "TCP/5432"),
         ("neighbour", "mlflow", "TCP/5000"),
-        ("kfp", "postgres", "TCP/5432"),
+        ("kfp:ml-pipeline", "postgres", "TCP/5432"),
         ("step", "api", "TCP/8000"),
         ("step", "internet", "TCP/80"),
         ("step", "metadata-server", "TCP/80"),
@@ -197,6 +223,33 @@ def test_the_flows_an_attacker_would_use_are_denied(
     flow: tuple[str, str, str], kind_resources: list[dict[str, Any]]
 ) -> None:
     assert flow not in allowed_flows(kind_resources)
+
+
+def kfp_table(resources: list[dict[str, Any]]) -> dict[tuple[str, str], bool]:
+    """Each KFP pod of the pinned release x each of its ports -> whether a pipeline step may open it."""
+    allowed = allowed_flows(resources)
+    return {
+        (pod.name.removeprefix("kfp:"), f"{proto}/{port}"): ("step", pod.name, f"{proto}/{port}") in allowed
+        for pod in kfp_pods()
+        for proto, port in pod.ports
+    }
+
+
+def test_steps_reach_only_the_three_kfp_flows_of_the_launcher(kind_resources: list[dict[str, Any]]) -> None:
+    table = kfp_table(kind_resources)
+    assert {cell for cell, allowed in table.items() if allowed} == {
+        ("metadata-grpc-deployment", "TCP/8080"),
+        ("seaweedfs", "TCP/8333"),
+        ("ml-pipeline", "TCP/8887"),
+    }
+    for denied in (("mysql", "TCP/3306"), ("ml-pipeline-ui", "TCP/3000"), ("ml-pipeline", "TCP/8888")):
+        assert table[denied] is False, denied
+
+
+def test_the_kfp_fixture_is_of_the_pinned_backend_release() -> None:
+    pin = re.search(r"^KFP_VERSION \?= (\S+)$", (REPO / "mk" / "cluster.mk").read_text(), re.MULTILINE)
+    assert pin and f"tag {pin.group(1)}," in KFP_RELEASE["source"]
+    assert KFP_FIXTURE.name == f"kfp-{pin.group(1)}-platform-agnostic.json"
 
 
 def test_every_pod_of_ours_is_under_default_deny_both_ways(kind_resources: list[dict[str, Any]]) -> None:

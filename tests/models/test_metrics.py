@@ -73,3 +73,10 @@ def test_invalid_inputs_are_rejected(
 def test_returns_to_prices() -> None:
     prices = returns_to_prices(np.array([[0.0, math.log(2.0)], [math.log(0.9), math.log(1.1)]]), LAST[:2])
     np.testing.assert_allclose(prices, [[10.0, 40.0], [9.0, 22.0]], rtol=1e-12)
+
+
+def test_a_forecast_that_calls_no_move_has_no_directional_accuracy() -> None:
+    metrics = price_metrics(LAST, ACTUAL, LAST, PREVIOUS)
+    assert math.isnan(metrics["directional_accuracy"])  # shown as "no call"
+    assert metrics["mae"] == metrics["persistence_mae"] and metrics["mae_ratio"] == 1.0
+    assert metrics["always_up_directional_accuracy"] == 3 / 6

@@ -7,18 +7,25 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import yaml
+from components.image import PULL_SECRET_ENV
 from pipelines.compile import executor_images
 
+from tests.cluster.backend_protos import strict_parse
+from tests.cluster.test_backend_contract import site_for
 from tests.support.wheel import REPO
 
 COMMIT_IMAGE = "registry.example.com/team/stockpredictor:0123456789abcdef0123456789abcdef01234567"
 
 
-def compile_with(image: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "STOCKPREDICTOR_IMAGE"}
+def compile_with(image: str | None, *args: str, pull_secret: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"STOCKPREDICTOR_IMAGE", PULL_SECRET_ENV}}
     if image:
         env["STOCKPREDICTOR_IMAGE"] = image
+    if pull_secret:
+        env[PULL_SECRET_ENV] = pull_secret
     return subprocess.run(
         [sys.executable, "-m", "pipelines.compile", *args],
         cwd=REPO,
@@ -47,3 +54,35 @@ def test_the_committed_yaml_is_never_checked_or_written_with_a_commit_image() ->
     result = compile_with(COMMIT_IMAGE, "--check")
     assert result.returncode == 2
     assert "STOCKPREDICTOR_IMAGE" in result.stderr
+
+
+def pull_secrets_by_executor(path: Path) -> dict[str, list[str]]:
+    """Each executor's imagePullSecret names in the compiled platform spec (absent: empty)."""
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    (spec,) = [d for d in docs if "components" in d]
+    executors = spec["deploymentSpec"]["executors"]
+    platform: dict[str, Any] = next((d for d in docs if "platforms" in d), {"platforms": {"kubernetes": {}}})
+    configs = platform["platforms"]["kubernetes"].get("deploymentSpec", {}).get("executors", {})
+    return {
+        name: [secret["secretName"] for secret in configs.get(name, {}).get("imagePullSecret", [])]
+        for name in executors
+    }
+
+
+def test_a_pull_secret_reaches_every_step_of_both_pipelines(tmp_path: Path) -> None:
+    result = compile_with(COMMIT_IMAGE, "--output-dir", str(tmp_path), pull_secret="ghcr-pull")
+    assert result.returncode == 0, result.stderr
+    for name in ("training", "daily"):
+        secrets = pull_secrets_by_executor(tmp_path / f"{name}.yaml")
+        assert secrets and all(value == ["ghcr-pull"] for value in secrets.values()), secrets
+        committed = pull_secrets_by_executor(REPO / "pipelines" / f"{name}.yaml")
+        assert all(value == [] for value in committed.values())
+    parsed = strict_parse(site_for("2.17.0"), [tmp_path / "training.yaml", tmp_path / "daily.yaml"])
+    errors = {e: x for p in parsed["pipelines"].values() for e, x in p["executors"].items() if x}
+    assert errors == {}, "the deployed backend's protos refuse the pull Secret"
+
+
+def test_the_committed_yaml_is_never_checked_with_a_pull_secret() -> None:
+    result = compile_with(None, "--check", pull_secret="ghcr-pull")
+    assert result.returncode == 2
+    assert f"{PULL_SECRET_ENV}=ghcr-pull is set" in result.stderr

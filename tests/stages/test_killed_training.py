@@ -29,7 +29,7 @@ from stockpredictor.stages.monitor import monitor
 from stockpredictor.stages.promote import promote
 from tests.conftest import REPO
 from tests.support.cli import command, environment
-from tests.support.overrides import ANY_FIRST_MODEL_PASSES, ANY_INTERVALS_PASS, SAMPLE_DATASET
+from tests.support.overrides import ANY_FIRST_MODEL_PASSES, SAMPLE_DATASET
 from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, store_hyperparameters, tiny_params
 
 pytestmark = pytest.mark.slow
@@ -90,7 +90,7 @@ def test_a_training_killed_right_after_registration_leaves_a_finished_complete_v
     with sample_store.engine.connect() as conn:
         stored = conn.execute(select(latest_predictions.c.model_run_id).distinct()).scalars().all()
     assert stored == [run_id]
-    params = tiny_params(ANY_FIRST_MODEL_PASSES, ANY_INTERVALS_PASS)
+    params = tiny_params(*ANY_FIRST_MODEL_PASSES)
     result = promote(sample_store.engine, params, settings, version=int(version.version), as_of=LATEST)
     assert (result.decision, result.promoted) == ("promoted", True)
 

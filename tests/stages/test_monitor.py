@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
@@ -16,6 +17,7 @@ from stockpredictor.models.retraining_policy import (
     SUPPRESSED_BUDGET,
     SUPPRESSED_COOLDOWN,
 )
+from stockpredictor.models.significance import diebold_mariano
 from stockpredictor.stages.monitor import BASELINE_SERVES, INSUFFICIENT_DATA, OK, RETRAIN, monitor_model
 from stockpredictor.stages.promote import FORCED
 from tests.support.overrides import repo_params
@@ -148,7 +150,8 @@ def test_evaluations_are_logged_once_with_hand_computed_values(stored: Engine) -
 
 
 # The trigger's tests on the four matured targets (DAYS[1..4]):
-#   per-session |errors|: model 1, 2, 1, 1; persistence 2, 1, 2, 0 -> d = -1, 1, -1, 1: DM 0, p 1/2
+#   per-session log-return errors: model |ln(101/102)|, |ln(103/101)|, |ln(102/103)|, |ln(104/103)|;
+#   persistence |ln(100/102)|, |ln(102/101)|, |ln(101/103)|, 0 -> ratio 0.99219, DM -0.034, p 0.512
 #   direction, on the three predictions whose previous close is stored (made on DAYS[1..3]):
 #     model 1/3, always up 1/3, last move 0/3 -> binomial P(X <= 1 | 3, 1/3) = 20/27
 CASES: list[tuple[dict[str, float], str, str]] = [
@@ -158,7 +161,7 @@ CASES: list[tuple[dict[str, float], str, str]] = [
         {"min_evaluations": 4, "alpha": 0.5},
         OK,
         "no significant degradation: MAPE 1.226% <= max_mape 5.0% (hard guard); "
-        "MAE 1.000x persistence, Diebold-Mariano 0.00, p 0.5 >= alpha 0.5",
+        "log-return MAE 0.9922x persistence, Diebold-Mariano -0.03, p 0.512 >= alpha 0.5",
     ),
     (
         {"min_evaluations": 4},
@@ -175,7 +178,13 @@ def test_each_rule_gives_its_decision_with_statistics_and_p_values(stored: Engin
         assert (result.decision, result.mlflow_run_id) == (decision, PROD), monitoring
         assert reason in result.reason, (monitoring, result.reason)
     metrics = monitor_model(stored, params_with(min_evaluations=4), PROD, AS_OF).metrics
-    assert (metrics["dm_statistic"], metrics["dm_p_value"]) == (pytest.approx(0.0), pytest.approx(0.5))
+    model = np.abs(np.log(np.array([101, 103, 102, 104]) / np.array([102, 101, 103, 103])))
+    persistence = np.abs(np.log(np.array([100, 102, 101, 103]) / np.array([102, 101, 103, 103])))
+    expected = diebold_mariano(model, persistence)
+    assert metrics["dm_statistic"] == pytest.approx(expected.statistic)
+    assert metrics["dm_p_value"] == metrics["loss_p_worse"] == pytest.approx(expected.p_value)
+    assert metrics["log_mae_ratio"] == pytest.approx(model.mean() / persistence.mean())
+    assert metrics["loss_p_better"] == pytest.approx(diebold_mariano(persistence, model).p_value)
     assert metrics["direction_p_value"] == pytest.approx(20 / 27)
     assert metrics["direction_always_up_accuracy"] == pytest.approx(1 / 3)
     assert metrics["direction_last_move_accuracy"] == 0.0
@@ -368,8 +377,41 @@ def test_every_decision_is_stored_with_reason_and_statistics(stored: Engine) -> 
     ]
     assert [r.decision for r in log] == [RETRAIN, OK, OK]
     assert log[0].statistics == {}
-    assert log[1].statistics["dm_p_value"] == pytest.approx(0.5)
+    assert log[1].statistics["dm_p_value"] == pytest.approx(0.5124786927596252)  # see CASES
     assert log[1].statistics == pytest.approx(results[1].metrics)
     assert log[2].statistics["dm_p_value"] is None  # one session: no DM test, stored as null
     assert "Diebold-Mariano needs 2 sessions" in log[2].reason
     assert results[0].decision == INSUFFICIENT_DATA
+
+
+def test_a_model_worse_than_persistence_on_the_loss_test_is_flagged_for_demotion(stored: Engine) -> None:
+    far = "run-far-off"  # +5% on every call: its log-return errors exceed persistence's every session
+    now = datetime.now(UTC)
+    with stored.begin() as conn:
+        conn.execute(
+            insert(latest_predictions),
+            [
+                {
+                    "kind": "daily",
+                    "model_run_id": far,
+                    "model_version": "2",
+                    "ticker": "AAA",
+                    "as_of_date": DAYS[i],
+                    "target_date": DAYS[i + 1],
+                    "last_close": CLOSE[i],
+                    "predicted_close": 1.05 * CLOSE[i],
+                    "created_at": now,
+                }
+                for i in range(4)
+            ],
+        )
+    result = monitor_model(stored, params_with(min_evaluations=4), far, AS_OF)
+    model = np.abs(np.log(1.05 * np.array(CLOSE[:4]) / np.array(CLOSE[1:5])))
+    persistence = np.abs(np.log(np.array(CLOSE[:4]) / np.array(CLOSE[1:5])))
+    expected = diebold_mariano(model, persistence)
+    assert expected.p_value < 0.05
+    assert result.metrics["loss_p_worse"] == pytest.approx(expected.p_value)
+    assert (result.decision, result.worse_than_persistence) == (RETRAIN, True)
+    assert "log-return MAE" in result.reason and f"p {expected.p_value:.3g} < alpha 0.05" in result.reason
+    # the stored predictions of the production model are not worse: no demotion
+    assert not monitor_model(stored, params_with(min_evaluations=4), PROD, AS_OF).worse_than_persistence

@@ -11,7 +11,7 @@ from stockpredictor.config import PromotionParams, Settings
 from stockpredictor.db.promotions import promotion_log
 from stockpredictor.models import ModelSpec, build_model
 from stockpredictor.stages.promote import gate, promote
-from tests.support.overrides import ANY_FIRST_MODEL_PASSES, ANY_INTERVALS_PASS
+from tests.support.overrides import ANY_FIRST_MODEL_PASSES
 from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
 
 
@@ -20,41 +20,37 @@ def production_version() -> int | None:
     return production.version if production else None
 
 
-RULES = PromotionParams(window_days=20, min_improvement=0.1, persistence_tolerance=0.05)
+RULES = PromotionParams(window_days=20, min_improvement=0.1, persistence_tolerance=0.0, alpha=0.05)
+LENIENT = PromotionParams(window_days=20, min_improvement=0.1, persistence_tolerance=0.05, alpha=1)
+
+
+def gated(ratio: float, p_better: float, production: float | None = None) -> dict[str, float]:
+    """Gate metrics: the candidate's loss ratio and p-value, and production's ratio when there is one."""
+    metrics = {"candidate_log_mae_ratio": ratio, "candidate_loss_p_better": p_better}
+    return metrics if production is None else {**metrics, "production_log_mae_ratio": production}
 
 
 @pytest.mark.parametrize(
-    ("metrics", "has_production", "promoted", "reason"),
+    ("rules", "metrics", "promoted", "reason"),
     [
-        ({"candidate_mae": 1.05, "persistence_mae": 1.0}, False, True, "first model, passes"),
-        ({"candidate_mae": 1.06, "persistence_mae": 1.0}, False, False, "worse than persistence"),
-        (
-            {"candidate_mae": 0.9, "persistence_mae": 1.0, "production_mae": 1.0},
-            True,
-            True,
-            "better than production",
-        ),
-        (
-            {"candidate_mae": 0.95, "persistence_mae": 1.0, "production_mae": 1.0},
-            True,
-            False,
-            "not better than",
-        ),
-        (
-            {"candidate_mae": 1.2, "persistence_mae": 1.0, "production_mae": 9.0},
-            True,
-            False,
-            "worse than persistence",
-        ),
+        (RULES, gated(0.98, 0.01), True, "first model, beats persistence"),
+        (RULES, gated(0.98, 0.2), False, "not significantly better than persistence"),
+        (RULES, gated(0.98, float("nan")), False, "not significantly better than persistence"),
+        (RULES, gated(1.01, 0.01), False, "worse than persistence"),
+        (LENIENT, gated(1.05, 0.9), True, "first model, beats persistence"),  # no evidence asked
+        (LENIENT, gated(1.06, 0.9), False, "worse than persistence"),
+        (RULES, gated(0.85, 0.001, production=0.95), True, "better than production"),
+        (RULES, gated(0.90, 0.001, production=0.95), False, "not better than production"),
+        (RULES, gated(1.2, 0.001, production=9.0), False, "worse than persistence"),
     ],
 )
-def test_gate_rules(metrics: dict[str, float], has_production: bool, promoted: bool, reason: str) -> None:
-    decision, why = gate(metrics, RULES, has_production)
-    assert decision is promoted and why.startswith(reason)
+def test_gate_rules(rules: PromotionParams, metrics: dict[str, float], promoted: bool, reason: str) -> None:
+    decision, why = gate(metrics, rules, "production_log_mae_ratio" in metrics)
+    assert decision is promoted and why.startswith(reason), why
 
 
 def test_the_gate_refuses_a_candidate_whose_intervals_miss_their_level() -> None:
-    metrics = {"candidate_mae": 0.9, "persistence_mae": 1.0, "production_mae": 1.0}
+    metrics = gated(0.85, 0.001, production=0.95)
     coverage = {"gate_coverage_0.8": 0.62, "gate_kupiec_p_0.8": 0.004, "gate_coverage_0.95": 0.94}
     coverage["gate_kupiec_p_0.95"] = 0.6
     decision, why = gate(metrics | coverage, RULES, True, coverage_alpha=0.01)
@@ -72,7 +68,7 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     sample_store: SampleStore, settings: Settings
 ) -> None:
     engine, run_id = sample_store.engine, sample_store.run_id
-    params = tiny_params("promotion.persistence_tolerance=0.25")
+    params = tiny_params("promotion.persistence_tolerance=0.25", "promotion.alpha=1")
     # One barely trained model (1 epoch at a tiny learning rate) and one trained for 8 epochs.
     bad = train_with(engine, tiny_params("train.max_epochs=1"), settings, run_id, learning_rate=1e-4)
     good = train_with(engine, params, settings, run_id)
@@ -80,16 +76,19 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     first = promote(engine, params, settings, mlflow_run_id=bad.mlflow_run_id, as_of=LATEST)
     assert (first.decision, first.promoted, first.production_version) == ("rejected", False, None)
     assert first.reason.startswith("worse than persistence")
-    assert first.metrics["candidate_mae"] > 1.25 * first.metrics["persistence_mae"]
+    assert first.metrics["candidate_log_mae_ratio"] > 1.25
     # No model yet: the persistence baseline is registered on the candidate's dataset and serves.
     baseline = registry.production_model(MODEL_NAME)
     assert baseline is not None and baseline.baseline == "persistence"
     assert baseline.dataset_run_id == run_id and baseline.version == good.model_version + 1
     assert first.reason.endswith(f"; the persistence baseline (version {baseline.version}) holds production")
-    # Loaded from the registry like any version, it forecasts exactly persistence on the gate's window.
+    # Loaded from the registry like any version, it forecasts exactly persistence on the gate's window:
+    # the last close itself, bit for bit (no scaler round trip).
     again = promote(engine, params, settings, mlflow_run_id=bad.mlflow_run_id, as_of=LATEST)
     assert (again.decision, again.production_version) == ("rejected", baseline.version)
-    assert again.metrics["production_mae"] == pytest.approx(again.metrics["persistence_mae"], rel=1e-5)
+    assert again.metrics["production_mae"] == again.metrics["persistence_mae"]
+    assert again.metrics["production_log_mae_ratio"] == 1.0
+    assert "production_directional_accuracy" not in again.metrics  # no call
     assert production_version() == baseline.version
 
     forced = promote(engine, params, settings, version=bad.model_version, force=True)
@@ -103,14 +102,14 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
         bad.model_version,
     )
     assert better.reason.startswith("better than production")
-    assert better.metrics["candidate_mae"] < better.metrics["production_mae"]
-    assert better.metrics["candidate_mae"] <= 1.25 * better.metrics["persistence_mae"]
+    assert better.metrics["candidate_log_mae_ratio"] < better.metrics["production_log_mae_ratio"]
+    assert better.metrics["candidate_log_mae_ratio"] <= 1.25
     assert production_version() == good.model_version
 
     # A lenient persistence tolerance leaves the comparison with production as the deciding rule.
     worse = promote(
         engine,
-        tiny_params("promotion.persistence_tolerance=100", ANY_INTERVALS_PASS),
+        tiny_params(*ANY_FIRST_MODEL_PASSES),
         settings,
         version=bad.model_version,
         as_of=LATEST,
@@ -123,12 +122,17 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     assert worse.reason.startswith("not better than production")
     assert production_version() == good.model_version
     # Same window, same numbers: the production model's MAE now is the good candidate's MAE before.
+    assert worse.metrics["production_log_mae_ratio"] == pytest.approx(
+        better.metrics["candidate_log_mae_ratio"]
+    )
+    assert worse.metrics["candidate_log_mae_ratio"] == pytest.approx(
+        better.metrics["production_log_mae_ratio"]
+    )
     assert worse.metrics["production_mae"] == pytest.approx(better.metrics["candidate_mae"])
-    assert worse.metrics["candidate_mae"] == pytest.approx(better.metrics["production_mae"])
     assert (
-        worse.metrics["persistence_mae"]
-        == better.metrics["persistence_mae"]
-        == first.metrics["persistence_mae"]
+        worse.metrics["persistence_log_mae"]
+        == better.metrics["persistence_log_mae"]
+        == first.metrics["persistence_log_mae"]
     )
 
     itself = promote(engine, params, settings, version=good.model_version, as_of=LATEST)
@@ -161,6 +165,7 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
             "last": "2007-06-29",
             "n_days": 20,
             "tickers": ["AAPL", "GOOG", "IBM", "MSFT"],
+            "candidate_forecasts": "walk-forward up to 2006-12-29, then the registered model",
         }
     )
     assert log[3].metrics["candidate_mae"] == worse.metrics["candidate_mae"]
@@ -186,7 +191,7 @@ def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(
     registry.set_alias(MODEL_NAME, version)
     result = promote(
         engine,
-        tiny_params(ANY_FIRST_MODEL_PASSES, ANY_INTERVALS_PASS),
+        tiny_params(*ANY_FIRST_MODEL_PASSES),
         settings,
         mlflow_run_id=candidate.mlflow_run_id,
         as_of=LATEST,
@@ -194,6 +199,6 @@ def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(
     assert (result.decision, result.production_version) == ("promoted", version)
     assert result.reason.startswith(
         f"production version {version} cannot be scored (the model takes inputs of shape "
-        f"(10, 4, {features}), its dataset's windows are (10, 4, {features + 1})); first model, passes"
+        f"(10, 4, {features}), its dataset's windows are (10, 4, {features + 1})); first model, beats"
     )
     assert "production_mae" not in result.metrics and production_version() == candidate.model_version

@@ -81,6 +81,8 @@ def test_report_has_summary_and_a_chart_per_ticker(replayed: Replayed) -> None:
     report = replayed.result.report
     summary = report.summary.read_text()
     for heading in (
+        "## Served forecasts",
+        "## Demotions",
         "## Per model",
         "## Per ticker",
         "## Retrain events and promotions",
@@ -94,6 +96,10 @@ def test_report_has_summary_and_a_chart_per_ticker(replayed: Replayed) -> None:
     assert "persistence MAE" in summary and "no production model" in summary
     assert "always-up dir. acc." in summary and "last-move dir. acc." in summary
     assert "persistence dir. acc." not in summary
+    assert "| lstm | v1 | 20 | 80 |" in summary  # the family that served, its sessions and predictions
+    assert "log-return MAE / persistence" in summary and "DM p (worse)" in summary
+    assert "- Scale-free loss (absolute log-return error" in summary and "(persistence: no call)" in summary
+    assert "- no demotion" in summary and "DEFECT" not in summary
     assert [p.name for p in report.charts] == [f"{ticker}.png" for ticker in TICKERS]
     for chart in report.charts:
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000

@@ -16,13 +16,20 @@ from sqlalchemy import select
 
 from stockpredictor import registry
 from stockpredictor.config import Settings
-from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
+from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.schema import latest_predictions
-from stockpredictor.models import BASELINE_METRIC_NAMES, METRIC_NAMES, predict
+from stockpredictor.models import (
+    BASELINE_METRIC_NAMES,
+    METRIC_NAMES,
+    TrainConfig,
+    build_model,
+    model_spec,
+    predict,
+    refit,
+)
 from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
-from stockpredictor.stages.evaluation import forecast
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, hyperparameters_for
-from tests.support.sample_dataset import MODEL_NAME, SampleStore, tiny_params, train_with
+from tests.support.sample_dataset import MODEL_NAME, SMALL_LSTM, SampleStore, tiny_params, train_with
 
 # A high learning rate makes the validation loss bounce: the best epoch is not the last one.
 BOUNCY = {"learning_rate": 5e-2}
@@ -107,29 +114,54 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
         dataset = load_scaled(conn, run_id)
         panel = load_processed(conn, run_id).panel
         stored = conn.execute(select(latest_predictions).order_by("as_of_date", "ticker")).all()
-    # The loaded model is the best epoch's: its validation loss is the best one, not the last one.
-    validation = dataset.windows("validation")
-    _, y_val = validation.batch(np.arange(len(validation)))
-    loaded_val_loss = float(np.nanmean((predict(model, validation).astype(np.float64) - y_val) ** 2))
-    assert loaded_val_loss == pytest.approx(result.metrics["best_val_loss"], rel=1e-4)
-    assert loaded_val_loss != pytest.approx(val_curve[-1], rel=1e-3)
-    # ... and it reproduces the test-window predictions `train` stored.
-    test = forecast(
-        model,
-        dataset.windows("test"),
-        y_scaler=dataset.y_scaler,
-        close=panel.close,
-        dates=as_numpy_dates(panel.dates),
-        tickers=panel.tickers,
-        target="log_return",
+    # The registered model is the refit: the configuration trained from the same seed on every window
+    # for the split fit's best epoch count; it is reproduced exactly by doing that again.
+    assert result.metrics["refit_epochs"] == best
+    assert len(client.get_metric_history(run.info.run_id, "refit_loss")) == best
+    hyperparameters = {**SMALL_LSTM, **BOUNCY}
+    params = tiny_params()
+    config = TrainConfig(
+        learning_rate=hyperparameters["learning_rate"],
+        batch_size=hyperparameters["batch_size"],
+        max_epochs=params.train.max_epochs,
+        patience=params.train.patience,
+        seed=params.train.seed,
     )
+    torch.manual_seed(params.train.seed)
+    again = build_model(model_spec(hyperparameters, dataset.x_scaled.shape[1], dataset.n_inputs))
+    refit(again, dataset.windows("all"), config, best)
+    windows = dataset.windows("test")
+    np.testing.assert_allclose(predict(model, windows), predict(again, windows), rtol=1e-5, atol=1e-6)
+    # The stored test predictions are the split fit's (walk-forward: made before it saw those days);
+    # GOOG, listed in 2004, has too few training windows in the split: persistence forecasts it there,
+    # exactly, while the refit, with enough GOOG windows, serves every ticker.
+    goog = panel.tickers.index("GOOG")
+    assert dataset.windows("train").samples_per_stock()[goog] < params.train.min_training_windows
+    assert result.persistence_tickers == () and production.persistence_tickers == ()
     assert len(stored) == dataset.split.test * 4
     assert {(r.kind, r.model_run_id, r.model_version) for r in stored} == {
         ("test", result.mlflow_run_id, None)  # stored before the run ended, so before registration
     }
     assert all(r.target_date > r.as_of_date for r in stored)
-    np.testing.assert_allclose([r.predicted_close for r in stored], test.predicted.ravel(), rtol=1e-5)
-    np.testing.assert_allclose([r.last_close for r in stored], test.last_close.ravel())
+    assert all(r.predicted_close == r.last_close for r in stored if r.ticker == "GOOG")
+    assert all(r.predicted_close != r.last_close for r in stored if r.ticker != "GOOG")
+    assert "GOOG" not in result.report_markdown.split("refitted")[1]
+    assert result.metrics["test_log_mae_ratio"] == pytest.approx(
+        result.metrics["test_log_mae"] / result.metrics["test_persistence_log_mae"]
+    )
+
+
+@pytest.mark.slow
+def test_a_ticker_with_too_few_training_windows_is_not_served_by_the_model(
+    sample_store: SampleStore, settings: Settings
+) -> None:
+    params = tiny_params("train.max_epochs=1", "train.min_training_windows=1000")  # GOOG has about 550
+    result = train_with(sample_store.engine, params, settings, sample_store.run_id)
+    assert result.persistence_tickers == ("GOOG",)
+    assert "GOOG: fewer than 1000 training windows, not served by the model" in result.report_markdown
+    version = registry.model_version(MODEL_NAME, result.model_version)
+    assert version.persistence_tickers == ("GOOG",)
+    assert version.served_by_persistence(("AAPL", "GOOG")).tolist() == [False, True]
 
 
 def test_without_optimization_results_train_uses_documented_defaults(

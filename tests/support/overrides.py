@@ -23,8 +23,12 @@ def repo_params(*overrides: str) -> Params:
 
 
 LSTM_ONLY = "optimize.architectures=[lstm]"
-ANY_FIRST_MODEL_PASSES = "promotion.persistence_tolerance=100"  # however little the first model trained
-ANY_INTERVALS_PASS = "promotion.coverage_alpha=0"  # and however far off its center puts its intervals
+# however little the first model trained: no evidence asked, any loss ratio up to 101x persistence's
+ANY_FIRST_MODEL_PASSES = (
+    "promotion.persistence_tolerance=100",
+    "promotion.alpha=1",
+    "promotion.coverage_alpha=0",  # and however far off its center puts its intervals
+)
 
 # ingest / process / scale: two tickers from 2005.
 TWO_TICKERS = [tickers("AAPL", "IBM"), "data.start=2005-01-01"]
@@ -51,9 +55,9 @@ REPLAY = [
     "optimize.n_trials=1",
     "optimize.max_epochs=1",
     "train.max_epochs=1",
-    ANY_FIRST_MODEL_PASSES,
-    ANY_INTERVALS_PASS,
+    *ANY_FIRST_MODEL_PASSES,
     "monitoring.min_evaluations=19",
+    "monitoring.alpha=1e-300",  # the one-epoch model is worse than persistence: no demotion here
     "monitoring.max_mape=1e-9",
     "monitoring.guard_min_evaluations=19",
     "monitoring.cooldown_sessions=19",
@@ -71,7 +75,6 @@ LOCAL_RUN = [
     "optimize.workers=2",
     "optimize.max_epochs=2",
     "train.max_epochs=2",
-    ANY_FIRST_MODEL_PASSES,
-    ANY_INTERVALS_PASS,
+    *ANY_FIRST_MODEL_PASSES,
 ]
 FORCE_RETRAIN = ["monitoring.min_evaluations=1", "monitoring.max_mape=1e-9", "monitoring.cooldown_sessions=0"]

@@ -64,7 +64,9 @@ class Prediction(_Response):
     last_close: float
     predicted_close: float
     change_pct: float = Field(description="100 * (predicted_close / last_close - 1)")
-    direction: Literal["up", "down", "flat"] = Field(description="predicted_close against last_close")
+    direction: Literal["up", "down", "no call"] = Field(
+        description="predicted_close against last_close; `no call` when they are equal (persistence)"
+    )
     mlflow_run_id: str = Field(description="MLflow run of the model that made the prediction")
     model_version: str | None
     created_at: UtcDatetime
@@ -89,7 +91,8 @@ class PredictionOutcome(Prediction):
     actual_close: float | None
     error: float | None = Field(description="predicted_close - actual_close")
     direction_correct: bool | None = Field(
-        description="sign(predicted - last_close) == sign(actual - last_close)"
+        description="sign(predicted - last_close) == sign(actual - last_close); null when not known yet "
+        "or when the forecast calls no move"
     )
 
 
@@ -111,11 +114,25 @@ class Metrics(_Response):
     mae: float
     rmse: float
     mape: float = Field(description="percent")
-    directional_accuracy: float
+    directional_accuracy: float | None = Field(
+        description="share of correct directions; null (no call) when the model called no move"
+    )
     persistence_mae: float
     persistence_rmse: float
     persistence_mape: float = Field(description="percent")
     mae_ratio: float | None = Field(description="mae / persistence_mae (null when persistence is exact)")
+    log_mae: float = Field(
+        description="the scale-free loss: absolute log-return error, the tickers of a day weighing the same"
+    )
+    persistence_log_mae: float
+    log_mae_ratio: float | None = Field(
+        description="log_mae / persistence_log_mae, the headline figure (< 1 beats persistence)"
+    )
+    loss_p_worse: float | None = Field(
+        description="one-sided Diebold-Mariano p-value that the model's loss exceeds persistence's "
+        "(null: fewer than 2 days)"
+    )
+    loss_p_better: float | None = Field(description="the same test's p-value that it is smaller")
 
 
 class ModelPerformance(_Response):

@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, Integer, Row, Select, and_, case, cast, func, literal, select, union
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,6 +28,7 @@ from stockpredictor.db.schema import (
     model_promotions,
     raw_stock_data,
 )
+from stockpredictor.models.loss import LossComparison, versus_persistence
 
 DAILY = "daily"
 _lp = latest_predictions
@@ -41,8 +43,16 @@ def _newest_per(*partition: ColumnElement[Any]) -> Select[Any]:
     return select(_lp, rank.label("rank")).where(_lp.c.kind == DAILY)
 
 
+NO_CALL_LABEL = "no call"
+
+
 def _direction(predicted: float, reference: float) -> str:
     return "up" if predicted > reference else "down" if predicted < reference else "flat"
+
+
+def _call(predicted: float, last_close: float) -> str:
+    """A forecast's call: `up`, `down`, or `no call` (the last close itself: persistence calls no move)."""
+    return NO_CALL_LABEL if predicted == last_close else _direction(predicted, last_close)
 
 
 def _prediction_fields(row: Any) -> dict[str, Any]:
@@ -53,7 +63,7 @@ def _prediction_fields(row: Any) -> dict[str, Any]:
         "last_close": row.last_close,
         "predicted_close": row.predicted_close,
         "change_pct": 100.0 * (row.predicted_close / row.last_close - 1.0),
-        "direction": _direction(row.predicted_close, row.last_close),
+        "direction": _call(row.predicted_close, row.last_close),
         "mlflow_run_id": row.model_run_id,
         "model_version": row.model_version,
         "created_at": row.created_at,
@@ -139,7 +149,7 @@ def history(conn: Connection, ticker: str, start: date | None, end: date | None)
                 error=r.predicted_close - r.actual_close if known else None,
                 direction_correct=(
                     _direction(r.predicted_close, r.last_close) == _direction(r.actual_close, r.last_close)
-                    if known
+                    if known and r.predicted_close != r.last_close
                     else None
                 ),
             )
@@ -147,7 +157,7 @@ def history(conn: Connection, ticker: str, start: date | None, end: date | None)
     return outcomes
 
 
-_SUMS = ("n", "abs_err", "sq_err", "abs_pct", "correct", "p_abs_err", "p_sq_err", "p_abs_pct")
+_SUMS = ("n", "abs_err", "sq_err", "abs_pct", "correct", "calls", "p_abs_err", "p_sq_err", "p_abs_pct")
 
 
 def performance(conn: Connection, window_days: int) -> list[ModelPerformance]:
@@ -163,6 +173,7 @@ def performance(conn: Connection, window_days: int) -> list[ModelPerformance]:
         func.sum(err * err),
         func.sum(func.abs(err) / in_window.c.actual_close),
         func.sum(cast(case((in_window.c.direction_correct, 1), else_=0), Integer)),
+        func.sum(cast(case((in_window.c.predicted_close != in_window.c.last_close, 1), else_=0), Integer)),
         func.sum(func.abs(p_err)),
         func.sum(p_err * p_err),
         func.sum(func.abs(p_err) / in_window.c.actual_close),
@@ -181,6 +192,18 @@ def performance(conn: Connection, window_days: int) -> list[ModelPerformance]:
     by_model: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
         by_model[row.model_run_id].append(row)
+    cells: dict[tuple[str, str], list[Any]] = defaultdict(list)  # (model run, ticker) -> its cells
+    for cell in conn.execute(
+        select(
+            in_window.c.model_run_id,
+            in_window.c.ticker,
+            in_window.c.target_date,
+            in_window.c.predicted_close,
+            in_window.c.actual_close,
+            in_window.c.last_close,
+        )
+    ):
+        cells[(cell.model_run_id, cell.ticker)].append(cell[2:])
     versions = dict(
         conn.execute(
             select(_lp.c.model_run_id, func.max(_lp.c.model_version))
@@ -192,16 +215,25 @@ def performance(conn: Connection, window_days: int) -> list[ModelPerformance]:
         ModelPerformance(
             mlflow_run_id=mlflow_run_id,
             model_version=versions.get(mlflow_run_id),
-            overall=_metrics(group),
-            tickers={row.ticker: _metrics([row]) for row in group},
+            overall=_metrics(group, _loss([c for row in group for c in cells[(mlflow_run_id, row.ticker)]])),
+            tickers={row.ticker: _metrics([row], _loss(cells[(mlflow_run_id, row.ticker)])) for row in group},
         )
         for mlflow_run_id, group in by_model.items()
     ]
     return sorted(models, key=lambda m: (m.overall.last_target_date, m.mlflow_run_id), reverse=True)
 
 
-def _metrics(rows: list[Any]) -> Metrics:
-    """Metrics from per-group sums (summed again across `rows`)."""
+def _loss(cells: list[Any]) -> LossComparison:
+    """The scale-free loss of (target day, predicted, actual, last close) cells next to persistence's
+    (`models.loss`, sessions = target days)."""
+    days, predicted, actual, last_close = zip(*cells, strict=True)
+    return versus_persistence(
+        np.array([d.toordinal() for d in days]), np.array(predicted), np.array(actual), np.array(last_close)
+    )
+
+
+def _metrics(rows: list[Any], loss: LossComparison) -> Metrics:
+    """Metrics from per-group sums (summed again across `rows`) and the group's scale-free loss."""
     total = {name: float(sum(getattr(r, name) for r in rows)) for name in _SUMS}
     n = total["n"]
     return Metrics(
@@ -211,22 +243,28 @@ def _metrics(rows: list[Any]) -> Metrics:
         mae=total["abs_err"] / n,
         rmse=math.sqrt(total["sq_err"] / n),
         mape=100.0 * total["abs_pct"] / n,
-        directional_accuracy=total["correct"] / n,
+        directional_accuracy=total["correct"] / n if total["calls"] else None,
         persistence_mae=total["p_abs_err"] / n,
         persistence_rmse=math.sqrt(total["p_sq_err"] / n),
         persistence_mape=100.0 * total["p_abs_pct"] / n,
         mae_ratio=total["abs_err"] / total["p_abs_err"] if total["p_abs_err"] > 0 else None,
+        log_mae=loss.log_mae,
+        persistence_log_mae=loss.persistence_log_mae,
+        log_mae_ratio=loss.ratio if math.isfinite(loss.ratio) else None,
+        loss_p_worse=None if math.isnan(loss.p_worse) else loss.p_worse,
+        loss_p_better=None if math.isnan(loss.p_better) else loss.p_better,
     )
 
 
 def promotion(conn: Connection, model_name: str, version: int) -> Row[datetime, str, str] | None:
-    """The newest decision that put `version` of `model_name` in production (promoted, forced, baseline)."""
+    """The newest decision that put `version` of `model_name` in production (promoted, forced, baseline,
+    demoted: the baseline took it from a worse trained model)."""
     return conn.execute(
         select(model_promotions.c.created_at, model_promotions.c.decision, model_promotions.c.reason)
         .where(
             model_promotions.c.model_name == model_name,
             model_promotions.c.candidate_version == version,
-            model_promotions.c.decision.in_(("promoted", "forced", "baseline")),
+            model_promotions.c.decision.in_(("promoted", "forced", "baseline", "demoted")),
         )
         .order_by(model_promotions.c.created_at.desc(), model_promotions.c.id.desc())
         .limit(1)

@@ -149,7 +149,9 @@ def predict(
             p.ticker,
             f"{p.last_close:.2f}",
             f"{p.predicted_close:.2f}",
-            f"{100 * (p.predicted_close / p.last_close - 1):+.2f}%",
+            f"{100 * (p.predicted_close / p.last_close - 1):+.2f}%"
+            if p.predicted_close != p.last_close
+            else "no call",
         )
     stderr.print(table)
     _print_stale(result.stale)

@@ -27,6 +27,18 @@ def upsert_predictions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     replace_rows(conn, latest_predictions, rows, key=PREDICTION_KEY)
 
 
+def test_forecasts(conn: Connection, model_run_id: str) -> dict[tuple[str, date], float]:
+    """The test-window forecasts stored by the training of `model_run_id`: the predicted close by
+    (ticker, target day)."""
+    p = latest_predictions
+    rows = conn.execute(
+        select(p.c.ticker, p.c.target_date, p.c.predicted_close).where(
+            p.c.kind == "test", p.c.model_run_id == model_run_id
+        )
+    ).all()
+    return {(ticker, target): predicted for ticker, target, predicted in rows}
+
+
 def store_daily_predictions(conn: Connection, rows: list[dict[str, Any]], *, replace: bool = False) -> bool:
     """Store one model's daily predictions of one day; returns False when identical ones were stored.
 

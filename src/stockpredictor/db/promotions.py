@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -36,7 +37,19 @@ GATE_DECISIONS = (PROMOTED, REJECTED)  # a gate decision follows a training; `fo
 
 def record_promotion(conn: Connection, record: PromotionRecord) -> None:
     """Append `record` to the decision log."""
-    conn.execute(insert(model_promotions).values(**dataclasses.asdict(record)))
+    row = dataclasses.asdict(record)
+    row["metrics"] = _finite(record.metrics)
+    conn.execute(insert(model_promotions).values(**row))
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every float that is not finite (a "no call" accuracy, an infinite ratio) as None:
+    JSON on PostgreSQL takes no NaN."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def promotion_log(conn: Connection, model_name: str) -> list[PromotionRecord]:

@@ -76,6 +76,10 @@ class Windows:
         """(n, stocks) bool: the stock is present on every day of window i."""
         return complete_windows(self.panel, self.sequence_length)[self.end_days]
 
+    def samples_per_stock(self) -> np.ndarray:
+        """(stocks,) int: how many of the windows are a sample of each stock (whole window and target)."""
+        return sample_mask(self.panel, self.targets, self.sequence_length)[self.end_days].sum(axis=0)
+
 
 @dataclass(frozen=True)
 class Split:
@@ -121,12 +125,13 @@ class ScaledDataset:
         return int(self.x_scaled.shape[2]) + 1
 
     def windows(self, part: str) -> Windows:
-        """Windows of `part` in ("train", "validation", "test")."""
+        """Windows of `part` in ("train", "validation", "test", "all": every window, for the refit)."""
         ends = sample_end_days(self.x_scaled, self.y_scaled, self.sequence_length)
         bounds = {
             "train": (0, self.split.train),
             "validation": (self.split.train, self.split.train + self.split.validation),
             "test": (self.split.train + self.split.validation, len(ends)),
+            "all": (0, len(ends)),
         }
         start, stop = bounds[part]
         return Windows(self.x_scaled, self.y_scaled, ends[start:stop], self.sequence_length)

@@ -3,6 +3,9 @@
 It takes the same scaled (batch, sequence, stocks, features) windows and returns scaled targets
 (batch, stocks), so it can be registered, exported pickle-free and served like any trained version.
 Only the `log_return` target has a window-independent "no change" value (a log return of 0).
+
+Its output is never turned into prices: the scaled "no change" in float32 does not invert to exactly 0,
+so every path that serves or scores it takes the last close itself (`exact_persistence`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ from torch import nn
 from stockpredictor.features.scaling import MinMaxScaler
 
 PERSISTENCE = "persistence"
+
+
+def exact_persistence(
+    predicted_close: np.ndarray, last_close: np.ndarray, persistence: np.ndarray
+) -> np.ndarray:
+    """`predicted_close` with the last close itself, bit for bit, wherever `persistence` (broadcast) holds."""
+    return np.where(persistence, last_close, predicted_close)
 
 
 class PersistenceForecaster(nn.Module):

@@ -5,7 +5,8 @@ Direction is measured against the last actual close: a forecast's direction is
 sign(predicted - last_close) and the outcome's is sign(actual - last_close), each one of
 up / down / no change. A forecast is directionally correct when the two signs are equal, so a zero
 move is its own class: a flat forecast is right only on a flat day, and calling a move on a flat day
-is wrong. Persistence (tomorrow's close = today's) never calls a move, so it is no direction
+is wrong. A forecaster that calls no move anywhere (persistence: tomorrow's close = today's) has
+no directional accuracy: it is NaN, shown as "no call", never a number. Persistence is no direction
 baseline; the direction baselines are "always up" (the share of up days) and "last move" (the sign of
 last_close - previous_close, the move into the last day, repeated).
 """
@@ -15,6 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 METRIC_NAMES: tuple[str, ...] = ("mae", "rmse", "mape", "directional_accuracy")
+
+#: The directional accuracy of a forecaster that calls no move (shown as "no call").
+NO_CALL = float("nan")
 
 
 #: Baseline metrics reported next to the model's (keys of `price_metrics`).
@@ -75,9 +79,10 @@ def price_metrics(
     """
     predicted, actual, last_close, previous_close = _validated(predicted, actual, last_close, previous_close)
     outcome = np.sign(actual - last_close)
+    called = np.sign(predicted - last_close)
     model = {
         **_errors(predicted, actual),
-        "directional_accuracy": _hit_rate(np.sign(predicted - last_close), outcome),
+        "directional_accuracy": _hit_rate(called, outcome) if called.any() else NO_CALL,
     }
     persistence = _errors(last_close, actual)
     if persistence["mae"] > 0:
@@ -91,6 +96,11 @@ def price_metrics(
         "last_move_directional_accuracy": _hit_rate(np.sign(last_close - previous_close), outcome),
         "mae_ratio": ratio,
     }
+
+
+def shown_accuracy(value: float) -> str:
+    """A directional accuracy for people: `no call` when it is NaN (the forecasts called no move)."""
+    return "no call" if np.isnan(value) else f"{value:.3f}"
 
 
 def returns_to_prices(pred_log_return: np.ndarray, last_close: np.ndarray) -> np.ndarray:

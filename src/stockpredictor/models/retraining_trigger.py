@@ -1,11 +1,12 @@
 """The retraining trigger: does a window of evaluated predictions show that the model is degraded?
 
 It fires when, at level `monitoring.alpha`,
-- the model's absolute errors are significantly larger than persistence's (one-sided Diebold–Mariano
-  test on the per-session mean absolute errors, Newey–West variance, HLN correction), or
+- the model's scale-free loss is significantly larger than persistence's (`models.loss`: absolute
+  log-return errors, averaged over the tickers of each session, one-sided Diebold–Mariano test on the
+  per-session losses, the very test the promotion gate applies), or
 - its share of correct directions is significantly below the better of the "always up" and "last move"
-  baselines over the same predictions (one-sided exact binomial test; the predictions of one session
-  are counted as independent calls),
+  baselines over the same predictions (one-sided exact binomial test over the cells where the model
+  calls a move; the predictions of one session are counted as independent calls),
 or, as a hard guard without a test, when the window's MAPE exceeds `monitoring.max_mape`.
 Fewer than `monitoring.min_evaluations` evaluated sessions is `insufficient_data` for the tests; the
 guard already fires from `monitoring.guard_min_evaluations` sessions on (a broken model is replaced early).
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from stockpredictor.config import MonitoringParams
+from stockpredictor.models.loss import LossComparison, significant, versus_persistence
 from stockpredictor.models.metrics import price_metrics
 from stockpredictor.models.retraining_policy import INSUFFICIENT_DATA, OK, RETRAIN
-from stockpredictor.models.significance import TestResult, diebold_mariano, direction_test
+from stockpredictor.models.significance import TestResult, direction_test
 
 BASELINE_LABELS = {"always_up": "always up", "last_move": "last move"}
 
@@ -46,12 +48,15 @@ class Judgement:
     """The trigger's decision (`retrain` / `ok` / `insufficient_data`), why, and its statistics.
 
     `hard_guard`: the MAPE guard fired (the policy lets such a retraining override cooldown and budget).
+    `worse_than_persistence`: the loss test found the model significantly worse than persistence (the
+    evidence on which the monitor demotes it).
     """
 
     decision: str
     reason: str
     statistics: dict[str, float]
     hard_guard: bool = False
+    worse_than_persistence: bool = False
 
 
 def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
@@ -74,14 +79,16 @@ def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
         if guard:
             return Judgement(RETRAIN, f"{guard_text} {over}, before the tests' {reason}", statistics, True)
         return Judgement(INSUFFICIENT_DATA, reason, statistics)
-    loss = _versus_persistence(window)
+    loss = versus_persistence(window.sessions, window.predicted, window.actual, window.last_close)
+    worse = significant(loss.p_worse, rules.alpha)
     direction, rates, best = _versus_direction_baselines(window)
-    statistics.update(_as_statistics("dm", loss))
+    statistics.update(loss.as_metrics())
+    statistics.update({"dm_statistic": loss.statistic, "dm_p_value": loss.p_worse})
     statistics.update(_as_statistics("direction", direction))
     statistics.update(rates)
     checks = [
         (guard, guard_text),
-        (loss is not None and loss.significant(rules.alpha), _describe_loss(statistics, loss, rules.alpha)),
+        (worse, _describe_loss(loss, rules.alpha)),
         (
             direction is not None and direction.significant(rules.alpha),
             _describe_direction(statistics, direction, best, rules.alpha),
@@ -89,28 +96,17 @@ def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
     ]
     breaches = [text for breached, text in checks if breached]
     if breaches:
-        return Judgement(RETRAIN, "; ".join(breaches) + f" {over}", statistics, guard)
+        return Judgement(RETRAIN, "; ".join(breaches) + f" {over}", statistics, guard, worse)
     return Judgement(
         OK, "no significant degradation: " + "; ".join(text for _, text in checks) + f" {over}", statistics
     )
-
-
-def _versus_persistence(window: EvaluatedWindow) -> TestResult | None:
-    """DM test on the per-session mean absolute errors of the model and persistence (None: < 2 sessions)."""
-    sessions, index = np.unique(window.sessions, return_inverse=True)
-    if len(sessions) < 2:
-        return None
-    counts = np.bincount(index)
-    model = np.bincount(index, np.abs(window.predicted - window.actual)) / counts
-    persistence = np.bincount(index, np.abs(window.last_close - window.actual)) / counts
-    return diebold_mariano(model, persistence)
 
 
 def _versus_direction_baselines(
     window: EvaluatedWindow,
 ) -> tuple[TestResult | None, dict[str, float], str]:
     """Binomial test of the model's direction hits against the better baseline; hit rates; that baseline."""
-    known = np.isfinite(window.previous_close)
+    known = np.isfinite(window.previous_close) & (window.predicted != window.last_close)  # calls only
     actual_move = np.sign(window.actual[known] - window.last_close[known])
     hits = {
         "model": np.sign(window.predicted[known] - window.last_close[known]) == actual_move,
@@ -136,20 +132,19 @@ def _as_statistics(prefix: str, result: TestResult | None) -> dict[str, float]:
     return {f"{prefix}_statistic": result.statistic, f"{prefix}_p_value": result.p_value}
 
 
-def _describe_loss(statistics: dict[str, float], result: TestResult | None, alpha: float) -> str:
-    ratio = f"MAE {statistics['mae_ratio']:.3f}x persistence"
-    if result is None:
+def _describe_loss(loss: LossComparison, alpha: float) -> str:
+    ratio = f"log-return MAE {loss.ratio:.4f}x persistence"
+    if math.isnan(loss.p_worse):
         return f"{ratio} (Diebold-Mariano needs 2 sessions)"
-    relation = "<" if result.significant(alpha) else ">="
-    test = f"Diebold-Mariano {result.statistic:.2f}, p {result.p_value:.3g} {relation} alpha {alpha:g}"
-    return f"{ratio}, {test}"
+    relation = "<" if loss.p_worse < alpha else ">="
+    return f"{ratio}, Diebold-Mariano {loss.statistic:.2f}, p {loss.p_worse:.3g} {relation} alpha {alpha:g}"
 
 
 def _describe_direction(
     statistics: dict[str, float], result: TestResult | None, best: str, alpha: float
 ) -> str:
     if result is None:
-        return "no direction test (no previous close known)"
+        return "no direction test (no call with a known previous close)"
     relation = "<" if result.significant(alpha) else ">="
     return (
         f"directional accuracy {statistics['direction_model_accuracy']:.3f} vs {BASELINE_LABELS[best]} "

@@ -194,6 +194,24 @@ def fit(
     return FitResult(history, best_epoch, best_val_loss, stopped_early)
 
 
+def refit(model: nn.Module, windows: WindowSource, config: TrainConfig, epochs: int) -> list[float]:
+    """Train `model` for exactly `epochs` epochs on `windows` with no validation; the epochs' losses.
+
+    The epoch count comes from an early-stopped `fit` of the same configuration (its best epoch).
+    Seeded from `config.seed` like `fit`; the model is left in eval mode.
+    """
+    if epochs < 1 or len(windows) == 0:
+        raise ValueError(f"need >= 1 epoch and >= 1 window, got {epochs} and {len(windows)}")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    losses = [_train_epoch(model, windows, optimizer, rng, config.batch_size) for _ in range(epochs)]
+    model.eval()
+    return losses
+
+
 def predict(model: nn.Module, windows: WindowSource, batch_size: int | None = None) -> np.ndarray:
     """Model outputs (n, stocks) float32 for every window in order, in eval mode without gradients.
 

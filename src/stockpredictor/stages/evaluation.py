@@ -10,7 +10,7 @@ them with the actual closes; `train` uses it on the test windows, `promote` on r
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -27,6 +27,8 @@ from stockpredictor.features.panel import build_panel, targets_to_close
 from stockpredictor.features.scaling import MinMaxScaler
 from stockpredictor.features.sequences import Windows
 from stockpredictor.models import predict, price_metrics
+from stockpredictor.models.baseline import exact_persistence
+from stockpredictor.models.loss import LossComparison, versus_persistence
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,23 @@ class PricePredictions:
             scored=keep,
         )
 
+    def with_walk_forward(self, forecasts: Mapping[tuple[str, date], float]) -> PricePredictions:
+        """The same cells with the walk-forward forecasts (predicted closes by (ticker, target day)) up to
+        their last target day; there, a cell without one is no longer scored. Later cells keep theirs."""
+        last = max(day for _, day in forecasts)
+        rows = [[forecasts.get((t, d), np.nan) for t in self.tickers] for d in self.target_dates]
+        stored = np.array(rows, dtype=np.float64).reshape(self.predicted.shape)
+        later = np.array([d > last for d in self.target_dates], dtype=bool)[:, None]
+        predicted = np.where(later, self.predicted, stored)
+        return dataclasses.replace(self, predicted=predicted).masked(later | np.isfinite(stored))
+
+    def versus_persistence(self) -> LossComparison:
+        """The scale-free loss of the scored cells next to persistence's, with the paired test
+        (`models.loss`; each row of target days is a session)."""
+        sessions = np.nonzero(self.scored)[0]
+        cells = (a[self.scored] for a in (self.predicted, self.actual, self.last_close))
+        return versus_persistence(sessions, *cells)
+
     def cells(self, column: int | None = None) -> tuple[np.ndarray, ...]:
         """(predicted, actual, last_close, previous_close) of the scored cells (of one ticker column),
         each as an (n, 1) array: the arguments of `price_metrics`."""
@@ -173,8 +192,12 @@ def forecast(
     dates: Sequence[date],
     tickers: tuple[str, ...],
     target: str,
+    persistence: np.ndarray | None = None,
 ) -> PricePredictions:
     """Predict every window, unscale, turn into next-session closes and pair with that session's close.
+
+    `persistence` (bool per ticker): the tickers forecast by persistence, whose predicted close is the
+    last close itself (the baseline version, or tickers a trained version does not serve).
 
     A cell is scored only when the window is complete for the ticker and the panel's next day is the
     next exchange session with the ticker present on it (a stored panel that skipped a session never
@@ -192,6 +215,8 @@ def forecast(
     scored = windows.complete() & on_next_session[:, None] & np.isfinite(last_close) & np.isfinite(actual)
     unscaled = y_scaler.inverse_transform(predict(model, windows))
     predicted = targets_to_close(unscaled, np.where(scored, last_close, 1.0), target)
+    if persistence is not None:
+        predicted = exact_persistence(predicted, last_close, persistence[None, :])
     return PricePredictions(
         tickers=tickers,
         as_of_dates=[dates[e] for e in ends],
@@ -212,11 +237,13 @@ def recent_forecasts(
     as_of: date,
     window_days: int,
     input_shape: tuple[int, ...] | None = None,
+    persistence_for: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> PricePredictions:
     """Forecasts of `model` (trained on `dataset_run_id`) for the last `window_days` trading days <= as_of.
 
     `input_shape` is the model's logged input shape (batch first): InputWindowError when its windows
-    have another shape (a model trained before inputs had a presence channel).
+    have another shape (a model trained before inputs had a presence channel). `persistence_for`
+    (e.g. `ModelVersionRef.served_by_persistence`) says which tickers persistence forecasts.
     """
     data = model_input_panel(conn, dataset_run_id, params, as_of, n_days=window_days + 1)
     ends = np.arange(data.sequence_length - 1, len(data.dates) - 1)
@@ -234,6 +261,7 @@ def recent_forecasts(
         dates=data.dates,
         tickers=data.tickers,
         target=data.target,
+        persistence=persistence_for(data.tickers) if persistence_for is not None else None,
     )
 
 

@@ -8,11 +8,15 @@
    since that training count, and fewer than `monitoring.fresh_evidence_sessions` of them make a
    firing trigger `awaiting_evidence`. No production model at all, or the persistence baseline in
    production, asks for a training.
-3. The served intervals are calibrated with the matured forecasts and scored (`stages.ranges`): a
+3. Demotion on evidence: when the loss test finds a trained production model significantly worse
+   than persistence (the gate's own test, on the window judged), the persistence baseline takes
+   `production` at once (decision `demoted` in `model_promotions`, with an alert); a retraining the
+   trigger asks for then has to beat persistence to replace it.
+4. The served intervals are calibrated with the matured forecasts and scored (`stages.ranges`): a
    coverage breach (Kupiec's test against the nominal level) is alerted and decides `recalibrate`,
    or `retrain` when a recent recalibration did not restore coverage (a point-forecast retraining
    stands).
-4. A retraining the trigger asks for passes the policy (`models.retraining_policy`: cooldown and
+5. A retraining the trigger asks for passes the policy (`models.retraining_policy`: cooldown and
    budget, over the trainings in `model_promotions`; forced versions are no trainings) or is
    `suppressed_cooldown` / `suppressed_budget`, unless the MAPE hard guard fired, which overrides both.
 
@@ -49,6 +53,7 @@ from stockpredictor.models.retraining_policy import (
 )
 from stockpredictor.models.retraining_trigger import EvaluatedWindow, Judgement, judge
 from stockpredictor.stages.common import resolve_as_of
+from stockpredictor.stages.persistence import demote
 from stockpredictor.stages.ranges import check_coverage
 
 __all__ = ["INSUFFICIENT_DATA", "OK", "RETRAIN", "MonitorResult", "monitor", "monitor_model"]
@@ -70,6 +75,8 @@ class MonitorResult:
     n_new_evaluations: int
     as_of: date  # the session judged
     mlflow_run_id: str | None = None
+    worse_than_persistence: bool = False  # the loss test found the judged model significantly worse
+    demoted_to: int | None = None  # the baseline version that took production from it
 
 
 def monitor(engine: Engine, params: Params, settings: Settings, as_of: date | None = None) -> MonitorResult:
@@ -80,7 +87,14 @@ def monitor(engine: Engine, params: Params, settings: Settings, as_of: date | No
     production = registry.production_model(params.train.model_name)
     if production is None:
         return monitor_model(engine, params, None, as_of)
-    return monitor_model(engine, params, production.mlflow_run_id, as_of, production.baseline is not None)
+    result = monitor_model(engine, params, production.mlflow_run_id, as_of, production.baseline is not None)
+    if not result.worse_than_persistence:
+        return result
+    baseline = demote(engine, params, production, as_of, f"the monitor found it worse: {result.reason}")
+    if baseline is None:
+        return result
+    demoted = f"; version {production.version} demoted: the persistence baseline (version {baseline}) serves"
+    return replace(result, reason=result.reason + demoted, demoted_to=baseline)
 
 
 def monitor_model(
@@ -126,7 +140,15 @@ def monitor_model(
         "monitor %s: %d new evaluations logged; %s (%s)", as_of, added, judgement.decision, judgement.reason
     )
     metrics = {k: v for k, v in judgement.statistics.items() if not math.isnan(v)}  # tests that could not run
-    return MonitorResult(judgement.decision, judgement.reason, metrics, added, as_of, mlflow_run_id)
+    return MonitorResult(
+        judgement.decision,
+        judgement.reason,
+        metrics,
+        added,
+        as_of,
+        mlflow_run_id,
+        judgement.worse_than_persistence,
+    )
 
 
 def past_trainings(conn: Connection, model_name: str, as_of: date) -> list[PastTraining]:

@@ -26,6 +26,7 @@ from stockpredictor.db.datasets import load_scalers
 from stockpredictor.db.predictions import store_daily_predictions
 from stockpredictor.errors import InputWindowError
 from stockpredictor.features.panel import targets_to_close
+from stockpredictor.models.baseline import exact_persistence
 from stockpredictor.stages.files import load_input, write_json_atomic
 from stockpredictor.stages.ranges import ForecastRange, forecast_ranges
 
@@ -99,7 +100,11 @@ def predict(
     tickers = [sidecar["tickers"][j] for j in columns]
     last_close = np.array([sidecar["last_close"][t] for t in tickers], dtype=np.float64)
     unscaled = y_scaler.inverse_transform(scaled)[columns]
-    predicted = targets_to_close(unscaled, last_close, sidecar["target"])
+    predicted = exact_persistence(
+        targets_to_close(unscaled, last_close, sidecar["target"]),
+        last_close,
+        info.served_by_persistence(tickers),
+    )
     last_day = date.fromisoformat(sidecar["last_day"])
     with engine.connect() as conn:
         ranges = forecast_ranges(

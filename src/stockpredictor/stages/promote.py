@@ -3,57 +3,68 @@
 The candidate, the current production model and persistence (tomorrow's close = today's) are scored
 on the SAME most recent `promotion.window_days` trading days of raw data up to as_of, each model
 through its own dataset's tickers, feature columns and scalers (on the days and tickers both models
-cover). The candidate is promoted only when
+cover). A trained candidate is refitted on every window up to its dataset's as-of, so on the days up to
+then it is scored on its walk-forward forecasts: those of its configuration trained before the test
+windows (stored by `train` as test predictions); after them, and for a version without them (forced,
+older), the registered model is run.
+The loss is `models.loss`'s scale-free one (absolute log-return error, every ticker weighing the
+same) and its test the one-sided Diebold–Mariano test the monitor applies. The candidate is promoted
+only when
 
-- its MAE <= persistence MAE x (1 + `promotion.persistence_tolerance`), and
-- its MAE <= production MAE x (1 - `promotion.min_improvement`) (skipped for the first model), and
+- its loss ratio to persistence <= 1 + `promotion.persistence_tolerance`, and it beats persistence
+  significantly: p < `promotion.alpha` (1 asks for no evidence), and
+- its loss ratio <= production's x (1 - `promotion.min_improvement`) (skipped for the first model), and
 - its prediction intervals on that window (the volatility forecasts and the calibration it would
   start from) do not cover significantly less than their level (Kupiec's test at
   `promotion.coverage_alpha`; 0 turns it off).
 
-A production model whose logged input shape does not fit its windows (one trained before the inputs
-had a presence channel) cannot be scored: the candidate is then judged as a first model and the
-reason says why. `force=True` sets the alias without the gate (rollback). A version whose MLflow run
-is not FINISHED (a training that crashed or was killed after registering) is rejected, forced or
-not. Every decision, with its numbers, is appended to `model_promotions` and set as `promotion_*`
-tags on the candidate's version and run.
+Price MAE, RMSE, MAPE and direction are recorded beside it. A production model whose logged input
+shape does not fit its windows (one trained before the inputs had a presence channel) cannot be
+scored: the candidate is then judged as a first model and the reason says why. `force=True` sets the
+alias without the gate (rollback). A version whose MLflow run is not FINISHED (a training that crashed
+or was killed after registering) is rejected, forced or not. Every decision, with its numbers, is
+appended to `model_promotions` and set as `promotion_*` tags on the candidate's version and run.
 
 When the first candidate fails the gate, the persistence forecaster is registered as a version of the
 same model (same input contract, pickle-free, tagged `baseline=persistence`) and holds production
-(decision `baseline`), so the daily pipeline always predicts; a later candidate must beat it.
+(decision `baseline`), so the daily pipeline always predicts; a later candidate must beat it. The
+monitor `demote`s a trained production model it finds significantly worse than persistence the same
+way (decision `demoted`, with an alert).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine
 
 from stockpredictor import registry
 from stockpredictor.config import Params, PromotionParams, Settings
-from stockpredictor.db.datasets import load_processed, load_scaled
+from stockpredictor.db.predictions import test_forecasts
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
 from stockpredictor.errors import InputWindowError, UsageError
 from stockpredictor.models import BASELINE_METRIC_NAMES, METRIC_NAMES
-from stockpredictor.models.baseline import PERSISTENCE, PersistenceForecaster
+from stockpredictor.models.loss import significant
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
+from stockpredictor.stages.persistence import BASELINE, install_baseline
 from stockpredictor.stages.ranges import gate_coverage
 
 log = logging.getLogger(__name__)
 
-PROMOTED, REJECTED, FORCED, BASELINE = "promoted", "rejected", "forced", "baseline"
+PROMOTED, REJECTED, FORCED = "promoted", "rejected", "forced"
 
 
 @dataclass(frozen=True)
 class PromotionResult:
-    """The decision (`promoted` | `rejected` | `forced`), why, and the numbers behind it."""
+    """The decision (`promoted` | `rejected` | `forced`), why, and the numbers behind it (the finite ones:
+    a "no call" directional accuracy or a test that could not run is left out)."""
 
     decision: str
     promoted: bool
@@ -66,9 +77,9 @@ class PromotionResult:
 def gate(
     metrics: dict[str, float], rules: PromotionParams, has_production: bool, coverage_alpha: float = 0.0
 ) -> tuple[bool, str]:
-    """Apply the promotion rules to `candidate_mae`, `persistence_mae` and `production_mae`, then the
-    candidate's interval coverage (below its level with `gate_kupiec_p_*` < `coverage_alpha`: refused)."""
-    promoted, reason = _gate_mae(metrics, rules, has_production)
+    """Apply the promotion rules to the loss, then the candidate's interval coverage (below its level
+    with `gate_kupiec_p_*` < `coverage_alpha`: refused)."""
+    promoted, reason = _gate_loss(metrics, rules, has_production)
     tested = {
         k.removeprefix("gate_kupiec_p_"): p for k, p in metrics.items() if k.startswith("gate_kupiec_p_")
     }
@@ -86,27 +97,32 @@ def gate(
     )
 
 
-def _gate_mae(metrics: dict[str, float], rules: PromotionParams, has_production: bool) -> tuple[bool, str]:
-    candidate, persistence = metrics["candidate_mae"], metrics["persistence_mae"]
-    limit = persistence * (1 + rules.persistence_tolerance)
+def _gate_loss(metrics: dict[str, float], rules: PromotionParams, has_production: bool) -> tuple[bool, str]:
+    """Apply the promotion rules to `candidate_log_mae_ratio`, `candidate_loss_p_better` and
+    `production_log_mae_ratio` (the scale-free loss ratios to persistence on the gate's cells)."""
+    ratio, p_better = metrics["candidate_log_mae_ratio"], metrics["candidate_loss_p_better"]
+    limit = 1 + rules.persistence_tolerance
+    evidence = rules.alpha >= 1 or significant(p_better, rules.alpha)
     versus_persistence = (
-        f"candidate MAE {candidate:.4f} {'<=' if candidate <= limit else '>'} "
-        f"persistence MAE {persistence:.4f} "
-        f"x (1 + persistence_tolerance {rules.persistence_tolerance:g}) = {limit:.4f}"
+        f"candidate log-return MAE {ratio:.4f}x persistence's "
+        f"({'<=' if ratio <= limit else '>'} 1 + persistence_tolerance {rules.persistence_tolerance:g}), "
+        f"Diebold-Mariano p {p_better:.3g} {'<' if evidence else '>='} alpha {rules.alpha:g}"
+        + (" (no evidence asked)" if rules.alpha >= 1 else "")
     )
-    if candidate > limit:
+    if ratio > limit:
         return False, f"worse than persistence: {versus_persistence}"
+    if not evidence:
+        return False, f"not significantly better than persistence: {versus_persistence}"
     if not has_production:
-        return True, f"first model, passes the persistence check: {versus_persistence}"
-    production = metrics["production_mae"]
+        return True, f"first model, beats persistence: {versus_persistence}"
+    production = metrics["production_log_mae_ratio"]
     needed = production * (1 - rules.min_improvement)
     versus_production = (
-        f"candidate MAE {candidate:.4f} {'<=' if candidate <= needed else '>'} "
-        f"production MAE {production:.4f} "
-        f"x (1 - min_improvement {rules.min_improvement:g}) = {needed:.4f}"
+        f"candidate {ratio:.4f}x {'<=' if ratio <= needed else '>'} "
+        f"production {production:.4f}x (1 - min_improvement {rules.min_improvement:g}) = {needed:.4f}x"
     )
-    if candidate > needed:
-        return False, f"not better than production: {versus_production}"
+    if ratio > needed:
+        return False, f"not better than production: {versus_production}; {versus_persistence}"
     return True, f"better than production: {versus_production}; {versus_persistence}"
 
 
@@ -151,7 +167,7 @@ def promote(
     else:
         metrics, window, left_out = _compare(engine, params, candidate, production, day)
         promoted, reason = gate(
-            metrics, params.promotion, "production_mae" in metrics, params.promotion.coverage_alpha
+            metrics, params.promotion, "production_log_mae_ratio" in metrics, params.promotion.coverage_alpha
         )
         decision = PROMOTED if promoted else REJECTED
         reason = (
@@ -183,50 +199,18 @@ def promote(
     )
     log.info("promote %s version %d: %s: %s", name, candidate.version, decision, reason)
     if decision == REJECTED and production is None and window:  # gated, no model yet: persistence holds it
-        baseline = _install_baseline(engine, params, candidate.dataset_run_id, day)
+        baseline = install_baseline(
+            engine,
+            params,
+            candidate.dataset_run_id,
+            day,
+            BASELINE,
+            "no trained model beat persistence yet: the persistence baseline serves production",
+        )
         if baseline is not None:
             reason += f"; the persistence baseline (version {baseline}) holds production"
-    return PromotionResult(decision, promoted, reason, candidate.version, record.production_version, metrics)
-
-
-def _install_baseline(engine: Engine, params: Params, dataset_run_id: str, as_of: date) -> int | None:
-    """Register persistence on `dataset_run_id`'s input contract and alias it `production`; its version.
-
-    None (nothing registered) when the dataset's target has no fixed "no change" value.
-    """
-    with engine.connect() as conn:
-        target = load_processed(conn, dataset_run_id).target
-        dataset = load_scaled(conn, dataset_run_id)
-    if target != "log_return":
-        log.warning("no persistence baseline for target %r: production stays empty", target)
-        return None
-    name = params.train.model_name
-    registry.use_experiment(params.train.experiment_name)
-    tags = {"dataset_run_id": dataset_run_id, registry.BASELINE_TAG: PERSISTENCE}
-    with registry.start_run(f"baseline-{dataset_run_id}") as run:
-        run.set_tags(tags)
-        run.log_params({"dataset_run_id": dataset_run_id, "target": target, "baseline": PERSISTENCE})
-        example, _ = dataset.windows("train").batch(np.arange(2))
-        logged = registry.log_model(PersistenceForecaster(dataset.y_scaler), example, metadata=tags)
-    version = registry.register_version(logged, name, tags=tags)
-    record = PromotionRecord(
-        created_at=datetime.now(UTC),
-        model_name=name,
-        candidate_run_id=run.mlflow_run_id,
-        candidate_version=version,
-        production_version=None,
-        decision=BASELINE,
-        reason="no trained model beat persistence yet: the persistence baseline serves production",
-        metrics={},
-        as_of_date=as_of,
-    )
-    with engine.begin() as conn:
-        record_promotion(conn, record)
-        registry.set_alias(name, version)
-    log.info(
-        "promote %s: persistence baseline registered as version %d and aliased production", name, version
-    )
-    return version
+    finite = {k: v for k, v in metrics.items() if math.isfinite(v)}  # no call, no test: left out
+    return PromotionResult(decision, promoted, reason, candidate.version, record.production_version, finite)
 
 
 def _compare(
@@ -250,12 +234,16 @@ def _compare(
             as_of,
             params.promotion.window_days,
             input_shape=loaded.input_shape,
+            persistence_for=version.served_by_persistence,
         )
 
     current: PricePredictions | None = None
     left_out = ""
     with engine.connect() as conn:
         scored = forecasts(candidate)
+        walk_forward = test_forecasts(conn, candidate.mlflow_run_id)
+        if walk_forward:
+            scored = scored.with_walk_forward(walk_forward)
         if production is not None:
             try:
                 current = forecasts(production)
@@ -266,19 +254,28 @@ def _compare(
     with engine.connect() as conn:
         coverage = gate_coverage(conn, params, scored, str(candidate.version))
     candidate_metrics = scored.metrics()
+    candidate_loss = scored.versus_persistence()
     metrics = {
         **{f"candidate_{k}": candidate_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")},
         **{k: candidate_metrics[k] for k in BASELINE_METRIC_NAMES},
+        **candidate_loss.as_metrics("candidate_"),
+        "persistence_log_mae": candidate_loss.persistence_log_mae,
         **coverage,
     }
     if current is not None:
         production_metrics = current.metrics()
         metrics.update({f"production_{k}": production_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")})
+        metrics.update(current.versus_persistence().as_metrics("production_"))
     window = {
         "first": scored.target_dates[0].isoformat(),
         "last": scored.target_dates[-1].isoformat(),
         "n_days": len(scored.target_dates),
         "tickers": list(scored.tickers),
+        "candidate_forecasts": (
+            f"walk-forward up to {max(d for _, d in walk_forward)}, then the registered model"
+            if walk_forward
+            else "the registered model"
+        ),
     }
     metrics.update({"n_days": float(len(scored.target_dates)), "n_tickers": float(len(scored.tickers))})
     return metrics, window, left_out

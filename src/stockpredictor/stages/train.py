@@ -1,9 +1,20 @@
-"""Stage `train`: the final model on the best hyperparameters, evaluated once on the test windows.
+"""Stage `train`: tune on the chronological split, report on the test windows, refit up to the as-of.
+
+1. The best hyperparameters are fitted on the training windows with early stopping on the validation
+   windows (`models.fit` keeps the best epoch's weights).
+2. That model forecasts the test windows, which lie after everything it saw: the walk-forward test
+   metrics (price space and the scale-free loss of `models.loss`, next to persistence), and the test
+   predictions (stored; the promotion gate scores a candidate on the last of them).
+3. The configuration is refitted from scratch on every window up to the dataset's as-of, for the
+   split fit's best epoch count (at least 1): the model that is registered and served.
+
+A ticker with fewer than `train.min_training_windows` samples in a model's training windows is not
+served by that model: persistence forecasts it (exactly the last close), in the test forecasts of the
+split model and, for the refit, through the registered version's `persistence_tickers` tag.
 
 One MLflow run per call: the `dataset_run_id` (param and tag), hyperparameters, per-epoch loss
-curves, test metrics in price space next to persistence, a predicted-vs-actual plot per ticker, a
-Markdown report, and the model in the pickle-free `pt2` format with the manifest of its files.
-Early stopping on the validation windows keeps the best epoch's weights (`models.fit`).
+curves, the test metrics, a predicted-vs-actual plot per ticker, a Markdown report, and the refitted
+model in the pickle-free `pt2` format with the manifest of its files.
 
 Order: log everything, store the test predictions, end the run; only a run that ended FINISHED has
 its model registered as `train.model_name`. A training killed at any point before leaves no version
@@ -36,7 +47,9 @@ from stockpredictor.models import (
     configure_torch_threads,
     fit,
     model_spec,
+    refit,
 )
+from stockpredictor.models.metrics import shown_accuracy
 from stockpredictor.stages.evaluation import PricePredictions, forecast
 
 log = logging.getLogger(__name__)
@@ -54,12 +67,16 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class TrainResult:
-    """The MLflow run, the registered version, the test metrics and the run's Markdown report."""
+    """The MLflow run, the registered version, the test metrics and the run's Markdown report.
+
+    `persistence_tickers`: the tickers the registered (refitted) model leaves to persistence.
+    """
 
     mlflow_run_id: str
     model_version: int
     metrics: dict[str, float]
     report_markdown: str
+    persistence_tickers: tuple[str, ...] = ()
 
 
 def hyperparameters_for(engine: Engine, params: Params, dataset_run_id: str) -> tuple[dict[str, Any], str]:
@@ -94,6 +111,11 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
     torch.manual_seed(params.train.seed)
     model = build_model(spec)
     panel = processed.panel
+    minimum = params.train.min_training_windows
+    every_window = dataset.windows("all")
+    split_persistence = dataset.windows("train").samples_per_stock() < minimum
+    refit_persistence = every_window.samples_per_stock() < minimum
+    persistence_tickers = tuple(t for t, p in zip(panel.tickers, refit_persistence, strict=True) if p)
 
     registry.use_tracking(settings)
     registry.use_experiment(params.train.experiment_name)
@@ -113,6 +135,9 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
                 "n_train": dataset.split.train,
                 "n_validation": dataset.split.validation,
                 "n_test": dataset.split.test,
+                "n_refit": len(every_window),
+                "min_training_windows": minimum,
+                "persistence_tickers": ",".join(persistence_tickers),
             }
         )
         started = time.perf_counter()
@@ -130,12 +155,21 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             dates=as_numpy_dates(panel.dates),
             tickers=panel.tickers,
             target=processed.target,
+            persistence=split_persistence,
         )
+        refit_started = time.perf_counter()
+        torch.manual_seed(params.train.seed)  # the refit starts from the same seed as the split fit
+        served = build_model(spec)
+        refit_losses = refit(served, every_window, config, epochs=max(1, fitted.best_epoch))
+        run.log_steps(("refit_loss", loss, epoch) for epoch, loss in enumerate(refit_losses, start=1))
         metrics = {
             **{f"test_{k}": v for k, v in test.metrics().items()},
+            **test.versus_persistence().as_metrics("test_"),
             "best_epoch": float(fitted.best_epoch),
             "epochs_trained": float(len(fitted.history)),
             "best_val_loss": fitted.best_val_loss,
+            "refit_epochs": float(len(refit_losses)),
+            "refit_seconds": time.perf_counter() - refit_started,
             "train_seconds": time.perf_counter() - started,
         }
         by_ticker = test.per_ticker()
@@ -144,18 +178,19 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             run.log_figure(_plot(test, ticker), f"plots/{ticker}.png")
         example, _ = dataset.windows("train").batch(np.arange(2))
         logged = registry.log_model(
-            model, example, metadata={"model_spec": spec.to_dict(), "dataset_run_id": dataset_run_id}
+            served, example, metadata={"model_spec": spec.to_dict(), "dataset_run_id": dataset_run_id}
         )
         report = _report(
             run.mlflow_run_id, dataset_run_id, hyperparameters, source, fitted, metrics, by_ticker
-        )
+        ) + _coverage(persistence_tickers, minimum, len(refit_losses), len(every_window))
         run.log_text(report, "report.md")
-        if params.train.log_test_predictions:
-            with engine.begin() as conn:
-                upsert_predictions(conn, _prediction_rows(test, run.mlflow_run_id))
-    version = registry.register_version(
-        logged, params.train.model_name, tags={"dataset_run_id": dataset_run_id}
-    )
+        gate_days = None if params.train.log_test_predictions else params.promotion.window_days
+        with engine.begin() as conn:
+            upsert_predictions(conn, _prediction_rows(test, run.mlflow_run_id, gate_days))
+    tags = {"dataset_run_id": dataset_run_id}
+    if persistence_tickers:
+        tags[registry.PERSISTENCE_TICKERS_TAG] = ",".join(persistence_tickers)
+    version = registry.register_version(logged, params.train.model_name, tags=tags)
     log.info(
         "train %s: MLflow run %s, %s version %d, test MAE %.4f (persistence %.4f)",
         dataset_run_id,
@@ -165,7 +200,14 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         metrics["test_mae"],
         metrics["test_persistence_mae"],
     )
-    return TrainResult(run.mlflow_run_id, version, metrics, report)
+    if persistence_tickers:
+        log.warning(
+            "train %s: %s not served by the model (fewer than %d training windows): persistence serves them",
+            dataset_run_id,
+            ", ".join(persistence_tickers),
+            minimum,
+        )
+    return TrainResult(run.mlflow_run_id, version, metrics, report, persistence_tickers)
 
 
 def _plot(test: PricePredictions, ticker: str) -> Figure:
@@ -202,14 +244,18 @@ def _report(
         "",
         "| test metric | model | baseline |",
         "|---|---:|---:|",
+        f"| log-return MAE (scale-free, primary) | {metrics['test_log_mae']:.6f} | "
+        f"{metrics['test_persistence_log_mae']:.6f} (persistence) |",
+        f"| log-return MAE ratio to persistence | {metrics['test_log_mae_ratio']:.4f} "
+        f"(Diebold-Mariano p {metrics['test_loss_p_better']:.3g} that it beats persistence) | 1 |",
         *(
             f"| {name} | {metrics[f'test_{name}']:.4f} | "
             f"{metrics[f'test_persistence_{name}']:.4f} (persistence) |"
             for name in ("mae", "rmse", "mape")
         ),
-        f"| MAE ratio to persistence | {metrics['test_mae_ratio']:.4f} | 1 |",
+        f"| price MAE ratio to persistence | {metrics['test_mae_ratio']:.4f} | 1 |",
         *(
-            f"| directional_accuracy | {metrics['test_directional_accuracy']:.4f} | "
+            f"| directional_accuracy | {shown_accuracy(metrics['test_directional_accuracy'])} | "
             f"{metrics[f'test_{baseline}_directional_accuracy']:.4f} ({baseline.replace('_', ' ')}) |"
             for baseline in ("always_up", "last_move")
         ),
@@ -217,16 +263,31 @@ def _report(
         "| ticker | MAE | persistence MAE | directional accuracy |",
         "|---|---:|---:|---:|",
         *(
-            f"| {t} | {m['mae']:.4f} | {m['persistence_mae']:.4f} | {m['directional_accuracy']:.3f} |"
+            f"| {t} | {m['mae']:.4f} | {m['persistence_mae']:.4f} | "
+            f"{shown_accuracy(m['directional_accuracy'])} |"
             for t, m in by_ticker.items()
         ),
     ]
     return "\n".join(lines) + "\n"
 
 
-def _prediction_rows(test: PricePredictions, mlflow_run_id: str) -> list[dict[str, Any]]:
-    """The test-window predictions of the run (no model version yet: it is registered after the run)."""
+def _coverage(persistence_tickers: tuple[str, ...], minimum: int, epochs: int, windows: int) -> str:
+    served = (
+        f"{', '.join(persistence_tickers)}: fewer than {minimum} training windows, not served by the model "
+        "(persistence forecasts them)."
+        if persistence_tickers
+        else f"Every ticker has at least {minimum} training windows and is served by the model."
+    )
+    return f"\nThe registered model was refitted on all {windows} windows for {epochs} epoch(s). {served}\n"
+
+
+def _prediction_rows(
+    test: PricePredictions, mlflow_run_id: str, last_days: int | None
+) -> list[dict[str, Any]]:
+    """The test-window predictions of the run (no model version yet: it is registered after the run);
+    only those of the last `last_days` target days unless None (the promotion gate's window)."""
     now = datetime.now(UTC)
+    first = 0 if last_days is None else max(0, len(test.target_dates) - last_days)
     return [
         {
             "kind": "test",
@@ -241,5 +302,5 @@ def _prediction_rows(test: PricePredictions, mlflow_run_id: str) -> list[dict[st
         }
         for i, (as_of, target) in enumerate(zip(test.as_of_dates, test.target_dates, strict=True))
         for j, ticker in enumerate(test.tickers)
-        if test.scored[i, j]
+        if test.scored[i, j] and i >= first
     ]

@@ -27,6 +27,7 @@ class TrainingCycleResult:
     mlflow_run_id: str
     model_version: int
     promotion: PromotionResult
+    persistence_tickers: tuple[str, ...] = ()  # tickers the trained version leaves to persistence
 
 
 def run_training(engine: Engine, params: Params, settings: Settings, as_of: date) -> TrainingCycleResult:
@@ -45,5 +46,10 @@ def run_training(engine: Engine, params: Params, settings: Settings, as_of: date
         promotion.reason,
     )
     return TrainingCycleResult(
-        as_of, dataset.dataset_run_id, trained.mlflow_run_id, trained.model_version, promotion
+        as_of,
+        dataset.dataset_run_id,
+        trained.mlflow_run_id,
+        trained.model_version,
+        promotion,
+        trained.persistence_tickers,
     )

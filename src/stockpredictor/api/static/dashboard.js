@@ -31,7 +31,10 @@ function svgElement(tag, attributes = {}, text = "") {
 const price = (value) => (value === null || value === undefined ? "–" : value.toFixed(2));
 const percent = (value) => `${value > 0 ? "+" : ""}${value.toFixed(2)}%`;
 const ratio = (value) => (value === null ? "–" : `${(100 * value).toFixed(0)}%`);
-const ARROWS = { up: "▲ up", down: "▼ down", flat: "● flat" };
+// A directional accuracy: null when the model called no move (persistence).
+const hitRate = (value) => (value === null ? "no call" : ratio(value));
+const ARROWS = { up: "▲ up", down: "▼ down", "no call": "no call" };
+const CLASSES = { up: "up", down: "down", "no call": "no-call" };
 
 function showMessage(id, text) {
   document.getElementById(id).textContent = text;
@@ -50,8 +53,8 @@ function renderPredictions(latest) {
       element("td", {}, p.target_date),
       element("td", { class: "num" }, price(p.last_close)),
       element("td", { class: "num" }, price(p.predicted_close)),
-      element("td", { class: `num ${p.direction}` }, percent(p.change_pct)),
-      element("td", { class: p.direction }, ARROWS[p.direction]),
+      element("td", { class: `num ${CLASSES[p.direction]}` }, p.direction === "no call" ? "–" : percent(p.change_pct)),
+      element("td", { class: CLASSES[p.direction] }, ARROWS[p.direction]),
     );
     body.append(row);
   }
@@ -90,7 +93,8 @@ function renderModel(card) {
   const body = document.querySelector("#test-metrics tbody");
   body.replaceChildren(...TEST_METRICS.map(([name, label, baseline, baselineName]) => {
     const row = element("tr");
-    row.append(element("td", {}, label), element("td", { class: "num" }, shown(name, metric(name))),
+    const own = card.baseline && name === "directional_accuracy" ? "no call" : shown(name, metric(name));
+    row.append(element("td", {}, label), element("td", { class: "num" }, own),
       element("td", { class: "num" }, `${shown(name, metric(baseline))} (${baselineName})`));
     return row;
   }));
@@ -109,10 +113,12 @@ function renderPerformance(report, productionMlflowRunId) {
     row.append(
       name,
       element("td", { class: "num" }, String(o.evaluations)),
+      element("td", { class: "num" }, o.log_mae_ratio === null ? "–" : o.log_mae_ratio.toFixed(3)),
+      element("td", { class: "num" }, pValue(o.loss_p_worse)),
       element("td", { class: "num" }, o.mae.toFixed(3)),
       element("td", { class: "num" }, o.persistence_mae.toFixed(3)),
       element("td", { class: "num" }, o.mape.toFixed(2)),
-      element("td", { class: "num" }, ratio(o.directional_accuracy)),
+      element("td", { class: "num" }, hitRate(o.directional_accuracy)),
     );
     body.append(row);
   }

@@ -16,6 +16,7 @@ BENCHMARKS = (
     "api_latency",
     "parallel_optimize",
     "attention",
+    "volatility",
 )
 
 

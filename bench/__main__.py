@@ -17,6 +17,7 @@ BENCHMARKS = (
     "parallel_optimize",
     "attention",
     "learners",
+    "volatility",
 )
 
 

@@ -115,6 +115,8 @@ def test_params_file_holds_no_connection_secrets() -> None:
         ("optimize.timeout_seconds=1e12", "1 s..7 days"),
         ("train.seed=-1", "seeds in 0..2**32-1"),
         ("sequences.split.train=.nan", "finite number"),
+        ("intervals.levels=[0.8,1.0]", "strictly between 0 and 1"),
+        ("intervals.coverage_alpha=0", "greater than 0 (a significance level)"),
     ],
 )
 def test_absurd_and_non_finite_values_are_refused_with_their_bounds(override: str, message: str) -> None:
@@ -122,6 +124,12 @@ def test_absurd_and_non_finite_values_are_refused_with_their_bounds(override: st
     with pytest.raises(ConfigError) as info:
         load_params(REPO / "params.yaml", [override])
     assert f"key '{key}': " in str(info.value) and message in str(info.value)
+
+
+def test_har_volatility_needs_the_history_it_refits_on() -> None:
+    with pytest.raises(ConfigError, match=r"key 'intervals': .*history_days must be >= 800"):
+        load_params(REPO / "params.yaml", ["intervals.volatility=har"])
+    assert load_params(REPO / "params.yaml", ["intervals.volatility=har", "intervals.history_days=900"])
 
 
 def test_a_number_in_exponent_notation_is_a_number_but_other_strings_stay() -> None:

@@ -22,8 +22,8 @@ ROOTS = {
     "pipelines": REPO / "pipelines",
 }
 FACES = ("components", "pipelines")
-STAGE_COMPOSITIONS = {"training_cycle", "replay", "replay_report"}
-STAGE_HELPERS = {"common", "evaluation", "files", "persistence"}
+STAGE_COMPOSITIONS = {"training_cycle", "replay", "replay_report", "replay_ranges"}
+STAGE_HELPERS = {"common", "evaluation", "files", "persistence", "ranges"}
 
 
 def module_files() -> dict[str, Path]:

@@ -174,6 +174,7 @@ class PromotionParams(_Section):
     alpha: float = Field(
         0.05, gt=0, le=1, description="a significance level in (0, 1]; 1 asks for no evidence"
     )
+    coverage_alpha: float = Field(0.01, ge=0, le=0.5, description="0 (no coverage test)..0.5")
 
 
 class MonitoringParams(_Section):
@@ -198,6 +199,32 @@ class MonitoringParams(_Section):
         return self
 
 
+class IntervalParams(_Section):
+    levels: tuple[float, ...] = Field((0.8, 0.95), min_length=1, description="central levels, each in (0, 1)")
+    volatility: Literal["range_ewma", "har", "ewma", "rolling"] = "range_ewma"
+    history_days: int = Field(
+        300, ge=30, le=TEN_YEARS, description="trading days of prices a volatility forecast reads"
+    )
+    step: float = Field(0.05, gt=0, le=1, description="quantile-tracking rate, in volatility units")
+    coverage_alpha: float = Field(0.01, gt=0, le=0.5, description="a significance level")
+    recalibration_sessions: int = Field(
+        10, ge=1, le=TEN_YEARS, description="sessions after a recalibration before a breach retrains"
+    )
+
+    @model_validator(mode="after")
+    def _enough_history(self) -> IntervalParams:
+        if self.volatility == "har" and self.history_days < 800:
+            raise ValueError("volatility har refits on 750 trading days: history_days must be >= 800")
+        return self
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_valid(cls, levels: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < level < 1 for level in levels) or len(set(levels)) != len(levels):
+            raise ValueError("levels must be distinct numbers strictly between 0 and 1")
+        return tuple(sorted(levels))
+
+
 class Params(_Section):
     """Everything params.yaml may hold; unknown keys are errors."""
 
@@ -208,6 +235,7 @@ class Params(_Section):
     train: TrainParams = TrainParams()
     promotion: PromotionParams = PromotionParams()
     monitoring: MonitoringParams = MonitoringParams()
+    intervals: IntervalParams = IntervalParams()
 
     @model_validator(mode="after")
     def _tabular_families_fit_the_features(self) -> Params:

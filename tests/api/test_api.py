@@ -9,6 +9,7 @@ import sqlite3
 import tomllib
 from datetime import date
 from pathlib import Path, PurePosixPath
+from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,10 +20,12 @@ from sqlalchemy.exc import DBAPIError
 from stockpredictor.api import create_app
 from stockpredictor.api.app import STATIC_DIR, ApiState
 from stockpredictor.api.cache import AnswerCache
+from stockpredictor.api.models import MonitorDecision
 from stockpredictor.api.shedding import Limits
 from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import VERSION_TABLE
+from stockpredictor.models.retraining_policy import DECISIONS
 from stockpredictor.registry import PRODUCTION_ALIAS
 from stockpredictor.stages.common import store_engine
 from stockpredictor.stages.monitor import monitor_model
@@ -322,3 +325,7 @@ def test_every_static_file_is_in_the_wheel() -> None:
     files = [PurePosixPath(p.relative_to(package).as_posix()) for p in STATIC_DIR.rglob("*") if p.is_file()]
     assert {f"api/static/swagger/{name}" for name in SWAGGER_FILES} <= {str(f) for f in files}
     assert [f for f in files if not any(f.match(p) for p in patterns["stockpredictor"])] == []
+
+
+def test_every_monitor_decision_can_be_served() -> None:
+    assert set(get_args(MonitorDecision.model_fields["decision"].annotation)) == set(DECISIONS)

@@ -81,3 +81,21 @@ def test_model_card_is_the_last_promoted_model(client: TestClient, replayed: Rep
         metrics
     )
     assert metrics["test_mae"] > 0 and metrics["test_persistence_mae"] > 0
+
+
+def test_every_forecast_carries_its_volatility_and_nested_intervals(
+    client: TestClient, replayed: Replayed
+) -> None:
+    """The intervals served are those `predict` computed: central, nested, around the forecast."""
+    last = replayed.result.days[-1].prediction
+    assert last is not None
+    body = client.get("/predictions/latest").json()
+    for served, made in zip(body["predictions"], last.predictions, strict=True):
+        assert made.volatility is not None and made.intervals is not None
+        assert served["volatility"] == pytest.approx(made.volatility) and 0.001 < served["volatility"] < 0.1
+        assert [i["level"] for i in served["intervals"]] == list(replayed.params.intervals.levels)
+        inner, outer = served["intervals"]
+        assert [inner["lower"], inner["upper"]] == pytest.approx(made.intervals["0.8"])
+        assert outer["lower"] < inner["lower"] < served["predicted_close"] < inner["upper"] < outer["upper"]
+    history = client.get(f"/predictions/{TICKERS[0]}").json()["predictions"]
+    assert all(len(p["intervals"]) == 2 for p in history)

@@ -9,8 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from stockpredictor.calendar import trading_days
+from stockpredictor.db.schema import latest_predictions, raw_stock_data
 from tests.conftest import REPO
 from tests.support.api_server import serving
 from tests.support.chromium import chromium
@@ -27,6 +29,21 @@ def served(replayed: Replayed) -> Iterator[str]:
     """Base URL of `stockpredictor serve` on the replay's store and registry."""
     with serving(replayed.settings, overrides=REPLAY) as server:
         yield server.url
+
+
+def _outside_80(replayed: Replayed) -> int:
+    """How many stored daily forecasts' actual closes fell outside their 80 % interval."""
+    with replayed.engine.connect() as conn:
+        rows = conn.execute(
+            select(latest_predictions.c.intervals, raw_stock_data.c.close)
+            .join(
+                raw_stock_data,
+                (raw_stock_data.c.ticker == latest_predictions.c.ticker)
+                & (raw_stock_data.c.date == latest_predictions.c.target_date),
+            )
+            .where(latest_predictions.c.kind == "daily")
+        ).all()
+    return sum(not r.intervals["0.8"][0] <= r.close <= r.intervals["0.8"][1] for r in rows)
 
 
 class _Dom(HTMLParser):
@@ -56,8 +73,23 @@ def test_dashboard_shows_a_row_and_a_chart_per_ticker(
     dom = _Dom(document)
     assert dom.rows == list(TICKERS)
     days = len(trading_days(REPLAY_START, REPLAY_END))
-    # a point per prediction: the actual close is known for all but the last one
-    assert dom.segments == {t: {"actual": days - 2, "predicted": days - 1} for t in TICKERS}
+    # a point per prediction: the actual close is known for all but the last one; each interval level is
+    # a band: its upper bounds forward and its lower bounds back (2 n - 1 segments)
+    assert dom.segments == {
+        t: {
+            "actual": days - 2,
+            "predicted": days - 1,
+            "band band-outer": 2 * days - 1,
+            "band band-inner": 2 * days - 1,
+        }
+        for t in TICKERS
+    }
+    # misses: one mark per actual close outside the 80 % band, as the store says
+    marked = re.findall(
+        r'<circle class="miss"[^>]*data-level="([0-9.]+)" data-target-date="([0-9-]+)"', document
+    )
+    assert len(marked) == _outside_80(replayed) and {level for level, _ in marked} <= {"0.8", "0.95"}
+    assert document.count("Coverage of matured forecasts: 80%:") == len(TICKERS)
     assert re.search(r'<dl id="model-card"[^>]*><dt>Model</dt>', document)
     assert '<span class="badge">production</span>' in document
     # The model card and its performance row carry the production model's MLflow run id.

@@ -24,6 +24,7 @@ from tests.conftest import REPO
 
 STRING, INTEGER, LIST = "STRING", "NUMBER_INTEGER", "LIST"
 METRICS, MARKDOWN, DATASET, MODEL = "system.Metrics", "system.Markdown", "system.Dataset", "system.Model"
+HTML = "system.HTML"
 
 # component: (inputs, outputs) with KFP parameter types or artifact schema titles.
 DECLARED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
@@ -60,7 +61,10 @@ DECLARED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"params_overrides": STRING, "model": MODEL, "window": DATASET},
         {"Output": STRING, "predictions": DATASET, "table": MARKDOWN},
     ),
-    "monitor": ({"params_overrides": STRING, "as_of": STRING}, {"Output": STRING, "window_metrics": METRICS}),
+    "monitor": (
+        {"params_overrides": STRING, "as_of": STRING},
+        {"Output": STRING, "window_metrics": METRICS, "fan_chart": HTML, "interval_coverage": MARKDOWN},
+    ),
     "notify": ({"pipeline": STRING, "status": "TASK_FINAL_STATUS"}, {"Output": INTEGER}),
 }
 TRAINING_STEPS = {

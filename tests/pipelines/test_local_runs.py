@@ -206,6 +206,12 @@ def test_daily_run_takes_the_retrain_branch_when_thresholds_are_breached(
     )
     assert task_output(run_dir, "monitor") == "retrain"
     assert store.daily_predictions(date(2013, 1, 4)) == dict.fromkeys(TICKERS, before.run_id)
+    # The monitor's HTML card: a self-contained fan chart per ticker (inline SVG, no script, nothing fetched).
+    page = (run_dir / "monitor" / "fan_chart").read_text()
+    assert all(f'<figure data-ticker="{t}">' in page for t in TICKERS) and page.count('class="band"') >= 2
+    assert "<script" not in page and "src=" not in page and "href=" not in page
+    coverage = (run_dir / "monitor" / "interval_coverage").read_text()
+    assert coverage.startswith("# Prediction intervals") and "| 80% |" in coverage
     # The nested training pipeline ran: a new dataset, a new registered version, a promotion decision on it.
     assert store.count(processed_feature_data) == 2
     first, retrained = store.versions()

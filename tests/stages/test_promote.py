@@ -49,6 +49,20 @@ def test_gate_rules(rules: PromotionParams, metrics: dict[str, float], promoted:
     assert decision is promoted and why.startswith(reason), why
 
 
+def test_the_gate_refuses_a_candidate_whose_intervals_miss_their_level() -> None:
+    metrics = gated(0.85, 0.001, production=0.95)
+    coverage = {"gate_coverage_0.8": 0.62, "gate_kupiec_p_0.8": 0.004, "gate_coverage_0.95": 0.94}
+    coverage["gate_kupiec_p_0.95"] = 0.6
+    decision, why = gate(metrics | coverage, RULES, True, coverage_alpha=0.01)
+    assert not decision
+    assert why == (
+        "its prediction intervals miss their level: 80% covered 0.620 (Kupiec p=0.004 < coverage_alpha 0.01)"
+    )
+    assert gate(metrics | coverage, RULES, True, coverage_alpha=0.001)[0]  # p 0.004 passes at 0.001
+    too_wide = coverage | {"gate_coverage_0.8": 0.97}
+    assert gate(metrics | too_wide, RULES, True, coverage_alpha=0.01)[0]  # wider than needed is not refused
+
+
 @pytest.mark.slow
 def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     sample_store: SampleStore, settings: Settings

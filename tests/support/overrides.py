@@ -24,7 +24,11 @@ def repo_params(*overrides: str) -> Params:
 
 LSTM_ONLY = "optimize.architectures=[lstm]"
 # however little the first model trained: no evidence asked, any loss ratio up to 101x persistence's
-ANY_FIRST_MODEL_PASSES = ("promotion.persistence_tolerance=100", "promotion.alpha=1")
+ANY_FIRST_MODEL_PASSES = (
+    "promotion.persistence_tolerance=100",
+    "promotion.alpha=1",
+    "promotion.coverage_alpha=0",  # and however far off its center puts its intervals
+)
 
 # ingest / process / scale: two tickers from 2005.
 TWO_TICKERS = [tickers("AAPL", "IBM"), "data.start=2005-01-01"]

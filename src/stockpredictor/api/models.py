@@ -47,6 +47,14 @@ class TickerInfo(_Response):
     latest_prediction_as_of: date | None
 
 
+class PredictionInterval(_Response):
+    """A central prediction interval of the next close, calibrated online on matured forecasts."""
+
+    level: float = Field(description="nominal coverage, e.g. 0.8")
+    lower: float
+    upper: float
+
+
 class Prediction(_Response):
     """A next-day forecast made after the close of `as_of_date` for `target_date`."""
 
@@ -62,6 +70,12 @@ class Prediction(_Response):
     mlflow_run_id: str = Field(description="MLflow run of the model that made the prediction")
     model_version: str | None
     created_at: UtcDatetime
+    volatility: float | None = Field(
+        None, description="forecast standard deviation of the next log return (null: made without one)"
+    )
+    intervals: list[PredictionInterval] = Field(
+        default_factory=list, description="central intervals of the next close, narrowest level first"
+    )
 
 
 class LatestPredictions(_Response):
@@ -159,7 +173,13 @@ class MonitorDecision(_Response):
     created_at: UtcDatetime
     mlflow_run_id: str | None = Field(description="The production model judged (null: there was none)")
     decision: Literal[
-        "retrain", "ok", "insufficient_data", "suppressed_cooldown", "suppressed_budget", "awaiting_evidence"
+        "retrain",
+        "ok",
+        "insufficient_data",
+        "suppressed_cooldown",
+        "suppressed_budget",
+        "awaiting_evidence",
+        "recalibrate",
     ]
     reason: str = Field(description="What decided it, with test statistics and p-values")
     statistics: dict[str, float | None] = Field(

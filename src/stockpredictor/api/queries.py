@@ -17,6 +17,7 @@ from stockpredictor.api.models import (
     ModelPerformance,
     MonitorDecision,
     Prediction,
+    PredictionInterval,
     PredictionOutcome,
     TickerInfo,
 )
@@ -66,6 +67,11 @@ def _prediction_fields(row: Any) -> dict[str, Any]:
         "mlflow_run_id": row.model_run_id,
         "model_version": row.model_version,
         "created_at": row.created_at,
+        "volatility": row.volatility,
+        "intervals": [
+            PredictionInterval(level=float(level), lower=bounds[0], upper=bounds[1])
+            for level, bounds in sorted((row.intervals or {}).items(), key=lambda item: float(item[0]))
+        ],
     }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from psycopg2.extras import execute_values
+from psycopg2.extras import Json, execute_values
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -30,14 +30,19 @@ def insert_missing(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
         )
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            inserted = execute_values(
-                cursor, sql, [tuple(r[c] for c in columns) for r in rows], page_size=5000, fetch=True
-            )
+            inserted = execute_values(cursor, sql, _values(rows, columns), page_size=5000, fetch=True)
         finally:
             cursor.close()
         return len(inserted)
     statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(key))
     return int(conn.execute(statement, list(rows)).rowcount)
+
+
+def _values(rows: Sequence[dict[str, Any]], columns: list[str]) -> list[tuple[Any, ...]]:
+    """Row tuples for psycopg2, with JSON columns' dicts and lists adapted as JSON."""
+    return [
+        tuple(Json(v) if isinstance(v, dict | list) else v for v in (r[c] for c in columns)) for r in rows
+    ]
 
 
 def replace_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> None:
@@ -54,7 +59,7 @@ def replace_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
         )
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            execute_values(cursor, sql, [tuple(r[c] for c in columns) for r in rows], page_size=5000)
+            execute_values(cursor, sql, _values(rows, columns), page_size=5000)
         finally:
             cursor.close()
         return

@@ -45,3 +45,9 @@ def undelivered_events(conn: Connection) -> list[Event]:
 def mark_delivered(conn: Connection, event_id: int) -> None:
     """Record that the event was delivered (it is never sent again)."""
     conn.execute(update(events).where(events.c.id == event_id).values(delivered_at=datetime.now(UTC)))
+
+
+def all_events(conn: Connection) -> list[Event]:
+    """Every event, delivered or not, oldest first."""
+    rows = conn.execute(select(events).order_by(events.c.id))
+    return [Event(row.id, row.created_at, row.kind, row.text, dict(row.fields)) for row in rows]

@@ -134,6 +134,14 @@ def _prediction_columns() -> list[Column[object]]:
         Column("last_close", Double, nullable=False),
         Column("predicted_close", Double, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
+        # the distribution around it (NULL: made before intervals existed, or a `test` forecast):
+        Column("volatility", Double),  # forecast standard deviation of the next log return
+        Column(
+            "intervals", JSON(none_as_null=True)
+        ),  # {"0.8": [lower close, upper close], ...}: the served intervals
+        Column(
+            "baseline_volatility", JSON(none_as_null=True)
+        ),  # {"ewma": sd, "rolling": sd}: the baselines' forecasts
     ]
 
 
@@ -198,6 +206,22 @@ monitor_decisions = Table(
     Column("reason", Text, nullable=False),
     Column("statistics", JSON, nullable=False),
     UniqueConstraint("model_name", "as_of_date", name="uq_monitor_decision"),  # a rerun replaces its day
+)
+
+#: Online calibration of the prediction intervals: one multiplier per served model version, ticker
+#: and level, updated by the monitor from matured forecasts (`models.intervals.track_quantile`).
+interval_calibration = Table(
+    "interval_calibration",
+    metadata,
+    Column("model_name", String(128), primary_key=True),
+    Column("model_version", String(16), primary_key=True),
+    Column("ticker", _TICKER, primary_key=True),
+    Column("level", Double, primary_key=True),
+    Column("multiplier", Double, nullable=False),
+    Column("n_updates", Integer, nullable=False),
+    Column("through_date", Date),  # the last target day folded in (NULL: none yet)
+    Column("recalibrated_on", Date),  # the monitor's last recalibration of this row
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 #: The alerts outbox: what the pipelines report to the webhook, each event delivered once.

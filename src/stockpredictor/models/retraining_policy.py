@@ -24,7 +24,16 @@ INSUFFICIENT_DATA = "insufficient_data"
 SUPPRESSED_COOLDOWN = "suppressed_cooldown"
 SUPPRESSED_BUDGET = "suppressed_budget"
 AWAITING_EVIDENCE = "awaiting_evidence"
-DECISIONS = (RETRAIN, OK, INSUFFICIENT_DATA, SUPPRESSED_COOLDOWN, SUPPRESSED_BUDGET, AWAITING_EVIDENCE)
+RECALIBRATE = "recalibrate"  # the intervals' coverage broke; their calibration was reset (no retraining)
+DECISIONS = (
+    RETRAIN,
+    OK,
+    INSUFFICIENT_DATA,
+    SUPPRESSED_COOLDOWN,
+    SUPPRESSED_BUDGET,
+    AWAITING_EVIDENCE,
+    RECALIBRATE,
+)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,11 @@
    than persistence (the gate's own test, on the window judged), the persistence baseline takes
    `production` at once (decision `demoted` in `model_promotions`, with an alert); a retraining the
    trigger asks for then has to beat persistence to replace it.
-4. A retraining the trigger asks for passes the policy (`models.retraining_policy`: cooldown and
+4. The served intervals are calibrated with the matured forecasts and scored (`stages.ranges`): a
+   coverage breach (Kupiec's test against the nominal level) is alerted and decides `recalibrate`,
+   or `retrain` when a recent recalibration did not restore coverage (a point-forecast retraining
+   stands).
+5. A retraining the trigger asks for passes the policy (`models.retraining_policy`: cooldown and
    budget, over the trainings in `model_promotions`; forced versions are no trainings) or is
    `suppressed_cooldown` / `suppressed_budget`, unless the MAPE hard guard fired, which overrides both.
 
@@ -33,6 +37,7 @@ from sqlalchemy import Connection, Engine
 from stockpredictor import registry
 from stockpredictor.calendar import trading_days_after
 from stockpredictor.config import Params, Settings
+from stockpredictor.db.events import record_event
 from stockpredictor.db.monitor_decisions import MonitorDecisionRecord, record_decision
 from stockpredictor.db.performance import Evaluation, log_evaluations, matured_predictions, recent_evaluations
 from stockpredictor.db.prices import previous_session_closes
@@ -49,12 +54,14 @@ from stockpredictor.models.retraining_policy import (
 from stockpredictor.models.retraining_trigger import EvaluatedWindow, Judgement, judge
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.persistence import demote
+from stockpredictor.stages.ranges import check_coverage
 
 __all__ = ["INSUFFICIENT_DATA", "OK", "RETRAIN", "MonitorResult", "monitor", "monitor_model"]
 
 log = logging.getLogger(__name__)
 
 NO_PRODUCTION_MODEL = "no production model"
+COVERAGE = "coverage"  # the alert of a coverage breach
 BASELINE_SERVES = "the persistence baseline serves production (no trained model beat it yet)"
 
 
@@ -66,6 +73,7 @@ class MonitorResult:
     reason: str
     metrics: dict[str, float]
     n_new_evaluations: int
+    as_of: date  # the session judged
     mlflow_run_id: str | None = None
     worse_than_persistence: bool = False  # the loss test found the judged model significantly worse
     demoted_to: int | None = None  # the baseline version that took production from it
@@ -106,10 +114,13 @@ def monitor_model(
         history = past_trainings(conn, params.train.model_name, as_of)
         if mlflow_run_id is None:
             judgement = Judgement(RETRAIN, NO_PRODUCTION_MODEL, {})
-        elif baseline:
-            judgement = Judgement(RETRAIN, BASELINE_SERVES, {})
         else:
-            judgement = _judge_model(conn, params, mlflow_run_id, as_of, history)
+            judged = (
+                Judgement(RETRAIN, BASELINE_SERVES, {})
+                if baseline
+                else _judge_model(conn, params, mlflow_run_id, as_of, history)
+            )
+            judgement = _with_coverage(conn, judged, params, mlflow_run_id, as_of)
         if judgement.decision == RETRAIN:
             decision, allowed = ration(history, params.monitoring, judgement.hard_guard)
             judgement = replace(judgement, decision=decision, reason=f"{judgement.reason}; {allowed}")
@@ -130,7 +141,13 @@ def monitor_model(
     )
     metrics = {k: v for k, v in judgement.statistics.items() if not math.isnan(v)}  # tests that could not run
     return MonitorResult(
-        judgement.decision, judgement.reason, metrics, added, mlflow_run_id, judgement.worse_than_persistence
+        judgement.decision,
+        judgement.reason,
+        metrics,
+        added,
+        as_of,
+        mlflow_run_id,
+        judgement.worse_than_persistence,
     )
 
 
@@ -165,6 +182,25 @@ def _judge_model(
             f"< fresh_evidence_sessions {rules.fresh_evidence_sessions}",
         )
     return _judge_window(conn, fresh, params)
+
+
+def _with_coverage(
+    conn: Connection, judgement: Judgement, params: Params, mlflow_run_id: str, as_of: date
+) -> Judgement:
+    """The judgement with the interval statistics; a coverage breach recalibrates (or retrains) and alerts.
+
+    A point-forecast retraining stands; otherwise a breach decides (see `stages.ranges.check_coverage`).
+    """
+    coverage = check_coverage(conn, params, mlflow_run_id, as_of)
+    judged = replace(judgement, statistics={**judgement.statistics, **coverage.statistics})
+    if coverage.action is None:
+        return judged
+    record_event(
+        conn, COVERAGE, coverage.reason, {"as_of": as_of.isoformat(), "mlflow_run_id": mlflow_run_id}
+    )
+    if judgement.decision == RETRAIN:
+        return judged
+    return replace(judged, decision=coverage.action, reason=coverage.reason, hard_guard=False)
 
 
 def _judge_window(conn: Connection, window: list[Evaluation], params: Params) -> Judgement:

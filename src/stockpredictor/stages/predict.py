@@ -28,6 +28,7 @@ from stockpredictor.errors import InputWindowError
 from stockpredictor.features.panel import targets_to_close
 from stockpredictor.models.baseline import exact_persistence
 from stockpredictor.stages.files import load_input, write_json_atomic
+from stockpredictor.stages.ranges import ForecastRange, forecast_ranges
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ class Prediction:
     ticker: str
     last_close: float
     predicted_close: float
+    volatility: float | None = None  # forecast sd of the next log return (None: too little history)
+    intervals: dict[str, list[float]] | None = None  # level ("0.8") -> [lower, upper] close
+    baseline_volatility: dict[str, float] | None = None  # the EWMA and rolling baselines' sd
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,15 @@ def predict(
         info.served_by_persistence(tickers),
     )
     last_day = date.fromisoformat(sidecar["last_day"])
+    with engine.connect() as conn:
+        ranges = forecast_ranges(
+            conn,
+            params,
+            str(info.version),
+            last_day,
+            dict(zip(tickers, last_close.tolist(), strict=True)),
+            dict(zip(tickers, predicted.tolist(), strict=True)),
+        )
     result = PredictResult(
         as_of=date.fromisoformat(sidecar["as_of"]),
         last_day=last_day,
@@ -111,7 +124,8 @@ def predict(
         model_version=info.version,
         baseline=info.baseline,
         predictions=[
-            Prediction(t, float(c), float(p)) for t, c, p in zip(tickers, last_close, predicted, strict=True)
+            _prediction(t, float(c), float(p), ranges.get(t))
+            for t, c, p in zip(tickers, last_close, predicted, strict=True)
         ],
         json_path=settings.predictions_dir / "historical" / f"{last_day}.json",
         stale=dict(sidecar.get("stale", {})),
@@ -132,6 +146,14 @@ def predict(
     return result
 
 
+def _prediction(ticker: str, last_close: float, predicted: float, found: ForecastRange | None) -> Prediction:
+    if found is None:
+        return Prediction(ticker, last_close, predicted)
+    return Prediction(
+        ticker, last_close, predicted, found.volatility, found.intervals, found.baseline_volatility
+    )
+
+
 def _store(engine: Engine, result: PredictResult, replace: bool) -> bool:
     now = datetime.now(UTC)
     rows = [
@@ -144,6 +166,9 @@ def _store(engine: Engine, result: PredictResult, replace: bool) -> bool:
             "target_date": result.target_date,
             "last_close": p.last_close,
             "predicted_close": p.predicted_close,
+            "volatility": p.volatility,
+            "intervals": p.intervals,
+            "baseline_volatility": p.baseline_volatility,
             "created_at": now,
         }
         for p in result.predictions

@@ -13,7 +13,10 @@ only when
 
 - its loss ratio to persistence <= 1 + `promotion.persistence_tolerance`, and it beats persistence
   significantly: p < `promotion.alpha` (1 asks for no evidence), and
-- its loss ratio <= production's x (1 - `promotion.min_improvement`) (skipped for the first model).
+- its loss ratio <= production's x (1 - `promotion.min_improvement`) (skipped for the first model), and
+- its prediction intervals on that window (the volatility forecasts and the calibration it would
+  start from) do not cover significantly less than their level (Kupiec's test at
+  `promotion.coverage_alpha`; 0 turns it off).
 
 Price MAE, RMSE, MAPE and direction are recorded beside it. A production model whose logged input
 shape does not fit its windows (one trained before the inputs had a presence channel) cannot be
@@ -51,6 +54,7 @@ from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
 from stockpredictor.stages.persistence import BASELINE, install_baseline
+from stockpredictor.stages.ranges import gate_coverage
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +74,30 @@ class PromotionResult:
     metrics: dict[str, float]
 
 
-def gate(metrics: dict[str, float], rules: PromotionParams, has_production: bool) -> tuple[bool, str]:
+def gate(
+    metrics: dict[str, float], rules: PromotionParams, has_production: bool, coverage_alpha: float = 0.0
+) -> tuple[bool, str]:
+    """Apply the promotion rules to the loss, then the candidate's interval coverage (below its level
+    with `gate_kupiec_p_*` < `coverage_alpha`: refused)."""
+    promoted, reason = _gate_loss(metrics, rules, has_production)
+    tested = {
+        k.removeprefix("gate_kupiec_p_"): p for k, p in metrics.items() if k.startswith("gate_kupiec_p_")
+    }
+    broken = {  # intervals too narrow: significantly below their level
+        level: p
+        for level, p in tested.items()
+        if p < coverage_alpha and metrics[f"gate_coverage_{level}"] < float(level)
+    }
+    if not promoted or not broken:
+        return promoted, reason
+    return False, "its prediction intervals miss their level: " + ", ".join(
+        f"{float(level):.0%} covered {metrics[f'gate_coverage_{level}']:.3f} (Kupiec p={p:.2g} < "
+        f"coverage_alpha {coverage_alpha:g})"
+        for level, p in broken.items()
+    )
+
+
+def _gate_loss(metrics: dict[str, float], rules: PromotionParams, has_production: bool) -> tuple[bool, str]:
     """Apply the promotion rules to `candidate_log_mae_ratio`, `candidate_loss_p_better` and
     `production_log_mae_ratio` (the scale-free loss ratios to persistence on the gate's cells)."""
     ratio, p_better = metrics["candidate_log_mae_ratio"], metrics["candidate_loss_p_better"]
@@ -139,7 +166,9 @@ def promote(
         reason = f"version {candidate.version} already is the production model"
     else:
         metrics, window, left_out = _compare(engine, params, candidate, production, day)
-        promoted, reason = gate(metrics, params.promotion, "production_log_mae_ratio" in metrics)
+        promoted, reason = gate(
+            metrics, params.promotion, "production_log_mae_ratio" in metrics, params.promotion.coverage_alpha
+        )
         decision = PROMOTED if promoted else REJECTED
         reason = (
             left_out + reason + f" (on {window['n_days']} trading days {window['first']}..{window['last']})"
@@ -222,6 +251,8 @@ def _compare(
                 left_out = f"production version {production.version} cannot be scored ({exc}); "
     if current is not None:
         scored, current = on_common_cells(scored, current)
+    with engine.connect() as conn:
+        coverage = gate_coverage(conn, params, scored, str(candidate.version))
     candidate_metrics = scored.metrics()
     candidate_loss = scored.versus_persistence()
     metrics = {
@@ -229,6 +260,7 @@ def _compare(
         **{k: candidate_metrics[k] for k in BASELINE_METRIC_NAMES},
         **candidate_loss.as_metrics("candidate_"),
         "persistence_log_mae": candidate_loss.persistence_log_mae,
+        **coverage,
     }
     if current is not None:
         production_metrics = current.metrics()

@@ -17,13 +17,16 @@ from sqlalchemy import Engine
 from stockpredictor import registry
 from stockpredictor.calendar import trading_days_after
 from stockpredictor.config import Params
+from stockpredictor.db.events import all_events
+from stockpredictor.db.intervals import matured_ranges
 from stockpredictor.db.performance import prediction_outcomes
 from stockpredictor.db.prices import load_prices, previous_session_closes
 from stockpredictor.models.loss import versus_persistence
 from stockpredictor.models.metrics import price_metrics, shown_accuracy
 from stockpredictor.models.retraining_policy import DECISIONS
-from stockpredictor.stages.monitor import MonitorResult
+from stockpredictor.stages.monitor import COVERAGE, MonitorResult
 from stockpredictor.stages.predict import PredictResult
+from stockpredictor.stages.replay_ranges import calibration_plot, ranges_section
 from stockpredictor.stages.training_cycle import TrainingCycleResult
 
 _CELL_COLUMNS = ("predicted_close", "actual_close", "last_close", "previous_close")
@@ -82,6 +85,8 @@ def write_report(engine: Engine, params: Params, days: list[ReplayDay], output_d
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     with engine.connect() as conn:
+        ranges = matured_ranges(conn, None, days[-1].day)
+        alerts = [e for e in all_events(conn) if e.kind == COVERAGE]
         outcomes = prediction_outcomes(conn)
         outcomes["previous_close"] = previous_session_closes(
             conn, zip(outcomes["ticker"], outcomes["as_of_date"], strict=True)
@@ -93,8 +98,15 @@ def write_report(engine: Engine, params: Params, days: list[ReplayDay], output_d
     )
     outcomes.to_csv(csv_path, index=False)
     summary = output_dir / "summary.md"
-    summary.write_text(_summary(outcomes, days, params))
     charts = [_chart(outcomes, actual[t], t, days, output_dir / f"{t}.png") for t in params.data.tickers]
+    interval_lines = ranges_section(ranges, params.intervals.levels)
+    if ranges:
+        charts.append(calibration_plot(ranges, params.intervals.levels, output_dir / "calibration.png"))
+        interval_lines += ["", "![calibration](calibration.png)"]
+    interval_lines += ["", "### Coverage alerts", "", *(f"- {e.text}" for e in alerts)]
+    if not alerts:
+        interval_lines.append("None.")
+    summary.write_text(_summary(outcomes, days, params, interval_lines))
     evaluated = int(outcomes["actual_close"].notna().sum())
     return ReplayReport(output_dir, csv_path, summary, charts, len(outcomes), evaluated)
 
@@ -208,7 +220,7 @@ def _judged_version(days: list[ReplayDay], day: ReplayDay) -> str:
     return str(versions.get(run, "?")) if run else "?"
 
 
-def _summary(outcomes: pd.DataFrame, days: list[ReplayDay], params: Params) -> str:
+def _summary(outcomes: pd.DataFrame, days: list[ReplayDay], params: Params, interval_lines: list[str]) -> str:
     trainings = [event for d in days for event in d.trainings]
     promoted = [event for event in trainings if event.result.promotion.promoted]
     decisions = [event.result.promotion.decision for event in trainings]
@@ -255,6 +267,10 @@ def _summary(outcomes: pd.DataFrame, days: list[ReplayDay], params: Params) -> s
         "## Per ticker (all models)",
         "",
         *_metrics_table("ticker", ((str(t), rows) for t, rows in outcomes.groupby("ticker"))),
+        "",
+        "## Prediction intervals",
+        "",
+        *interval_lines,
         "",
         "## Retrain events and promotions",
         "",

@@ -179,7 +179,8 @@ function drawChart(ticker, predictions) {
   const day = (iso) => Date.parse(`${iso}T00:00:00Z`);
   const actual = predictions.map((p) => [day(p.target_date), p.actual_close]);
   const predicted = predictions.map((p) => [day(p.target_date), p.predicted_close]);
-  const values = [...actual, ...predicted].map(([, v]) => v).filter((v) => v !== null);
+  const bounds = predictions.flatMap((p) => p.intervals.flatMap((i) => [i.lower, i.upper]));
+  const values = [...actual, ...predicted].map(([, v]) => v).filter((v) => v !== null).concat(bounds);
   const days = predicted.map(([d]) => d);
   const [low, high] = [Math.min(...values), Math.max(...values)];
   const pad = (high - low) * 0.08 || Math.abs(high) * 0.01 || 1;
@@ -197,18 +198,81 @@ function drawChart(ticker, predictions) {
     svg.append(svgElement("text", { class: "tick", x: x(days[i]), y: CHART.height - CHART.bottom + 16, "text-anchor": anchor },
       predictions[i].target_date));
   }
+  const levels = [...new Set(predictions.flatMap((p) => p.intervals.map((i) => i.level)))].sort((a, b) => b - a);
+  levels.forEach((level, rank) => {
+    svg.append(svgElement("path", { class: `band band-${rank === 0 ? "outer" : "inner"}`, "data-level": level,
+      d: bandPath(predictions, level, x, y, day) }));
+  });
   svg.append(svgElement("path", { class: "actual", d: linePath(actual, x, y) }));
   svg.append(svgElement("path", { class: "predicted", d: linePath(predicted, x, y) }));
+  const misses = predictions.filter((p) => missedLevel(p) !== null);
+  for (const p of misses) {
+    svg.append(svgElement("circle", { class: "miss", cx: x(day(p.target_date)), cy: y(p.actual_close), r: 3,
+      "data-level": missedLevel(p), "data-target-date": p.target_date }));
+  }
   const [lastDay, lastValue] = predicted[predicted.length - 1];
   svg.append(svgElement("circle", { class: "next", cx: x(lastDay), cy: y(lastValue), r: 3.5 }));
 
   const legendY = CHART.height - 8;
   [["actual", "actual close"], ["predicted", "predicted close"]].forEach(([kind, label], i) => {
-    const left = CHART.left + i * 150;
+    const left = CHART.left + i * 130;
     svg.append(svgElement("path", { class: kind, d: `M${left},${legendY - 4}h24` }));
     svg.append(svgElement("text", { class: "legend", x: left + 30, y: legendY }, label));
   });
+  if (levels.length > 0) {
+    const names = levels.map((l) => `${Math.round(100 * l)}%`).reverse().join(" / ");
+    svg.append(svgElement("rect", { class: "band band-inner", x: CHART.left + 250, y: legendY - 9, width: 24, height: 10 }));
+    svg.append(svgElement("text", { class: "legend", x: CHART.left + 280, y: legendY }, `${names} interval`));
+    svg.append(svgElement("circle", { class: "miss", cx: CHART.left + 420, cy: legendY - 4, r: 3 }));
+    svg.append(svgElement("text", { class: "legend", x: CHART.left + 428, y: legendY }, "outside"));
+    figure.append(element("p", { class: "coverage muted" }, coverageText(predictions, levels)));
+  }
   return figure;
+}
+
+function intervalOf(prediction, level) {
+  return prediction.intervals.find((i) => i.level === level);
+}
+
+// An area between the lower and upper bounds of `level`, broken where a forecast has no interval.
+function bandPath(predictions, level, x, y, day) {
+  let path = "";
+  let run = [];
+  const flush = () => {
+    if (run.length > 0) {
+      const upper = run.map(([d, i]) => `${x(d).toFixed(1)},${y(i.upper).toFixed(1)}`);
+      const lower = run.map(([d, i]) => `${x(d).toFixed(1)},${y(i.lower).toFixed(1)}`).reverse();
+      path += `M${upper.join("L")}L${lower.join("L")}Z`;
+    }
+    run = [];
+  };
+  for (const p of predictions) {
+    const interval = intervalOf(p, level);
+    if (interval) run.push([day(p.target_date), interval]);
+    else flush();
+  }
+  flush();
+  return path;
+}
+
+// The narrowest level whose interval the actual close fell outside of (null: inside all, or not known).
+function missedLevel(prediction) {
+  if (prediction.actual_close === null || prediction.actual_close === undefined) return null;
+  const outside = prediction.intervals.filter((i) => prediction.actual_close < i.lower || prediction.actual_close > i.upper);
+  return outside.length === 0 ? null : Math.max(...outside.map((i) => i.level));
+}
+
+function coverageText(predictions, levels) {
+  const matured = predictions.filter((p) => p.actual_close !== null && p.intervals.length > 0);
+  const parts = levels.slice().reverse().map((level) => {
+    const scored = matured.filter((p) => intervalOf(p, level));
+    const inside = scored.filter((p) => {
+      const i = intervalOf(p, level);
+      return p.actual_close >= i.lower && p.actual_close <= i.upper;
+    }).length;
+    return `${Math.round(100 * level)}%: ${inside}/${scored.length} inside`;
+  });
+  return `Coverage of matured forecasts: ${parts.join(", ")}`;
 }
 
 async function renderCharts(latest) {

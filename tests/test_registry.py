@@ -48,8 +48,8 @@ def test_round_trip_against_a_real_mlflow_server_with_postgres_backend(
         sample_store.run_id,
     )
     assert registry.model_info(f"models:/{MODEL_NAME}@production") == production
-    model, input_shape = registry.load_model(f"models:/{MODEL_NAME}@production")
     with sample_store.engine.connect() as conn:
+        model, input_shape = registry.load_model(conn, f"models:/{MODEL_NAME}@production")
         validation = load_scaled(conn, sample_store.run_id).windows("validation")
     assert input_shape == (-1, validation.sequence_length, 4, validation.n_inputs)
     _, y = validation.batch(np.arange(len(validation)))

@@ -13,6 +13,7 @@ from stockpredictor.models import ModelSpec, build_model
 from stockpredictor.stages.promote import gate, promote
 from tests.support.overrides import ANY_FIRST_MODEL_PASSES
 from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
+from tests.support.trust import register_trusted
 
 
 def production_version() -> int | None:
@@ -187,7 +188,7 @@ def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(
     with registry.start_run("trained-before-presence") as run:
         run.log_params({"dataset_run_id": run_id})
         logged = registry.log_model(old, np.zeros((2, 10, 4, features), np.float32), metadata={})
-    version = registry.register_version(logged, MODEL_NAME)
+    version = register_trusted(engine, logged, MODEL_NAME)
     registry.set_alias(MODEL_NAME, version)
     result = promote(
         engine,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 import pytest
 import torch
@@ -22,9 +23,9 @@ from stockpredictor.errors import UnsafeModelError
 from stockpredictor.features.sequences import scale_dataset
 from stockpredictor.models import predict
 from stockpredictor.models.tabular import TabularModel, fit_on_dataset
-from stockpredictor.registry_manifest import TABULAR_FLAVOR
+from stockpredictor.registry_manifest import MANIFEST_PARAM, TABULAR_FLAVOR, Manifest, manifest_of
 from tests.conftest import copy_mlflow_store
-from tests.support.trust import register_trusted, trust_store
+from tests.support.trust import register_trusted, rewrite_mlflow_manifest, rewrite_store_manifest, trust_store
 
 GBM = {
     "architecture": "gbm",
@@ -141,3 +142,27 @@ def test_a_tampered_tabular_version_is_refused(
         _load(store, uri)
     message = str(refused.value)
     assert "\n" not in message and all(p in message for p in problems), message
+
+
+def test_tabular_files_and_mlflow_manifest_rewritten_together_are_refused_then_a_corrupt_array_too(
+    store: Engine, tmp_path: Path, mlflow_store_template: Path
+) -> None:
+    """The trust root covers the tabular learners: MLflow's record alone cannot vouch for new leaves, and
+    an array that matches every record but is not an array is one line, not a traceback."""
+    uri, _, _ = _registered(store, tmp_path, mlflow_store_template, GBM)
+    folder, run_id = _files(uri), registry.model_info(uri).mlflow_run_id
+    np.save(folder / "tabular" / "value.npy", -np.load(folder / "tabular" / "value.npy"))
+    model_id = Manifest.from_json(registry.run_params(run_id)[MANIFEST_PARAM]).model_id
+    rewrite_mlflow_manifest(mlflow.get_tracking_uri(), run_id, manifest_of(folder, model_id))
+    with pytest.raises(UnsafeModelError, match=r"is not the one training recorded in the store"):
+        _load(store, uri)
+
+    (folder / "tabular" / "value.npy").write_bytes(b"\x93NUMPY garbage")
+    rewrite_mlflow_manifest(mlflow.get_tracking_uri(), run_id, manifest_of(folder, model_id))
+    rewrite_store_manifest(store, run_id, manifest_of(folder, model_id))
+    with pytest.raises(UnsafeModelError) as refused:
+        _load(store, uri)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(
+        "model 'Tabular' version 1 is not a readable tabular model"
+    )

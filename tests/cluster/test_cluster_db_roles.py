@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from stockpredictor.db.engine import make_engine, migrate
 from stockpredictor.db.schema import model_manifests
+from tests.cluster.assets import MANIFESTS
 from tests.conftest import pg_server_url
 
 SQL_CONFIGMAP = "stockpredictor-db-roles"
@@ -80,26 +81,35 @@ def connect_as(role: str, database: str) -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
 
-def test_the_init_container_runs_the_sql_of_the_configmap(kind_resources: list[dict[str, Any]]) -> None:
-    assert (
-        rendered_sql(kind_resources)
-        == (Path(__file__).parents[2] / "manifests/base/db-roles.sql").read_text()
-    )
-    (mlflow,) = [
-        r
-        for r in kind_resources
-        if r["kind"] == "Deployment" and r["metadata"]["name"] == "stockpredictor-mlflow"
+def test_the_job_runs_the_sql_of_the_configmap(kind_resources: list[dict[str, Any]]) -> None:
+    for name in ("db-roles.sql", "db-reader.sql"):
+        assert rendered_sql(kind_resources, name) == (MANIFESTS / "base" / name).read_text()
+    (job,) = [
+        r for r in kind_resources if r["kind"] == "Job" and r["metadata"]["name"] == "stockpredictor-db-roles"
     ]
-    pod = mlflow["spec"]["template"]["spec"]
-    (init,) = [c for c in pod["initContainers"] if c["name"] == "db-roles"]
-    script = " ".join(init["command"] + init["args"])
-    mount = next(m["mountPath"] for m in init["volumeMounts"] if m["name"] == "db-roles")
+    pod = job["spec"]["template"]["spec"]
+    (container,) = [c for c in pod["containers"] if c["name"] == "db-roles"]
+    script = " ".join(container["command"] + container["args"])
+    mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "db-roles")
     volume = next(v for v in pod["volumes"] if v["name"] == "db-roles")
     assert volume["configMap"]["name"] == SQL_CONFIGMAP
     calls = re.findall(r'DB_ROLE=(\w+) DB_NAME=(\w+) DB_PASSWORD="\$(\w+)" psql -X -q -f (\S+)', script)
     assert calls == [
         ("stockpredictor", "stockpredictor", "STOCKPREDICTOR_DB_PASSWORD", f"{mount}/db-roles.sql"),
         ("mlflow", "mlflow", "MLFLOW_DB_PASSWORD", f"{mount}/db-roles.sql"),
+    ]
+    reader = re.findall(
+        r'DB_ROLE=(\w+) DB_NAME=(\w+) DB_READER=(\w+) DB_READER_PASSWORD="\$(\w+)" psql -X -q -f (\S+)',
+        script,
+    )
+    assert reader == [
+        (
+            "stockpredictor",
+            "stockpredictor",
+            "stockpredictor_reader",
+            "STOCKPREDICTOR_READER_DB_PASSWORD",
+            f"{mount}/db-reader.sql",
+        )
     ]
 
 

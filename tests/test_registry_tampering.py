@@ -256,13 +256,23 @@ def test_weights_rewritten_with_a_matching_manifest_in_one_database_are_refused_
     else:
         rewrite_store_manifest(version.store, version.mlflow_run_id, tampered)
         in_mlflow, in_store = trained, tampered
-    with pytest.raises(UnsafeModelError) as refused:
-        version.load()
-    assert str(refused.value) == (
+    expected = (
         f"model {version.name!r} version {version.number} (MLflow run {version.mlflow_run_id}) is refused: "
         f"its manifest in MLflow (sha256 {in_mlflow.digest[:12]}) is not the one training recorded in the "
         f"store (sha256 {in_store.digest[:12]})"
     )
+    with pytest.raises(UnsafeModelError) as refused:
+        version.load()
+    assert str(refused.value) == expected
+    # the command a user runs: `promote` loads the candidate first, and stops there
+    settings = Settings(tmp_path / "data", version.store.url.render_as_string(False), mlflow_server.url)
+    promote = [*command(f"train.model_name={version.name}"), "promote", "--version", str(version.number)]
+    cli = subprocess.run(
+        [*promote, "--as-of", "2024-01-02"], env=environment(settings), capture_output=True, text=True
+    )
+    print(f"{rewritten}: exit {cli.returncode}: {cli.stderr.strip().splitlines()[-1]}")
+    assert cli.returncode == UnsafeModelError.exit_code and "Traceback" not in cli.stderr
+    assert cli.stderr.strip().splitlines()[-1].endswith(expected)
 
 
 @pytest.mark.parametrize(

@@ -433,8 +433,9 @@ def _exported_module(local: Path, ref: ModelVersionRef) -> nn.Module:
 
 
 def _first_line(exc: Exception) -> str:
+    """The first sentence of an exception's message (MLflow's and torch's go on with advice)."""
     text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else "no message"
+    return text.splitlines()[0].split(". ")[0].rstrip(".")[:200] if text else "no message"
 
 
 def verified_copy(conn: Connection, ref: ModelVersionRef, dst: Path) -> Path:

@@ -2,8 +2,9 @@
 
 Models are logged in MLflow's `pt2` format (a torch.export graph with its tensors; no pickled
 Python objects), or a tabular learner as JSON and `.npy` files (`registry_tabular`), with a manifest
-of their files (`registry_manifest`), registered only once their run has FINISHED, and loaded back
-only from a downloaded copy that matches the manifest and is a plain `pt2` export or tabular model.
+of their files (`registry_manifest`; the stage also records it in the store, `db.model_manifests`),
+registered only once their run has FINISHED, and loaded back only when MLflow's manifest is the
+store's and the downloaded copy matches it and is a plain `pt2` export or tabular model.
 Runs left RUNNING by dead processes are marked FAILED (`fail_dead_runs`, rule in
 `process_liveness`). The registry uses aliases (`production`), never the deprecated stages.
 """

@@ -7,7 +7,6 @@ cannot write: not in its read-only sessions, nor after switching them to read-wr
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from stockpredictor.db.engine import make_engine, migrate
 from stockpredictor.db.schema import model_manifests
 from tests.cluster.assets import MANIFESTS
 from tests.conftest import pg_server_url
+from tests.support.psql import run_psql
 
 SQL_CONFIGMAP = "stockpredictor-db-roles"
 
@@ -38,26 +38,6 @@ def rendered_sql(resources: list[dict[str, Any]], name: str = "db-roles.sql") ->
 def run_db_roles(sql: Path, role: str, database: str, password: str) -> subprocess.CompletedProcess[str]:
     """db-roles.sql as the Job runs it."""
     return run_psql(sql, DB_ROLE=role, DB_NAME=database, DB_PASSWORD=password)
-
-
-def run_psql(sql: Path, **names: str) -> subprocess.CompletedProcess[str]:
-    """psql as the Job runs it: connection and names from the environment only."""
-    psql = shutil.which("psql")
-    if psql is None:
-        pytest.skip("psql is not installed")
-    server = make_url(pg_server_url())
-    env = {
-        "PGHOST": server.host or "127.0.0.1",
-        "PGPORT": str(server.port or 5432),
-        "PGUSER": server.username or "postgres",
-        "PGDATABASE": server.database or "postgres",
-        **names,
-    }
-    if server.password:
-        env["PGPASSWORD"] = server.password
-    return subprocess.run(
-        [psql, "-X", "-q", "-f", str(sql)], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ from stockpredictor.api.models import (
 from stockpredictor.api.registry_check import PROBE_TIMEOUT_SECONDS, REGISTRY_UNAVAILABLE, registry_reachable
 from stockpredictor.api.shedding import SERVER_BUSY, Limits, LoadShedding, busy_headers
 from stockpredictor.api.store import STORE_UNAVAILABLE, StoreLimits, readonly_engine, store_problem
-from stockpredictor.config import Params, Settings, load_params
+from stockpredictor.config import Params, Settings, load_params, redacted
 from stockpredictor.db.engine import head_revision
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ def _model_card(conn: Connection, api: ApiState) -> ModelCard:
         found = production_model(api.params, api.settings)
         metrics = registry.run_metrics(found.mlflow_run_id) if found else {}
     except registry.REGISTRY_FAILURES as exc:
-        log.warning("model registry failed: %s: %s", type(exc).__name__, str(exc).strip()[:300])
+        log.warning("model registry failed: %s: %s", type(exc).__name__, redacted(str(exc).strip()[:300]))
         raise HTTPException(503, REGISTRY_UNAVAILABLE) from None
     if found is None:
         raise HTTPException(404, f"no version of {name} has the production alias yet")

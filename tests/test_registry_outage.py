@@ -134,7 +134,7 @@ def test_unusable_sqlite_and_file_paths_are_one_line(tmp_path: Path) -> None:
     cases = {
         f"sqlite:///{tmp_path}": f"{tmp_path} is a folder",
         f"sqlite:///{tmp_path / 'a_file' / 'mlflow.db'}": f"{tmp_path / 'a_file'} is a file, not a folder",
-        "sqlite:////proc/no_such_process/mlflow.db": "cannot open /proc/no_such_process/mlflow.db",
+        "sqlite:////proc/no_such_process/mlflow.db": "cannot create the folder /proc/no_such_process",
         "file:///proc/no_such_folder": "MLflow cannot use it (The filesystem tracking backend",
     }
     for uri, says in cases.items():

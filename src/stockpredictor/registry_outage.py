@@ -25,6 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
 from stockpredictor.config import MLFLOW_URI_ENV, redacted
+from stockpredictor.db.engine import sqlite_file_problem
 from stockpredictor.errors import RegistryUnavailableError
 
 #: Seconds a database store (PostgreSQL, MySQL) may take to accept a connection before it counts as down.
@@ -60,20 +61,14 @@ def _check_sqlite(uri: str) -> None:
     if not database or database == ":memory:":
         return
     path = Path(database)
-    if path.is_dir():
-        raise unavailable(uri, f"{path} is a folder; name a database file")
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise unavailable(uri, f"{blocking} is a file, not a folder; choose another path")
+    problem = sqlite_file_problem(path)
+    if problem is not None:
+        raise unavailable(uri, problem)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(path, timeout=CONNECT_TIMEOUT_SECONDS) as db:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except (OSError, sqlite3.Error) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise unavailable(
-            uri, f"cannot open {path} ({reason}); check the path, its folder and permissions"
-        ) from None
+    except sqlite3.Error as exc:
+        raise unavailable(uri, f"cannot open {path} ({exc}); check the file and its permissions") from None
 
 
 def _check_database(uri: str) -> None:

@@ -13,6 +13,7 @@ from stockpredictor.stages.common import RuntimeContext, check_as_of
 
 stderr = Console(stderr=True)
 
+
 def _checked_as_of(ctx: typer.Context, value: datetime | None) -> datetime | None:
     """--as-of checked (`check_as_of`) when it is parsed, before the command opens or creates the store."""
     if value is not None and not ctx.resilient_parsing:

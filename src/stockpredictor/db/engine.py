@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -160,6 +161,18 @@ def engine_for(url: str) -> Engine:
     engine = make_engine(url)
     migrate(engine)
     return engine
+
+
+def take_turns(conn: Connection, *key: str) -> None:
+    """Make concurrent writers of the same `key` (e.g. "scale", a dataset run id) take turns until the
+    transaction ends, so that the later one reads what the earlier one wrote before it decides.
+
+    PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of `key`. SQLite: nothing to do
+    inside `write_transaction`, which holds the database's write lock from its start.
+    """
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.blake2b("\0".join(key).encode(), digest_size=8).digest()
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest, signed=True)})
 
 
 @contextmanager

@@ -119,7 +119,7 @@ def test_a_file_that_is_not_npy_or_a_sidecar_that_is_not_json_is_one_line(tmp_pa
         InputWindowError.exit_code,
     )
     path.write_bytes(b"\x00garbage")
-    assert "is not a numeric .npy window" in error_line(
+    assert "is not a .npy file" in error_line(
         invoke("predict", "--input-sequence-path", str(path), "--production-model-uri", "models:/M/1"),
         InputWindowError.exit_code,
     )

@@ -36,6 +36,7 @@ def failing_server(status: int, delay: float = 0.0, healthy_paths: tuple[str, ..
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    server.handle_error = lambda *_: None  # type: ignore[method-assign]  # a client that gave up waiting
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -51,6 +51,7 @@ def save_input(input_path: Path, window: np.ndarray, description: dict[str, Any]
     write_json_atomic(sidecar_path(input_path), {**description, "shape": list(window.shape)})
 
 
+_NPY_MAGIC = b"\x93NUMPY"
 #: What a sidecar must hold (`prepare_input` writes them all).
 SIDECAR_KEYS = ("dataset_run_id", "tickers", "last_close", "target", "last_day", "as_of", "shape")
 
@@ -66,6 +67,9 @@ def load_input(input_path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     for path in (input_path, sidecar):
         if not path.is_file():
             raise InputWindowError(f"{path} not found: run `prepare-input` to create the input window")
+    with input_path.open("rb") as head:
+        if head.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            raise InputWindowError(f"{input_path} is not a .npy file (prepare-input writes one)")
     try:
         window = np.load(input_path, allow_pickle=False)
     except (ValueError, EOFError) as exc:

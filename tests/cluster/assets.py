@@ -151,3 +151,18 @@ def compiled_executors() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]
         platform_executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
         for name, executor in spec["deploymentSpec"]["executors"].items():
             yield f"{path.name}:{name}", executor["container"], platform_executors.get(name, {})
+
+
+def by_kind(resources: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {r["metadata"]["name"]: r for r in resources if r["kind"] == kind}
+
+
+def secret_env(container: dict[str, Any]) -> dict[str, str]:
+    """Environment variable -> Secret key, for the container's variables read from the Secret."""
+    refs = {}
+    for entry in container.get("env", []):
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            assert ref["name"] == SECRET_NAME, ref
+            refs[entry["name"]] = ref["key"]
+    return refs

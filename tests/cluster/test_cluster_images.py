@@ -79,11 +79,19 @@ def test_project_image_installs_the_runtime_lock_then_the_source() -> None:
     assert torch_pin and f"torch=={torch_pin.group(1)}+cpu \\" in runtime_lock.splitlines()
 
 
-def test_mlflow_image_pins_the_server_and_the_postgres_driver() -> None:
+def test_mlflow_image_pins_the_server_its_auth_app_and_the_postgres_driver_as_the_lock_does() -> None:
+    """The server the tests run (requirements.lock) is the one the image installs, Flask-WTF (the
+    basic-auth app) and psycopg2 included."""
     text = (IMAGES / "mlflow.Dockerfile").read_text()
-    mlflow_pin = re.search(r'"mlflow==([\d.]+)"', (REPO / "pyproject.toml").read_text())
-    assert mlflow_pin and f"mlflow=={mlflow_pin.group(1)}" in text
-    assert re.search(r"psycopg2-binary==[\d.]+", text)
+    pins = {
+        name.lower().replace("_", "-"): version
+        for name, version in re.findall(r"\b([A-Za-z][\w.-]*)==([\w.]+)", text)
+    }
+    lock = dict(
+        re.findall(r"^([a-z0-9][a-z0-9._-]*)==([^\s;]+)", (REPO / "requirements.lock").read_text(), re.M)
+    )
+    assert {"mlflow", "flask-wtf", "psycopg2-binary"} <= pins.keys(), pins
+    assert {name: lock.get(name) for name in pins} == pins
     assert 'CMD ["mlflow", "server"]' in text
 
 

@@ -22,12 +22,14 @@ from tests.cluster.assets import (
     REPO,
     SECRET_KEYS,
     SECRET_NAME,
+    by_kind,
     compiled_executors,
     documents,
     kind_kubernetes_version,
     overlays,
     pod_specs,
     run,
+    secret_env,
     tool,
     walk,
 )
@@ -43,10 +45,6 @@ SUPERUSER_HOLDERS = {
     "POSTGRES_PASSWORD": {("Job", "stockpredictor-db-roles"), ("StatefulSet", "stockpredictor-postgres")},
     "MLFLOW_ADMIN_PASSWORD": {("Job", "stockpredictor-db-roles"), ("Deployment", "stockpredictor-mlflow")},
 }
-
-
-def by_kind(resources: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
-    return {r["metadata"]["name"]: r for r in resources if r["kind"] == kind}
 
 
 def test_kind_overlay_exists() -> None:
@@ -174,17 +172,6 @@ def test_postgres_keeps_its_data_on_a_volume_claim(kind_resources: list[dict[str
         for m in postgres["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
     }
     assert claims == ["data"] and mounts["data"] == "/var/lib/postgresql/data"
-
-
-def secret_env(container: dict[str, Any]) -> dict[str, str]:
-    """Environment variable -> Secret key, for the container's variables read from the Secret."""
-    refs = {}
-    for entry in container.get("env", []):
-        ref = entry.get("valueFrom", {}).get("secretKeyRef")
-        if ref:
-            assert ref["name"] == SECRET_NAME, ref
-            refs[entry["name"]] = ref["key"]
-    return refs
 
 
 def test_mlflow_server_uses_postgres_and_serves_artifacts_from_its_volume(

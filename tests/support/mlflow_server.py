@@ -33,9 +33,19 @@ def free_port() -> int:
 
 
 class MlflowServer:
-    """A running `mlflow server` process; `url` blocks until it answers /health."""
+    """A running `mlflow server` process; `url` blocks until it answers /health.
 
-    def __init__(self, backend_store_uri: str, artifacts: Path, log_path: Path) -> None:
+    `app_name` (e.g. "basic-auth") is the server's `--app-name`; `env` is added to its environment.
+    """
+
+    def __init__(
+        self,
+        backend_store_uri: str,
+        artifacts: Path,
+        log_path: Path,
+        app_name: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.address = f"http://127.0.0.1:{free_port()}"
         self.backend_store_uri = backend_store_uri
         self.log_path = log_path
@@ -59,9 +69,10 @@ class MlflowServer:
                 "--serve-artifacts",
                 "--artifacts-destination",
                 artifacts.as_uri(),
+                *(["--app-name", app_name] if app_name else []),
             ],
             # No job runner: it starts 8 more processes (each importing mlflow) for GenAI jobs we never run.
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            env={**os.environ, **(env or {}), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopping it stops its workers too

@@ -78,45 +78,56 @@ def logged_in(url: str, account: tuple[str, str]) -> Iterator[MlflowClient]:
         yield MlflowClient()
 
 
+def start_server(deployment: dict[str, Any], secret: dict[str, str], folder: Path) -> MlflowServer:
+    """`mlflow server` as the Deployment runs it: its init container writes the auth config, then the
+    server starts with the `mlflow` container's environment (the volumes' paths under `folder`)."""
+    mounts = {"MLFLOW_AUTH_CONFIG_PATH": str(folder / "basic_auth.ini"), "HOME": str(folder)}
+    writer = container(deployment, "write-auth-config")
+    subprocess.run(
+        [sys.executable, "-c", writer["args"][0]], env=pod_env(writer, secret, **mounts), check=True
+    )
+    return MlflowServer(
+        secret["MLFLOW_BACKEND_STORE_URI"],
+        folder / "artifacts",
+        folder / "server.log",
+        app_name="basic-auth",
+        env=pod_env(container(deployment, "mlflow"), secret, **mounts),
+    )
+
+
+def run_job_script(job: dict[str, Any], secret: dict[str, str], params: Path) -> str:
+    """Run mlflow-accounts.py with the environment of the Job's container; its stdout."""
+    env = pod_env(container(job, "mlflow-accounts"), secret, STOCKPREDICTOR_PARAMS=str(params))
+    done = subprocess.run(
+        [sys.executable, str(MANIFESTS / "base" / "mlflow-accounts.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def mlflow_registry(
     kind_resources: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Registry]:
     folder = tmp_path_factory.mktemp("mlflow-basic-auth")
-    deployment = by_kind(kind_resources, "Deployment")["stockpredictor-mlflow"]
     secret = SECRET | {"MLFLOW_BACKEND_STORE_URI": f"sqlite:///{folder / 'mlflow.db'}"}
-    mounts = {"MLFLOW_AUTH_CONFIG_PATH": str(folder / "basic_auth.ini")}
-    writer = container(deployment, "write-auth-config")
-    subprocess.run(
-        [sys.executable, "-c", writer["args"][0]], env=pod_env(writer, secret, **mounts), check=True
-    )
-    server_env = pod_env(container(deployment, "mlflow"), secret, **mounts, HOME=str(folder))
-    server = MlflowServer(
-        secret["MLFLOW_BACKEND_STORE_URI"],
-        folder / "artifacts",
-        folder / "server.log",
-        app_name="basic-auth",
-        env=server_env,
-    )
+    server = start_server(by_kind(kind_resources, "Deployment")["stockpredictor-mlflow"], secret, folder)
     try:
         secret["MLFLOW_TRACKING_URI"] = server.url
-        job = by_kind(kind_resources, "Job")["stockpredictor-db-roles"]
-        configmap = by_kind(kind_resources, "ConfigMap")
+        (params_map,) = [
+            c
+            for n, c in by_kind(kind_resources, "ConfigMap").items()
+            if n.startswith("stockpredictor-params")
+        ]
         params = folder / "params.yaml"
-        params.write_text(
-            next(c for n, c in configmap.items() if n.startswith("stockpredictor-params"))["data"][
-                "params.yaml"
-            ]
-        )
-        env = pod_env(container(job, "mlflow-accounts"), secret, STOCKPREDICTOR_PARAMS=str(params))
-        script = MANIFESTS / "base" / "mlflow-accounts.py"
-        outputs = []
-        for _ in range(2):  # the second run is `make deploy` rerunning the Job
-            done = subprocess.run(
-                [sys.executable, str(script)], env=env, capture_output=True, text=True, check=False
-            )
-            assert done.returncode == 0, done.stderr[-3000:]
-            outputs.append(done.stdout)
+        params.write_text(params_map["data"]["params.yaml"])
+        job = by_kind(kind_resources, "Job")["stockpredictor-db-roles"]
+        # Twice: the second run is `make deploy` rerunning the Job.
+        outputs = tuple(run_job_script(job, secret, params) for _ in range(2))
         train = yaml.safe_load(params.read_text())["train"]
         with logged_in(server.url, WRITER) as client:
             experiment = client.get_experiment_by_name(train["experiment_name"])
@@ -133,9 +144,7 @@ def mlflow_registry(
                 for _ in range(2)
             )
             client.set_registered_model_alias(train["model_name"], registry.PRODUCTION_ALIAS, version)
-        yield Registry(
-            server.url, train["model_name"], experiment_id, run.info.run_id, version, tuple(outputs)
-        )
+        yield Registry(server.url, train["model_name"], experiment_id, run.info.run_id, version, outputs)
     finally:
         server.stop()
 

@@ -35,7 +35,8 @@ demo: $(STAMP) ## A month of the product's daily operations, offline, on the bun
 MLFLOW_UI_PORT ?= 5000
 .PHONY: mlflow-ui
 mlflow-ui: $(STAMP) ## MLflow's UI on the embedded store (data/mlflow.db) at http://127.0.0.1:5000 (MLFLOW_UI_PORT)
-	$(VENV_BIN)/mlflow ui --backend-store-uri sqlite:///$(STOCKPREDICTOR_DATA_DIR)/mlflow.db --host 127.0.0.1 --port $(MLFLOW_UI_PORT)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV_BIN)/mlflow ui --workers 1 --host 127.0.0.1 \
+	  --port $(MLFLOW_UI_PORT) --backend-store-uri sqlite:///$(STOCKPREDICTOR_DATA_DIR)/mlflow.db
 
 .PHONY: test
 test: $(STAMP) ## Run the test suite (needs PostgreSQL at 127.0.0.1:5432 for the postgres tests)

@@ -145,7 +145,7 @@ def predict(
 
 
 def _print_predictions(result: PredictResult) -> None:
-    """The forecasts as a table on stderr (a forecast of the last close itself calls no move), and the stale."""
+    """The forecasts on stderr (a forecast of the last close itself calls no move), and the stale tickers."""
     table = Table(
         "ticker",
         "last close",

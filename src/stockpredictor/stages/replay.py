@@ -7,12 +7,13 @@ pipeline runs on the data up to that day. Nothing after a day is visible on that
 decides once per day.
 
 A replay works in its own store and MLflow registry under `OUTPUT/workspace`, so it never touches the
-configured ones and never starts from a model trained on the future. `operate` runs the same days on
-a store and registry of the caller's (`stockpredictor operate`, `make demo`): the daily operations
-continued in one process, on sessions after everything that store's models were trained on. The workspace is recreated on
+configured ones and never starts from a model trained on the future. The workspace is recreated on
 every run, but only once the replay has started (its days and every ticker's first day checked
 against the source), and only if an earlier replay made it (it holds `WORKSPACE_MARKER`): any other
 folder of that name is refused, never deleted.
+
+`operate` runs the same days on a store and registry of the caller's (`stockpredictor operate`, `make
+demo`): the daily operations continued in one process, never from a day before its newest dataset.
 """
 
 from __future__ import annotations

@@ -155,14 +155,7 @@ def _print_predictions(result: PredictResult) -> None:
         + (f", the {result.baseline} baseline)" if result.baseline else ")"),
     )
     for p in result.predictions:
-        table.add_row(
-            p.ticker,
-            f"{p.last_close:.2f}",
-            f"{p.predicted_close:.2f}",
-            f"{100 * (p.predicted_close / p.last_close - 1):+.2f}%"
-            if p.predicted_close != p.last_close
-            else "no call",
-        )
+        table.add_row(p.ticker, f"{p.last_close:.2f}", f"{p.predicted_close:.2f}", p.change)
     stderr.print(table)
     _print_stale(result.stale)
 

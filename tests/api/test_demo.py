@@ -157,7 +157,8 @@ def test_make_mlflow_ui_shows_the_demo_registry(demo: Demo, tmp_path: Path) -> N
         shown = httpx.get(
             f"{server.url}/api/2.0/mlflow/model-versions/search", params={"filter": f"name='{name}'"}
         ).json()["model_versions"]
-        stored = MlflowClient(demo.settings.mlflow_tracking_uri).search_model_versions(f"name='{name}'")
+        uri = demo.settings.mlflow_tracking_uri
+        stored = MlflowClient(tracking_uri=uri, registry_uri=uri).search_model_versions(f"name='{name}'")
         assert sorted(int(v["version"]) for v in shown) == sorted(int(v.version) for v in stored)
         assert len(stored) >= 2  # the trained candidate and the persistence baseline, at least
     finally:

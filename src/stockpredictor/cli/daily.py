@@ -262,6 +262,7 @@ def operate(
         f"{sum(len(d.trainings) for d in operated)} training(s); monitor: "
         + ", ".join(f"{name} {count}" for name, count in decisions.most_common()),
         highlight=False,
+        soft_wrap=True,
     )
     if not served:
         raise ModelNotFoundError("no forecast served: no model has passed the promotion gate yet")

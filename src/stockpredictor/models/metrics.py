@@ -6,8 +6,8 @@ up or down, and the outcome is sign(actual - last_close), up / down / no change.
 accuracy is the share of the calls that equal the outcome (calling a move on a flat day is wrong); a
 forecast equal to the last close calls nothing and is left out, so a model served beside persistence
 is judged on its own calls. A forecaster that calls no move anywhere (persistence: tomorrow's close =
-today's) has no directional accuracy: it is NaN, shown as "no call", never a number. Persistence is no
-direction baseline; the direction baselines are "always up" (the share of up days) and "last move"
+today's) has no directional accuracy: it is NaN, shown as "no call", never a number. Persistence is
+no direction baseline; the direction baselines are "always up" (the share of up days) and "last move"
 (the sign of last_close - previous_close, the move into the last day, repeated).
 """
 

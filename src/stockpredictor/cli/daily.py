@@ -235,6 +235,7 @@ def operate(
     session's forecasts, then the path of their JSON file.
     """
     from stockpredictor.calendar import trading_days
+    from stockpredictor.stages.common import check_as_of
     from stockpredictor.stages.replay import ReplayDay
     from stockpredictor.stages.replay import operate as run
 
@@ -242,6 +243,8 @@ def operate(
     days = trading_days(start.date(), end.date())
     if not days:
         raise UsageError(f"no trading day between {start.date()} and {end.date()}")
+    for session in (days[0], days[-1]):  # none before data.start, none whose close is still to come
+        check_as_of(session, c.params)
 
     def report(done: ReplayDay) -> None:
         decision = done.monitor.decision if done.monitor else "no model"

@@ -151,13 +151,13 @@ def test_the_dashboard_shows_the_month(demo: Demo, served: str, tmp_path: Path) 
 def test_make_mlflow_ui_shows_the_demo_registry(demo: Demo, tmp_path: Path) -> None:
     port = free_port()
     env = {DATA_DIR_ENV: str(demo.settings.data_dir), "MLFLOW_UI_PORT": str(port)}
-    server = MlflowServer(["make", "-s", "mlflow-ui"], port, tmp_path / "mlflow-ui.log", env)
+    uri = demo.settings.mlflow_tracking_uri
+    server = MlflowServer(["make", "-s", "mlflow-ui"], port, uri, tmp_path / "mlflow-ui.log", env)
     try:
         name = "StockPricePredictorLSTM"
         shown = httpx.get(
             f"{server.url}/api/2.0/mlflow/model-versions/search", params={"filter": f"name='{name}'"}
         ).json()["model_versions"]
-        uri = demo.settings.mlflow_tracking_uri
         stored = MlflowClient(tracking_uri=uri, registry_uri=uri).search_model_versions(f"name='{name}'")
         assert sorted(int(v["version"]) for v in shown) == sorted(int(v.version) for v in stored)
         assert len(stored) >= 2  # the trained candidate and the persistence baseline, at least

@@ -35,13 +35,20 @@ def free_port() -> int:
 class MlflowServer:
     """A running MLflow server process on 127.0.0.1:`port`; `url` blocks until it answers /health.
 
-    `command` starts it (`mlflow server ...`, `make mlflow-ui`); `env` is added to this process's.
+    `command` starts it (`mlflow server ...`, `make mlflow-ui`) on the backend store
+    `backend_store_uri`; `env` is added to this process's environment.
     """
 
     def __init__(
-        self, command: Sequence[str], port: int, log_path: Path, env: Mapping[str, str] | None = None
+        self,
+        command: Sequence[str],
+        port: int,
+        backend_store_uri: str,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.address = f"http://127.0.0.1:{port}"
+        self.backend_store_uri = backend_store_uri
         self.log_path = log_path
         self._healthy = False
         self._log = log_path.open("wb")
@@ -111,7 +118,7 @@ def mlflow_server(pg_admin: Engine, tmp_path_factory: pytest.TempPathFactory) ->
         "--artifacts-destination",
         (folder / "artifacts").as_uri(),
     ]
-    server = MlflowServer(command, port, folder / "server.log")
+    server = MlflowServer(command, port, backend, folder / "server.log")
     try:
         yield server
     finally:

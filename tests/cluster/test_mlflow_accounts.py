@@ -25,7 +25,7 @@ from mlflow.server.auth.client import AuthServiceClient
 from stockpredictor import registry
 from stockpredictor.config import Settings
 from tests.cluster.assets import MANIFESTS, by_kind, pod_specs
-from tests.support.mlflow_server import MlflowServer
+from tests.support.mlflow_server import MlflowServer, free_port, server_command
 
 #: The Secret's MLflow keys (the URI is added once the server listens). Passwords: 12+ characters.
 SECRET = {
@@ -86,11 +86,12 @@ def start_server(deployment: dict[str, Any], secret: dict[str, str], folder: Pat
     subprocess.run(
         [sys.executable, "-c", writer["args"][0]], env=pod_env(writer, secret, **mounts), check=True
     )
+    port, backend = free_port(), secret["MLFLOW_BACKEND_STORE_URI"]
     return MlflowServer(
-        secret["MLFLOW_BACKEND_STORE_URI"],
-        folder / "artifacts",
+        [*server_command(port, backend, folder / "artifacts"), "--app-name", "basic-auth"],
+        port,
+        backend,
         folder / "server.log",
-        app_name="basic-auth",
         env=pod_env(container(deployment, "mlflow"), secret, **mounts),
     )
 

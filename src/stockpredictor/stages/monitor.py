@@ -115,11 +115,9 @@ def monitor_model(
         if mlflow_run_id is None:
             judgement = Judgement(RETRAIN, NO_PRODUCTION_MODEL, {})
         else:
-            judged = (
-                Judgement(RETRAIN, BASELINE_SERVES, {})
-                if baseline
-                else _judge_model(conn, params, mlflow_run_id, as_of, history)
-            )
+            judged = _judge_model(conn, params, mlflow_run_id, as_of, history)
+            if baseline:  # its window's figures are still shown; the decision is to train a model
+                judged = Judgement(RETRAIN, BASELINE_SERVES, judged.statistics)
             judgement = _with_coverage(conn, judged, params, mlflow_run_id, as_of)
         if judgement.decision == RETRAIN:
             decision, allowed = ration(history, params.monitoring, judgement.hard_guard)

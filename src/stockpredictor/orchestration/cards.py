@@ -19,6 +19,8 @@ from stockpredictor.stages.scale import ScaleResult
 
 #: Refused rows listed one by one on a card; the others are counted.
 MAX_LISTED = 20
+#: Hyperparameters with a smaller share of the fANOVA importance are not named as having mattered.
+MIN_IMPORTANCE = 0.01
 
 
 def ingest_card(result: IngestResult) -> str:
@@ -87,16 +89,18 @@ def scale_card(result: ScaleResult) -> str:
 def optimize_card(result: OptimizeResult, history: SearchHistory) -> str:
     """Trials complete and pruned, the best value and parameters, and the parameters that mattered."""
     failed = sum(state == "FAIL" for _, state, _ in history.trials)
+    weights = [(name, w) for name, w in history.importances.items() if w >= MIN_IMPORTANCE][:5]
     mattered = (
-        ", ".join(f"{name} {weight:.2f}" for name, weight in list(history.importances.items())[:5])
-        if history.importances
+        ", ".join(f"{name} {weight:.2f}" for name, weight in weights)
+        if weights
         else "too few complete trials to tell"
     )
     return "\n".join(
         [
             f"# Hyperparameter search `{result.study_name}`",
             "",
-            f"{result.n_complete} complete, {result.n_pruned} pruned, {failed} failed trial(s).",
+            f"{result.n_complete} complete, {result.n_pruned} pruned, {failed} failed trial(s) "
+            "(failed: an error, a killed worker's, or a claim beyond the trial budget).",
             "",
             f"Best validation loss {result.best_value:.6g} with:",
             "",

@@ -40,6 +40,7 @@ def train(
     from stockpredictor.orchestration.figures import figures_html
     from stockpredictor.orchestration.runtime import task_context, write_model_reference
     from stockpredictor.registry import ModelVersionRef
+    from stockpredictor.stages.train import LOSS_CURVES
     from stockpredictor.stages.train import train as run
 
     with task_context(params_overrides) as ctx:
@@ -47,7 +48,9 @@ def train(
     for name, value in result.metrics.items():
         test_metrics.log_metric(name, value)
     Path(report.path).write_text(result.report_markdown)
-    Path(figures.path).write_text(figures_html(f"Training run {result.mlflow_run_id}", result.figures))
+    no_curves = "" if LOSS_CURVES in result.figures else "No loss curves: a tabular model has no epochs."
+    page = figures_html(f"Training run {result.mlflow_run_id}", result.figures, no_curves)
+    Path(figures.path).write_text(page)
     matrices = {"model": direction, "always_up": direction_always_up, "last_move": direction_last_move}
     for who, artifact in matrices.items():
         artifact.log_confusion_matrix(list(DIRECTIONS), result.directions[who])

@@ -102,7 +102,7 @@ class CorruptedSample:
 
 def stored_days(engine: Engine, ticker: str) -> set[date]:
     with engine.connect() as conn:
-        return set(load_prices(conn, [ticker], AS_OF)[ticker].index.date)
+        return {stamp.date() for stamp in load_prices(conn, [ticker], AS_OF)[ticker].index}
 
 
 def test_impossible_sample_rows_are_refused_named_and_the_others_stored(engine: Engine) -> None:

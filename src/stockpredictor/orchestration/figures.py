@@ -12,6 +12,7 @@ import io
 from collections.abc import Mapping
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from stockpredictor.stages.optimize import SearchHistory
 
@@ -61,6 +62,7 @@ def search_figure(history: SearchHistory) -> Figure:
             steps.append((number, best))
     if steps:
         axes.step(*zip(*steps, strict=True), where="post", color="black", label="best so far")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("trial")
     axes.set_ylabel("validation loss")
     axes.set_title("Optimisation history")

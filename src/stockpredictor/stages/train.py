@@ -87,7 +87,8 @@ class TrainResult:
     """The MLflow run, the registered version, the test metrics and the run's Markdown report.
 
     `persistence_tickers`: the tickers the registered (refitted) model leaves to persistence.
-    `figures`: the figures logged to the run by name (loss curves, then one per ticker);
+    `figures`: the figures logged to the run by name (loss curves of a model fitted in epochs, then one
+    per ticker);
     `directions`: up / no change / down confusion matrices on the test windows of the model and the
     direction baselines (`PricePredictions.direction_confusions`).
     """
@@ -185,7 +186,8 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         }
         by_ticker = test.per_ticker()
         run.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
-        figures = {LOSS_CURVES: _loss_plot(fitted, refit_losses)} | {t: _plot(test, t) for t in by_ticker}
+        curves = {LOSS_CURVES: _loss_plot(fitted, refit_losses)} if fitted.history else {}  # none: tabular
+        figures = curves | {t: _plot(test, t) for t in by_ticker}
         for name, figure in figures.items():
             run.log_figure(figure, f"plots/{name.replace(' ', '_')}.png")
         logged = learner.log(served, {"dataset_run_id": dataset_run_id})
@@ -313,11 +315,8 @@ def _loss_plot(fitted: FitResult, refit_losses: list[float]) -> Figure:
     axes.plot(epochs, [e.val_loss for e in fitted.history], label="validation loss (split fit)", marker="o")
     refit_epochs = range(1, len(refit_losses) + 1)
     axes.plot(refit_epochs, refit_losses, label="train loss (refit on every window)", linestyle="--")
-    if fitted.history:
-        axes.axvline(fitted.best_epoch, color="grey", linewidth=0.8, label=f"best epoch {fitted.best_epoch}")
-        axes.set_title("Loss per epoch (scaled target)")
-    else:
-        axes.set_title(f"No epochs: a tabular model (best validation loss {fitted.best_val_loss:.4g})")
+    axes.axvline(fitted.best_epoch, color="grey", linewidth=0.8, label=f"best epoch {fitted.best_epoch}")
+    axes.set_title("Loss per epoch (scaled target)")
     axes.set_xlabel("epoch")
     axes.legend()
     return figure

@@ -28,7 +28,7 @@ def train(
         test_metrics: the test-window metrics beside persistence's and the direction baselines'.
         report: the training report: hyperparameters, test metrics beside every baseline, per ticker.
         figures: the loss curves and each ticker's predicted and actual closes on the test windows.
-        direction: the model's up / no change / down confusion matrix on the test windows.
+        direction: the model's down / no change / up confusion matrix on the test windows (rows: actual).
         direction_always_up: the same matrix of the "always up" baseline.
         direction_last_move: the same matrix of the "last move" baseline.
         model: a reference to the registered MLflow model version.

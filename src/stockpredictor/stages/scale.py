@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import load_processed, save_scaled, scaled_nbytes, stored_scaling
+from stockpredictor.db.engine import take_turns, write_transaction
 from stockpredictor.errors import OverwriteRefusedError
 from stockpredictor.features.sequences import ScaledDataset, Split, scale_dataset
 
@@ -36,10 +37,13 @@ class ScaleResult:
 
 
 def scale(engine: Engine, params: Params, dataset_run_id: str) -> ScaleResult:
-    """Scale a dataset with scalers fitted on its training windows; store both under its `dataset_run_id`."""
+    """Scale a dataset with scalers fitted on its training windows; store both under its `dataset_run_id`.
+
+    Concurrent scales of one dataset take turns (`take_turns`): the later one finds the earlier one's
+    scaling and changes nothing (same settings) or is refused (other settings).
+    """
     with engine.connect() as conn:
         processed = load_processed(conn, dataset_run_id)
-        stored = stored_scaling(conn, dataset_run_id)
     panel = processed.panel
     dataset = scale_dataset(
         panel.features,
@@ -48,21 +52,23 @@ def scale(engine: Engine, params: Params, dataset_run_id: str) -> ScaleResult:
         params.sequences.split.train,
         params.sequences.split.validation,
     )
-    result = ScaleResult(
+    with write_transaction(engine) as conn:
+        take_turns(conn, "scale", dataset_run_id)
+        stored = stored_scaling(conn, dataset_run_id)
+        if stored is None:
+            save_scaled(conn, dataset_run_id, dataset)
+    if stored is None:
+        log.info("scale %s: %s windows of %d days", dataset_run_id, dataset.split, dataset.sequence_length)
+    else:
+        _refuse_other_scaling(dataset_run_id, stored, dataset)
+        log.info("scale %s: already scaled with these settings; nothing rewritten", dataset_run_id)
+    return ScaleResult(
         dataset_run_id,
         dataset.sequence_length,
         dataset.split,
         scaled_nbytes(dataset),
         {part: _first_and_last(dataset, part, panel.dates) for part in ("train", "validation", "test")},
     )
-    if stored is not None:
-        _refuse_other_scaling(dataset_run_id, stored, dataset)
-        log.info("scale %s: already scaled with these settings; nothing rewritten", dataset_run_id)
-        return result
-    with engine.begin() as conn:
-        save_scaled(conn, dataset_run_id, dataset)
-    log.info("scale %s: %s windows of %d days", dataset_run_id, dataset.split, dataset.sequence_length)
-    return result
 
 
 def _first_and_last(dataset: ScaledDataset, part: str, dates: np.ndarray) -> tuple[date, date]:

@@ -91,9 +91,9 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     tickers = ("AAPL", "GOOG", "IBM", "MSFT")
     assert artifacts == {"plots/loss_curves.png", *(f"plots/{t}.png" for t in tickers)}
     assert list(result.figures) == [LOSS_CURVES, *tickers]  # what the run page's HTML shows
-    model, always_up = np.array(result.directions["model"]), np.array(result.directions["always_up"])
-    calls = model[:, [0, 2]]  # a forecast at the last close calls no move: left out of the accuracy
-    assert (model[0, 0] + model[2, 2]) / calls.sum() == pytest.approx(
+    called, always_up = np.array(result.directions["model"]), np.array(result.directions["always_up"])
+    calls = called[:, [0, 2]]  # a forecast at the last close calls no move: left out of the accuracy
+    assert (called[0, 0] + called[2, 2]) / calls.sum() == pytest.approx(
         result.metrics["test_directional_accuracy"]
     )
     assert always_up[2].sum() / always_up.sum() == pytest.approx(

@@ -56,12 +56,13 @@ def check_prices(ticker: str, frame: pd.DataFrame) -> CheckedPrices:
             (volume < 0, "negative volume"),
             (frame["date"].duplicated(keep=False).to_numpy(), "duplicate date"),
         )
-    reasons: list[list[str]] = [[] for _ in range(len(frame))]
-    for broken, reason in rules:
-        for i in np.flatnonzero(broken):
-            reasons[i].append(reason)
-    days = pd.to_datetime(frame["date"]).dt.date.to_numpy()
-    refused = tuple(RefusedRow(ticker, days[i], ", ".join(why)) for i, why in enumerate(reasons) if why)
-    keep = np.array([not why for why in reasons], dtype=bool)
-    kept = frame[keep].sort_values("date", kind="stable").reset_index(drop=True)
+    broken = np.array([mask for mask, _ in rules], dtype=bool).reshape(len(rules), len(frame))
+    bad = np.asarray(broken.any(axis=0), dtype=bool)
+    days = pd.to_datetime(frame["date"].iloc[np.flatnonzero(bad)]).dt.date
+    names = [reason for _, reason in rules]
+    refused = tuple(
+        RefusedRow(ticker, day, ", ".join(n for n, hit in zip(names, broken[:, i], strict=True) if hit))
+        for i, day in zip(np.flatnonzero(bad), days, strict=True)
+    )
+    kept = frame.iloc[np.flatnonzero(~bad)].sort_values("date", kind="stable").reset_index(drop=True)
     return CheckedPrices(kept, refused)

@@ -51,6 +51,8 @@ class IngestResult:
         )
 
 
+#: Refused rows named one by one in the log per ticker; the others are counted.
+LOGGED_REFUSALS = 10
 #: Rows fetched before they are written in one bulk transaction (bounds memory for large universes).
 BATCH_ROWS = 250_000
 
@@ -113,8 +115,16 @@ def _checked(
 ) -> pd.DataFrame:
     """The rows of `frame` fit to store; the refused ones are logged and appended to `refused`."""
     checked = check_prices(ticker, frame)
-    for row in checked.refused:
-        log.warning("ingest refused %s", row)
+    if checked.refused:
+        shown = "; ".join(str(row) for row in checked.refused[:LOGGED_REFUSALS])
+        more = len(checked.refused) - LOGGED_REFUSALS
+        log.warning(
+            "ingest refused %d row(s) of %s: %s%s",
+            len(checked.refused),
+            ticker,
+            shown,
+            f"; and {more} more" if more > 0 else "",
+        )
     refused += checked.refused
     if not checked.kept.empty:
         days = pd.to_datetime(checked.kept["date"]).dt.date

@@ -122,12 +122,11 @@ def predictions_markdown(result: PredictResult) -> str:
         "|---|---:|---:|---:|---|",
     ]
     for p in result.predictions:
-        change = 100 * (p.predicted_close / p.last_close - 1)
         ranges = "; ".join(
             f"{float(level):.0%} {low:.2f}..{high:.2f}"
             for level, (low, high) in sorted((p.intervals or {}).items(), key=lambda item: float(item[0]))
         )
-        price = f"| {p.ticker} | {p.last_close:.2f} | {p.predicted_close:.2f} | {change:+.2f}% |"
+        price = f"| {p.ticker} | {p.last_close:.2f} | {p.predicted_close:.2f} | {p.change} |"
         lines.append(f"{price} {ranges or '-'} |")
     lines += [f"\nStale, not predicted: {ticker} {why}." for ticker, why in result.stale.items()]
     return "\n".join(lines) + "\n"

@@ -35,12 +35,13 @@ class RandomWalkSource:
         n = len(self.days)
         close = 50 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, n)))
         spread = np.abs(rng.normal(0, 0.01, n)) * close
+        opened = close * (1 + rng.normal(0, 0.004, n))
         return pd.DataFrame(
-            {
+            {  # a possible bar: open and close within [low, high] (ingest refuses any other)
                 "date": self.days,
-                "open": close * (1 + rng.normal(0, 0.004, n)),
-                "high": close + spread,
-                "low": close - spread,
+                "open": opened,
+                "high": np.maximum(opened, close) + spread,
+                "low": np.minimum(opened, close) - spread,
                 "close": close,
                 "volume": rng.integers(10**5, 10**7, n).astype(float),
             }

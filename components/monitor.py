@@ -11,13 +11,27 @@ def monitor(
     params_overrides: str,
     as_of: str,
     window_metrics: Output[Metrics],
+    summary: Output[Markdown],
     fan_chart: Output[HTML],
     interval_coverage: Output[Markdown],
 ) -> str:
-    """Log matured predictions and judge the window; returns "retrain", "ok" or "insufficient_data"."""
+    """Log matured predictions and judge the production model on its window.
+
+    Args:
+        params_overrides: JSON list of "section.key=value" overrides of params.yaml (from `configure`).
+        as_of: the session judged, YYYY-MM-DD; "" = the source's latest completed session.
+
+    Returns:
+        window_metrics: the window's statistics and tests, and the evaluations this run added.
+        summary: the decision, its reason and the window's statistics, whatever serves.
+        fan_chart: forecasts with their prediction intervals and the actual closes, per ticker.
+        interval_coverage: the window's interval coverage, width and score beside the baselines'.
+        Output: the decision, e.g. "retrain", "ok", "insufficient_data", "recalibrate".
+    """
     import logging
     from pathlib import Path
 
+    from stockpredictor.orchestration.cards import monitor_card
     from stockpredictor.orchestration.runtime import parse_as_of, task_context
     from stockpredictor.stages.fan_chart import coverage_markdown, recent_fan_chart
     from stockpredictor.stages.monitor import RETRAIN
@@ -37,6 +51,8 @@ def monitor(
         levels = ctx.params.intervals.levels
         Path(fan_chart.path).write_text(recent_fan_chart(ctx.engine, result.as_of, levels))
     Path(interval_coverage.path).write_text(coverage_markdown(result.metrics, levels))
+    Path(summary.path).write_text(monitor_card(result))
+    window_metrics.log_metric("new_evaluations", result.n_new_evaluations)
     for name, value in result.metrics.items():
         window_metrics.log_metric(name, value)
     logging.getLogger("monitor").info("%s: %s", result.decision, result.reason)

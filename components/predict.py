@@ -14,7 +14,18 @@ def predict(
     predictions: Output[Dataset],
     table: Output[Markdown],
 ) -> str:
-    """Predict, store the rows and JSON files; returns the target date (the next trading day)."""
+    """Predict the next trading day's closes, store the rows and the JSON files.
+
+    Args:
+        params_overrides: JSON list of "section.key=value" overrides of params.yaml (from `configure`).
+        model: the production model's reference (from `production-model`).
+        window: the model's input window (from `prepare-input`).
+
+    Returns:
+        predictions: the predictions JSON (metadata: target date, model URI, as_of).
+        table: the forecasts: last close, predicted close and change per ticker, and the stale tickers.
+        Output: the target date, YYYY-MM-DD.
+    """
     import shutil
     from pathlib import Path
 

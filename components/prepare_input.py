@@ -8,7 +8,17 @@ from components.image import PROJECT_IMAGE
 
 @dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
 def prepare_input(params_overrides: str, as_of: str, model: Input[Model], window: Output[Dataset]) -> str:
-    """Save the window (.npy + JSON sidecar) in the `window` folder; returns its last observed day."""
+    """Save the production model's input window (.npy + JSON sidecar) in the `window` folder.
+
+    Args:
+        params_overrides: JSON list of "section.key=value" overrides of params.yaml (from `configure`).
+        as_of: the day the window ends on or before, YYYY-MM-DD; "" = the source's latest completed session.
+        model: the production model's reference; its dataset's features and scalers build the window.
+
+    Returns:
+        window: the folder with the .npy window and its sidecar (metadata: file, dataset, days, tickers).
+        Output: the window's last observed day, YYYY-MM-DD.
+    """
     from pathlib import Path
 
     from stockpredictor.orchestration.runtime import parse_as_of, task_context

@@ -8,7 +8,15 @@ from components.image import PROJECT_IMAGE
 
 @dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
 def production_model(params_overrides: str, model: Output[Model]) -> str:
-    """Returns "found" (the model's URI and dataset run id are in `model`'s metadata) or "none"."""
+    """Look up the registry's production model.
+
+    Args:
+        params_overrides: JSON list of "section.key=value" overrides of params.yaml (from `configure`).
+
+    Returns:
+        model: the production model's reference (metadata: model URI, version, MLflow run, dataset).
+        Output: "found", or "none" when there is no production model yet (the daily run then trains).
+    """
     from stockpredictor.orchestration.runtime import (
         PRODUCTION_MODEL_FOUND,
         PRODUCTION_MODEL_NONE,

@@ -7,7 +7,15 @@ from components.image import PROJECT_IMAGE
 
 @dsl.component(base_image=PROJECT_IMAGE, install_kfp_package=False)
 def session(params_overrides: str, as_of: str) -> str:
-    """Returns "new session", or "no new session" when as_of is empty and its session was predicted from."""
+    """Tell whether the daily run has a session to predict from.
+
+    Args:
+        params_overrides: JSON list of "section.key=value" overrides of params.yaml (from `configure`).
+        as_of: the session to predict from, YYYY-MM-DD; "" = the source's latest completed session.
+
+    Returns:
+        Output: "new session", or "no new session" when as_of is empty and its session was predicted from.
+    """
     import sys
 
     from stockpredictor.orchestration.runtime import parse_as_of, task_context

@@ -65,6 +65,14 @@ def daily_steps(as_of: str, tickers: str, n_trials: int, params_overrides: str) 
 def daily_pipeline(
     as_of: str = "", tickers: str = "", n_trials: int = 0, params_overrides: str = "[]"
 ) -> None:
-    """Parameters as the training pipeline's (tickers and n_trials matter only when it trains)."""
+    """Predict the next session, monitor the production model, retrain when it degrades; deliver alerts.
+
+    Args:
+        as_of: the session to predict from, YYYY-MM-DD; "" = the source's latest completed session (a
+            scheduled run: it stops when that session was already predicted from).
+        tickers: comma-separated tickers; "" = params.yaml's data.tickers (they matter when it trains).
+        n_trials: Optuna trials when it trains; 0 = params.yaml's optimize.n_trials.
+        params_overrides: JSON list of "section.key=value" overrides of params.yaml.
+    """
     with dsl.ExitHandler(alerts("stockpredictor-daily"), name="daily"):
         daily_steps(as_of, tickers, n_trials, params_overrides)

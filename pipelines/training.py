@@ -21,6 +21,14 @@ def optimize_search(params_overrides: str, dataset_run_id: str, workers: int) ->
 
     A nested pipeline so that the loop's inputs are pipeline inputs: kfp.local (2.17) replaces every
     input a ParallelFor takes from a task output by the loop item.
+
+    Args:
+        params_overrides: JSON list of "section.key=value" overrides of params.yaml (from `configure`).
+        dataset_run_id: the scaled dataset the search tunes on.
+        workers: parallel workers sharing the study; 0 = params.yaml's optimize.workers.
+
+    Returns:
+        Output: the best hyperparameters as JSON.
     """
     study = step(
         optimize_study(params_overrides=params_overrides, dataset_run_id=dataset_run_id, workers=workers)
@@ -39,7 +47,15 @@ def optimize_search(params_overrides: str, dataset_run_id: str, workers: int) ->
 def training_steps(
     as_of: str, tickers: str, n_trials: int, optimize_workers: int, params_overrides: str
 ) -> None:
-    """The training steps; a pipeline of their own so that the daily pipeline nests them too."""
+    """The training steps; a pipeline of their own so that the daily pipeline nests them too.
+
+    Args:
+        as_of: last day of data, YYYY-MM-DD; "" = the source's latest completed session.
+        tickers: comma-separated tickers; "" = params.yaml's data.tickers.
+        n_trials: Optuna trials; 0 = params.yaml's optimize.n_trials.
+        optimize_workers: parallel Optuna workers sharing the study; 0 = params.yaml's optimize.workers.
+        params_overrides: JSON list of "section.key=value" overrides of params.yaml.
+    """
     overrides = step(configure(params_overrides=params_overrides, tickers=tickers, n_trials=n_trials)).output
     fetched = step(retried(ingest(params_overrides=overrides, as_of=as_of)))
     dataset = step(process(params_overrides=overrides, as_of=as_of).after(fetched))
@@ -69,9 +85,13 @@ def training_pipeline(
 ) -> None:
     """Train a model on the data up to `as_of` and promote it if it passes the gate; then deliver alerts.
 
-    as_of: YYYY-MM-DD, "" = the source's latest day; tickers: comma-separated, "" = params.yaml's;
-    n_trials: Optuna trials, 0 = params.yaml's; optimize_workers: parallel Optuna workers sharing
-    the study, 0 = params.yaml's (default 1); params_overrides: JSON list of "section.key=value".
+    Args:
+        as_of: last day of data, YYYY-MM-DD; "" = the source's latest completed session.
+        tickers: comma-separated tickers; "" = params.yaml's data.tickers.
+        n_trials: Optuna trials; 0 = params.yaml's optimize.n_trials.
+        optimize_workers: parallel Optuna workers sharing the study; 0 = params.yaml's optimize.workers
+            (default 1).
+        params_overrides: JSON list of "section.key=value" overrides of params.yaml.
     """
     with dsl.ExitHandler(alerts("stockpredictor-training"), name="training"):
         training_steps(

@@ -38,7 +38,12 @@ def test_a_missing_dataset_ends_the_task_with_the_data_exit_code(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as ended:
-        scale.python_func(params_overrides="[]", dataset_run_id="nope", split=metrics(tmp_path, "split"))
+        scale.python_func(
+            params_overrides="[]",
+            dataset_run_id="nope",
+            split=metrics(tmp_path, "split"),
+            summary=dsl.Markdown(name="summary", uri=str(tmp_path / "summary")),
+        )
     assert ended.value.code == DatasetNotFoundError.exit_code
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: no processed dataset with dataset run id 'nope' (run `process` first)"
@@ -53,10 +58,12 @@ def test_a_failed_ticker_ends_ingest_with_the_source_exit_code(
             params_overrides='["data.tickers=[ZZZZ]"]',
             as_of="2010-01-04",
             rows_added=metrics(tmp_path, "rows"),
+            summary=dsl.Markdown(name="summary", uri=str(tmp_path / "summary")),
         )
     assert ended.value.code == SourceError.exit_code
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("error: ingest stored nothing: every ticker failed; ZZZZ: not in the sample data")
+    assert "| ZZZZ | - | - | 0 | ZZZZ: not in the sample data" in (tmp_path / "summary").read_text()
 
 
 def test_other_errors_propagate() -> None:

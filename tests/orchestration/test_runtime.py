@@ -81,7 +81,7 @@ def test_reference_artifacts_carry_their_metadata_in_both_places(tmp_path: Path)
     assert json.loads(Path(artifact.path).read_text()) == artifact.metadata
 
 
-def test_the_predictions_table_shows_no_change_for_a_forecast_of_the_last_close() -> None:
+def test_the_predictions_table_shows_no_call_for_a_forecast_of_the_last_close_and_the_intervals() -> None:
     result = PredictResult(
         date(2013, 3, 1),
         date(2013, 3, 1),
@@ -89,13 +89,17 @@ def test_the_predictions_table_shows_no_change_for_a_forecast_of_the_last_close(
         "models:/M/2",
         "run",
         2,
-        [Prediction("AAPL", 56.14, 56.14), Prediction("IBM", 200.0, 203.0), Prediction("MSFT", 25.0, 24.5)],
+        [
+            Prediction("AAPL", 56.14, 56.14),
+            Prediction("IBM", 200.0, 203.0, intervals={"0.95": [190.0, 215.5], "0.8": [195.0, 210.0]}),
+            Prediction("MSFT", 25.0, 24.5),
+        ],
         Path("predictions.json"),
         {},
     )
     rows = predictions_markdown(result).splitlines()[5:8]
     assert rows == [
-        "| AAPL | 56.14 | 56.14 | no call |",
-        "| IBM | 200.00 | 203.00 | +1.50% |",
-        "| MSFT | 25.00 | 24.50 | -2.00% |",
+        "| AAPL | 56.14 | 56.14 | no call | - |",
+        "| IBM | 200.00 | 203.00 | +1.50% | 80% 195.00..210.00; 95% 190.00..215.50 |",  # levels in order
+        "| MSFT | 25.00 | 24.50 | -2.00% | - |",
     ]

@@ -24,14 +24,23 @@ from tests.conftest import REPO
 
 STRING, INTEGER, LIST = "STRING", "NUMBER_INTEGER", "LIST"
 METRICS, MARKDOWN, DATASET, MODEL = "system.Metrics", "system.Markdown", "system.Dataset", "system.Model"
-HTML = "system.HTML"
+HTML, CLASSIFICATION = "system.HTML", "system.ClassificationMetrics"
 
 # component: (inputs, outputs) with KFP parameter types or artifact schema titles.
 DECLARED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "configure": ({"params_overrides": STRING, "tickers": STRING, "n_trials": INTEGER}, {"Output": STRING}),
-    "ingest": ({"params_overrides": STRING, "as_of": STRING}, {"Output": INTEGER, "rows_added": METRICS}),
-    "process": ({"params_overrides": STRING, "as_of": STRING}, {"Output": STRING, "dataset": DATASET}),
-    "scale": ({"params_overrides": STRING, "dataset_run_id": STRING}, {"Output": STRING, "split": METRICS}),
+    "ingest": (
+        {"params_overrides": STRING, "as_of": STRING},
+        {"Output": INTEGER, "rows_added": METRICS, "summary": MARKDOWN},
+    ),
+    "process": (
+        {"params_overrides": STRING, "as_of": STRING},
+        {"Output": STRING, "dataset": DATASET, "summary": MARKDOWN},
+    ),
+    "scale": (
+        {"params_overrides": STRING, "dataset_run_id": STRING},
+        {"Output": STRING, "split": METRICS, "summary": MARKDOWN},
+    ),
     "optimize-study": (
         {"params_overrides": STRING, "dataset_run_id": STRING, "workers": INTEGER},
         {"Output": LIST},
@@ -42,15 +51,24 @@ DECLARED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     ),
     "optimize-collect": (
         {"params_overrides": STRING, "dataset_run_id": STRING},
-        {"Output": STRING, "study": METRICS},
+        {"Output": STRING, "study": METRICS, "summary": MARKDOWN, "history": HTML},
     ),
     "train": (
         {"params_overrides": STRING, "dataset_run_id": STRING},
-        {"Output": STRING, "test_metrics": METRICS, "report": MARKDOWN, "model": MODEL},
+        {
+            "Output": STRING,
+            "test_metrics": METRICS,
+            "report": MARKDOWN,
+            "figures": HTML,
+            "direction": CLASSIFICATION,
+            "direction_always_up": CLASSIFICATION,
+            "direction_last_move": CLASSIFICATION,
+            "model": MODEL,
+        },
     ),
     "promote": (
         {"params_overrides": STRING, "as_of": STRING, "mlflow_run_id": STRING},
-        {"Output": STRING, "comparison": METRICS},
+        {"Output": STRING, "comparison": METRICS, "summary": MARKDOWN},
     ),
     "production-model": ({"params_overrides": STRING}, {"Output": STRING, "model": MODEL}),
     "prepare-input": (
@@ -63,7 +81,13 @@ DECLARED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     ),
     "monitor": (
         {"params_overrides": STRING, "as_of": STRING},
-        {"Output": STRING, "window_metrics": METRICS, "fan_chart": HTML, "interval_coverage": MARKDOWN},
+        {
+            "Output": STRING,
+            "window_metrics": METRICS,
+            "summary": MARKDOWN,
+            "fan_chart": HTML,
+            "interval_coverage": MARKDOWN,
+        },
     ),
     "notify": ({"pipeline": STRING, "status": "TASK_FINAL_STATUS"}, {"Output": INTEGER}),
 }
@@ -231,6 +255,58 @@ def test_every_component_has_its_declared_inputs_and_outputs(compiled: dict[str,
             assert _interface(component.get("inputDefinitions", {})) == inputs, name
             assert _interface(component.get("outputDefinitions", {})) == outputs, name
     assert seen == set(DECLARED) == TRAINING_STEPS | DAILY_STEPS
+
+
+#: Inputs the compiler adds to the graphs of dsl.If / ParallelFor / ExitHandler: plumbing, not interface.
+CHANNEL = "pipelinechannel--"
+
+
+def undescribed(pipeline_spec: dict[str, Any]) -> list[str]:
+    """Every pipeline parameter and component input or output (parameter or artifact) without a
+    description in a compiled pipeline spec, as "component side name"."""
+    specs = {"root": pipeline_spec["root"], **pipeline_spec["components"]}
+    return [
+        f"{component} {side} {name}"
+        for component, spec in specs.items()
+        for side in ("inputDefinitions", "outputDefinitions")
+        for kind in ("parameters", "artifacts")
+        for name, definition in spec.get(side, {}).get(kind, {}).items()
+        if not name.startswith(CHANNEL) and not definition.get("description", "").strip()
+    ]
+
+
+@pytest.mark.parametrize("name", ["training", "daily"])
+def test_every_parameter_input_and_output_has_a_description(
+    compiled: dict[str, dict[str, Any]], name: str
+) -> None:
+    """The Kubeflow UI shows these descriptions (from the `Args:` / `Returns:` docstrings)."""
+    spec = compiled[name]["pipeline"]
+    assert undescribed(spec) == []
+    assert spec["pipelineInfo"]["description"].strip()
+    described = sum(
+        "description" in definition
+        for component in spec["components"].values()
+        for side in ("inputDefinitions", "outputDefinitions")
+        for kind in ("parameters", "artifacts")
+        for definition in component.get(side, {}).get(kind, {}).values()
+    )
+    assert described > 50  # the check above looked at the real interface
+
+
+def test_the_description_check_names_a_missing_description() -> None:
+    spec = {
+        "root": {"inputDefinitions": {"parameters": {"as_of": {"parameterType": STRING}}}},
+        "components": {
+            "comp-ingest": {
+                "inputDefinitions": {
+                    "parameters": {"as_of": {"description": "day", "parameterType": STRING}}
+                },
+                "outputDefinitions": {"artifacts": {"summary": {"description": " "}}},
+            },
+            "comp-condition-2": {"inputDefinitions": {"parameters": {f"{CHANNEL}as_of": {}}}},
+        },
+    }
+    assert undescribed(spec) == ["root inputDefinitions as_of", "comp-ingest outputDefinitions summary"]
 
 
 def _interface(definitions: dict[str, Any]) -> dict[str, str]:

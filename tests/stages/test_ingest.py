@@ -1,20 +1,26 @@
-"""ingest on the sample data, on real SQLite and PostgreSQL: idempotent, errors per ticker, concurrent."""
+"""ingest on the sample data, on real SQLite and PostgreSQL: idempotent, errors per ticker, concurrent;
+impossible rows refused and named (sample and Yahoo paths)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from stockpredictor.calendar import trading_days
 from stockpredictor.db.engine import make_engine
 from stockpredictor.db.prices import load_prices
 from stockpredictor.db.schema import raw_stock_data
+from stockpredictor.orchestration.cards import ingest_card
+from stockpredictor.sources.sample import SampleSource
+from stockpredictor.sources.yahoo import EXCHANGE_TZ, YahooSource
 from stockpredictor.stages.ingest import ingest
 from tests.support.cli import command
+from tests.support.fake_yahoo import Bar, FakeYahoo, yahoo_session
 from tests.support.overrides import TWO_TICKERS, repo_params, tickers
 
 AS_OF = date(2006, 6, 30)
@@ -69,3 +75,84 @@ def test_concurrent_ingest_neither_duplicates_nor_fails(db_url: str, tmp_path: P
         ).scalar_one()
     engine.dispose()
     assert stored == distinct == sum(added) == 3 * len(trading_days(date(2004, 1, 1), date(2008, 12, 31)))
+
+
+class CorruptedSample:
+    """The real sample source with some rows made impossible, as a broken feed would serve them."""
+
+    name = "sample"
+
+    def __init__(self, broken: dict[tuple[str, date], dict[str, float]], repeated: tuple[str, date]) -> None:
+        self.broken, self.repeated = broken, repeated
+
+    def fetch(self, ticker: str, after: date | None, as_of: date) -> pd.DataFrame:
+        frame = SampleSource().fetch(ticker, after, as_of)
+        days = frame["date"].dt.date
+        for (symbol, day), values in self.broken.items():
+            if symbol == ticker:
+                for column, value in values.items():
+                    frame.loc[days == day, column] = value
+        if self.repeated[0] == ticker:
+            frame = pd.concat([frame, frame[days == self.repeated[1]]]).sort_values("date", kind="stable")
+        return frame.reset_index(drop=True)
+
+    def default_as_of(self) -> date:
+        return SampleSource().default_as_of()
+
+
+def stored_days(engine: Engine, ticker: str) -> set[date]:
+    with engine.connect() as conn:
+        return {stamp.date() for stamp in load_prices(conn, [ticker], AS_OF)[ticker].index}
+
+
+def test_impossible_sample_rows_are_refused_named_and_the_others_stored(engine: Engine) -> None:
+    broken = {
+        ("AAPL", date(2005, 3, 1)): {"close": 0.0},
+        ("AAPL", date(2005, 3, 2)): {"high": 1.0},  # below the low
+        ("IBM", date(2005, 3, 3)): {"volume": -100.0},
+        ("IBM", date(2005, 3, 4)): {"open": float("nan")},
+    }
+    source = CorruptedSample(broken, repeated=("IBM", date(2005, 3, 7)))
+    result = ingest(engine, PARAMS, AS_OF, source=source)
+    assert [(r.ticker, r.day, r.reason) for r in result.refused] == [
+        ("AAPL", date(2005, 3, 1), "price <= 0, close outside [low, high]"),
+        ("AAPL", date(2005, 3, 2), "high below low"),
+        ("IBM", date(2005, 3, 3), "negative volume"),
+        ("IBM", date(2005, 3, 4), "missing or non-finite value"),
+        ("IBM", date(2005, 3, 7), "duplicate date"),
+        ("IBM", date(2005, 3, 7), "duplicate date"),
+    ]
+    fetched = {
+        t: sum(SampleSource().fetch(t, None, AS_OF)["date"].dt.date >= PARAMS.data.start)
+        for t in ("AAPL", "IBM")
+    }
+    assert result.added == {"AAPL": fetched["AAPL"] - 2, "IBM": fetched["IBM"] - 3}
+    assert not {date(2005, 3, 1), date(2005, 3, 2)} & stored_days(engine, "AAPL")
+    assert not {date(2005, 3, 3), date(2005, 3, 4), date(2005, 3, 7)} & stored_days(engine, "IBM")
+    card = ingest_card(result)
+    assert "6 refused" in card and "- AAPL 2005-03-02: high below low" in card
+    assert "| IBM | " + f"{result.added['IBM']} | 2005-01-03..2006-06-30 | 4 |" in card
+
+
+def test_impossible_yahoo_bars_are_refused_through_the_real_yfinance_path(engine: Engine) -> None:
+    days = [date(2024, 1, d) for d in (2, 3, 4, 5, 8, 9, 10)]
+    bars = [
+        Bar(d, 99.0 + i, 102.0 + i, 98.0 + i, 100.0 + i, 100.0 + i, 1_000_000) for i, d in enumerate(days)
+    ]
+    bars[1] = Bar(days[1], 100.0, 98.0, 102.0, 100.0, 100.0, 1000)  # high below low
+    bars[2] = Bar(days[2], 100.0, 102.0, 98.0, 100.0, 100.0, -5)  # negative volume
+    bars[3] = Bar(days[3], 1.0, 2.0, 0.5, 0.0, 0.0, 1000)  # close 0
+    source = YahooSource(
+        yahoo_session(FakeYahoo({"AAPL": bars})),
+        max_attempts=1,
+        backoff_seconds=0.001,
+        clock=lambda: datetime(2024, 1, 20, 18, tzinfo=EXCHANGE_TZ),
+    )
+    params = repo_params(tickers("AAPL"), "data.start=2024-01-01")
+    result = ingest(engine, params, days[-1], source=source)
+    assert [(r.day, r.reason.split(",")[0]) for r in result.refused] == [
+        (days[1], "high below low"),
+        (days[2], "negative volume"),
+        (days[3], "missing or non-finite value"),  # yfinance's adjustment divides by the zero close
+    ]
+    assert result.added == {"AAPL": 4} and not result.errors

@@ -18,6 +18,7 @@ from stockpredictor.models.retraining_policy import (
     SUPPRESSED_COOLDOWN,
 )
 from stockpredictor.models.significance import diebold_mariano
+from stockpredictor.orchestration.cards import monitor_card
 from stockpredictor.stages.monitor import BASELINE_SERVES, INSUFFICIENT_DATA, OK, RETRAIN, monitor_model
 from stockpredictor.stages.promote import FORCED
 from tests.support.overrides import repo_params
@@ -354,9 +355,13 @@ def test_the_baseline_in_production_asks_for_a_training_within_the_policy(stored
     held = monitor_model(stored, params_with(cooldown_sessions=2), PROD, AS_OF, baseline=True)
     assert held.decision == SUPPRESSED_COOLDOWN and held.reason.startswith(BASELINE_SERVES + "; in cooldown")
     asked = monitor_model(stored, params_with(cooldown_sessions=1), PROD, AS_OF, baseline=True)
-    assert (
-        asked.decision == RETRAIN and asked.metrics == {}
-    )  # no test: persistence is not judged against itself
+    assert asked.decision == RETRAIN
+    # its window's figures, but no test: persistence is not judged against itself
+    assert asked.metrics["mae_ratio"] == 1 and asked.metrics["n_days"] == 4
+    assert not {"dm_p_value", "direction_p_value", "loss_p_worse"} & set(asked.metrics)
+    summary = monitor_card(asked)  # the run page's card says so, with the figures
+    assert summary.startswith(f"# Monitor {AS_OF}: {RETRAIN}\n") and f"Reason: {BASELINE_SERVES}" in summary
+    assert "| mae_ratio | 1 |" in summary and "| n_days | 4 |" in summary
 
 
 def test_every_decision_is_stored_with_reason_and_statistics(stored: Engine) -> None:

@@ -29,7 +29,7 @@ from stockpredictor.models import (
     refit,
 )
 from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
-from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, hyperparameters_for
+from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, LOSS_CURVES, hyperparameters_for
 from tests.support.sample_dataset import MODEL_NAME, SMALL_LSTM, SampleStore, tiny_params, train_with
 
 # A high learning rate makes the validation loss bounce: the best epoch is not the last one.
@@ -89,7 +89,17 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     assert "| mae |" in result.report_markdown and f"epoch {best} of {epochs}" in result.report_markdown
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert artifacts == {f"plots/{t}.png" for t in ("AAPL", "GOOG", "IBM", "MSFT")}
+    tickers = ("AAPL", "GOOG", "IBM", "MSFT")
+    assert artifacts == {"plots/loss_curves.png", *(f"plots/{t}.png" for t in tickers)}
+    assert list(result.figures) == [LOSS_CURVES, *tickers]  # what the run page's HTML shows
+    called, always_up = np.array(result.directions["model"]), np.array(result.directions["always_up"])
+    calls = called[:, [0, 2]]  # a forecast at the last close calls no move: left out of the accuracy
+    assert (called[0, 0] + called[2, 2]) / calls.sum() == pytest.approx(
+        result.metrics["test_directional_accuracy"]
+    )
+    assert always_up[2].sum() / always_up.sum() == pytest.approx(
+        result.metrics["test_always_up_directional_accuracy"]
+    )
     plot = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="plots/IBM.png"))
     assert plot.read_bytes().startswith(b"\x89PNG")
 

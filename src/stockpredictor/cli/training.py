@@ -35,10 +35,13 @@ def ingest(ctx: typer.Context, as_of: AsOf = None) -> None:
 
     c = context(ctx)
     result = run(c.engine, c.params, day(as_of))
-    table = Table("ticker", "rows added", "error", title=f"ingest up to {result.as_of}")
+    table = Table("ticker", "rows added", "refused", "error", title=f"ingest up to {result.as_of}")
     for ticker in c.params.data.tickers:
-        table.add_row(ticker, str(result.added.get(ticker, "-")), result.errors.get(ticker, ""))
+        refused = sum(row.ticker == ticker for row in result.refused)
+        table.add_row(ticker, str(result.added.get(ticker, "-")), str(refused), result.errors.get(ticker, ""))
     stderr.print(table)
+    for row in result.refused:
+        stderr.print(f"refused {row}", markup=False, highlight=False)
     if result.errors:
         raise SourceError(result.failure_message())
     emit(result.total_added)

@@ -94,6 +94,34 @@ def price_metrics(
     }
 
 
+#: The classes of a direction, in the order of `direction_confusion`'s rows and columns.
+DIRECTIONS: tuple[str, ...] = ("down", "no change", "up")
+
+
+def direction_confusion(called: np.ndarray, outcome: np.ndarray) -> list[list[int]]:
+    """Counts of (actual direction, called direction): row i is the actual class DIRECTIONS[i], column j
+    the called one; signs -1/0/+1, a NaN call (no call known) is left out. A forecast's "no change"
+    column counts the forecasts that called no move, which its directional accuracy leaves out."""
+    known = np.isfinite(called) & np.isfinite(outcome)
+    rows, columns = outcome[known].astype(int) + 1, called[known].astype(int) + 1
+    matrix = np.zeros((len(DIRECTIONS), len(DIRECTIONS)), dtype=int)
+    np.add.at(matrix, (rows, columns), 1)
+    return matrix.tolist()
+
+
+def direction_confusions(
+    predicted: np.ndarray, actual: np.ndarray, last_close: np.ndarray, previous_close: np.ndarray
+) -> dict[str, list[list[int]]]:
+    """`direction_confusion` of the forecasts ("model") and of the "always_up" and "last_move" baselines,
+    on price arrays as `price_metrics` takes them."""
+    outcome = np.sign(actual - last_close)
+    return {
+        "model": direction_confusion(np.sign(predicted - last_close), outcome),
+        "always_up": direction_confusion(np.ones_like(outcome), outcome),
+        "last_move": direction_confusion(np.sign(last_close - previous_close), outcome),
+    }
+
+
 def shown_accuracy(value: float) -> str:
     """A directional accuracy for people: `no call` when it is NaN (the forecasts called no move)."""
     return "no call" if np.isnan(value) else f"{value:.3f}"

@@ -59,16 +59,21 @@ class Judgement:
     worse_than_persistence: bool = False
 
 
-def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
-    """Decide on `window` (at least one prediction) with the tests and guard described in the module."""
-    n_days = len(np.unique(window.sessions))
-    statistics = {
+def describe(window: EvaluatedWindow) -> dict[str, float]:
+    """The window's figures without a test: `price_metrics`, evaluated days and predictions."""
+    return {
         **price_metrics(
             *(a[:, None] for a in (window.predicted, window.actual, window.last_close, window.previous_close))
         ),
-        "n_days": float(n_days),
+        "n_days": float(len(np.unique(window.sessions))),
         "n_evaluations": float(len(window.predicted)),
     }
+
+
+def judge(window: EvaluatedWindow, rules: MonitoringParams) -> Judgement:
+    """Decide on `window` (at least one prediction) with the tests and guard described in the module."""
+    statistics = describe(window)
+    n_days = int(statistics["n_days"])
     guard_from = min(rules.guard_min_evaluations, rules.min_evaluations)
     guard = n_days >= guard_from and statistics["mape"] > rules.max_mape
     relation = ">" if guard else "<="

@@ -118,10 +118,15 @@ def predictions_markdown(result: PredictResult) -> str:
         + (f" (the {result.baseline} baseline: no trained model beat it yet)" if result.baseline else "")
         + f", data up to {result.as_of}.",
         "",
-        "| ticker | last close | predicted close | change |",
-        "|---|---:|---:|---:|",
+        "| ticker | last close | predicted close | change | prediction intervals |",
+        "|---|---:|---:|---:|---|",
     ]
     for p in result.predictions:
-        lines.append(f"| {p.ticker} | {p.last_close:.2f} | {p.predicted_close:.2f} | {p.change} |")
+        ranges = "; ".join(
+            f"{float(level):.0%} {low:.2f}..{high:.2f}"
+            for level, (low, high) in sorted((p.intervals or {}).items(), key=lambda item: float(item[0]))
+        )
+        price = f"| {p.ticker} | {p.last_close:.2f} | {p.predicted_close:.2f} | {p.change} |"
+        lines.append(f"{price} {ranges or '-'} |")
     lines += [f"\nStale, not predicted: {ticker} {why}." for ticker, why in result.stale.items()]
     return "\n".join(lines) + "\n"

@@ -22,8 +22,9 @@ class PriceSource(Protocol):
         """Daily split-adjusted OHLCV rows with after < date <= as_of (after=None: from the beginning).
 
         Columns FRAME_COLUMNS: date (datetime64[ns], naive midnight), then float64 prices and volume;
-        sorted, unique dates, no NaN. Empty is fine when `after` is given (nothing newer); when `after`
-        is None an empty result raises SourceError.
+        sorted by date, as the source gave them: a missing value, an impossible price or a repeated
+        date is left for `sources.validation.check_prices` to refuse and report. Empty is fine when
+        `after` is given (nothing newer); when `after` is None an empty result raises SourceError.
         """
         ...
 
@@ -39,14 +40,16 @@ def empty_prices() -> pd.DataFrame:
 
 
 def select_window(frame: pd.DataFrame, ticker: str, after: date | None, as_of: date) -> pd.DataFrame:
-    """Normalise `frame` (a date column + PRICE_COLUMNS) to the contract and keep after < date <= as_of."""
+    """Normalise `frame` (a date column + PRICE_COLUMNS) to the contract and keep after < date <= as_of.
+
+    Rows are not judged here (see `sources.validation`): a bad row reaches ingest, which reports it."""
     out = pd.DataFrame({"date": pd.to_datetime(frame["date"]).dt.normalize().astype("datetime64[ns]")})
     for column in PRICE_COLUMNS:
         out[column] = frame[column].to_numpy(dtype="float64")
     keep = out["date"] <= pd.Timestamp(as_of)
     if after is not None:
         keep &= out["date"] > pd.Timestamp(after)
-    out = out[keep].dropna().sort_values("date").drop_duplicates("date", keep="last").reset_index(drop=True)
+    out = out[keep].sort_values("date", kind="stable").reset_index(drop=True)
     if out.empty and after is None:
         raise SourceError(f"{ticker}: no price data up to {as_of}")
     return out

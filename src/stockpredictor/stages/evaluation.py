@@ -29,6 +29,7 @@ from stockpredictor.features.sequences import Windows
 from stockpredictor.models import predict, price_metrics
 from stockpredictor.models.baseline import exact_persistence
 from stockpredictor.models.loss import LossComparison, versus_persistence
+from stockpredictor.models.metrics import direction_confusions
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,11 @@ class PricePredictions:
                 f"no scored cell in {len(self.target_dates)} day(s) of {', '.join(self.tickers)}"
             )
         return price_metrics(*self.cells())
+
+    def direction_confusions(self) -> dict[str, list[list[int]]]:
+        """Up / no change / down confusion matrices of the scored cells: the forecasts ("model") and the
+        "always_up" and "last_move" baselines (`models.metrics.direction_confusions`)."""
+        return direction_confusions(*(cells[:, 0] for cells in self.cells()))
 
     def per_ticker(self) -> dict[str, dict[str, float]]:
         """`price_metrics` of each ticker with a scored cell, keyed by ticker."""

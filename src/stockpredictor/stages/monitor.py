@@ -51,7 +51,7 @@ from stockpredictor.models.retraining_policy import (
     evidence_since,
     ration,
 )
-from stockpredictor.models.retraining_trigger import EvaluatedWindow, Judgement, judge
+from stockpredictor.models.retraining_trigger import EvaluatedWindow, Judgement, describe, judge
 from stockpredictor.stages.common import resolve_as_of
 from stockpredictor.stages.persistence import demote
 from stockpredictor.stages.ranges import check_coverage
@@ -116,7 +116,7 @@ def monitor_model(
             judgement = Judgement(RETRAIN, NO_PRODUCTION_MODEL, {})
         else:
             judged = (
-                Judgement(RETRAIN, BASELINE_SERVES, {})
+                Judgement(RETRAIN, BASELINE_SERVES, _described(conn, params, mlflow_run_id, as_of))
                 if baseline
                 else _judge_model(conn, params, mlflow_run_id, as_of, history)
             )
@@ -203,15 +203,25 @@ def _with_coverage(
     return replace(judged, decision=coverage.action, reason=coverage.reason, hard_guard=False)
 
 
+def _described(conn: Connection, params: Params, mlflow_run_id: str, as_of: date) -> dict[str, float]:
+    """The figures of the model's window without a test (the persistence baseline is not tested
+    against itself); none without an evaluated day."""
+    window = recent_evaluations(conn, mlflow_run_id, as_of, params.monitoring.window_days)
+    return describe(_evaluated(conn, window)) if window else {}
+
+
 def _judge_window(conn: Connection, window: list[Evaluation], params: Params) -> Judgement:
     if not window:
         return Judgement(INSUFFICIENT_DATA, "no evaluated day of the production model yet", {})
+    return judge(_evaluated(conn, window), params.monitoring)
+
+
+def _evaluated(conn: Connection, window: list[Evaluation]) -> EvaluatedWindow:
     previous = previous_session_closes(conn, ((e.ticker, e.as_of_date) for e in window))
-    evaluated = EvaluatedWindow(
+    return EvaluatedWindow(
         sessions=np.array([e.target_date.toordinal() for e in window]),
         predicted=np.array([e.predicted_close for e in window]),
         actual=np.array([e.actual_close for e in window]),
         last_close=np.array([e.last_close for e in window]),
         previous_close=previous,
     )
-    return judge(evaluated, params.monitoring)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -284,6 +285,33 @@ def collect(engine: Engine, params: Params, dataset_run_id: str) -> OptimizeResu
         record.n_pruned,
     )
     return record
+
+
+@dataclass(frozen=True)
+class SearchHistory:
+    """A dataset's study as the run page shows it: every trial in order, and what mattered.
+
+    `trials`: (number, state name, value or None); `importances`: Optuna's fANOVA importance of each
+    hyperparameter over the complete trials, largest first (empty with fewer than two, or when the
+    complete trials do not vary).
+    """
+
+    trials: tuple[tuple[int, str, float | None], ...]
+    importances: dict[str, float]
+
+
+def search_history(engine: Engine, dataset_run_id: str) -> SearchHistory:
+    """The trials and hyperparameter importances of the dataset's study (after `collect`)."""
+    study = optuna.load_study(study_name=study_name(dataset_run_id), storage=storage_for(engine))
+    trials = tuple((t.number, t.state.name, t.value) for t in study.get_trials(deepcopy=False))
+    complete = [t for t in trials if t[1] == optuna.trial.TrialState.COMPLETE.name]
+    importances: dict[str, float] = {}
+    if len(complete) >= 2:
+        try:
+            importances = dict(optuna.importance.get_param_importances(study))
+        except (RuntimeError, ValueError) as exc:  # e.g. every complete trial had the same value
+            log.info("optimize %s: no hyperparameter importance (%s)", study.study_name, exc)
+    return SearchHistory(trials, importances)
 
 
 def optimize(engine: Engine, params: Params, dataset_run_id: str) -> OptimizeResult:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ProcessResult:
-    """The new dataset's id and shape."""
+    """The new dataset's id and shape; `absent_cells`: (session, ticker) cells without a row (NaN)."""
 
     dataset_run_id: str
     as_of: date
@@ -29,6 +29,7 @@ class ProcessResult:
     n_days: int
     first_date: date
     last_date: date
+    absent_cells: int = 0
 
 
 def process(engine: Engine, params: Params, as_of: date | None = None) -> ProcessResult:
@@ -64,4 +65,5 @@ def process(engine: Engine, params: Params, as_of: date | None = None) -> Proces
         n_days=len(panel.dates),
         first_date=panel.dates[0].item(),
         last_date=panel.dates[-1].item(),
+        absent_cells=int((~panel.present).sum()),
     )

@@ -8,9 +8,11 @@ scaling it again with the same settings changes nothing.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 
 from stockpredictor.config import Params
@@ -24,12 +26,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ScaleResult:
-    """The split of the dataset that was scaled and what storing it cost."""
+    """The split of the dataset that was scaled, what storing it cost, and the last day of the first and
+    of the last window of each part ("train", "validation", "test")."""
 
     dataset_run_id: str
     sequence_length: int
     split: Split
     stored_bytes: int
+    window_days: dict[str, tuple[date, date]] = field(default_factory=dict)
 
 
 def scale(engine: Engine, params: Params, dataset_run_id: str) -> ScaleResult:
@@ -58,7 +62,19 @@ def scale(engine: Engine, params: Params, dataset_run_id: str) -> ScaleResult:
     else:
         _refuse_other_scaling(dataset_run_id, stored, dataset)
         log.info("scale %s: already scaled with these settings; nothing rewritten", dataset_run_id)
-    return ScaleResult(dataset_run_id, dataset.sequence_length, dataset.split, scaled_nbytes(dataset))
+    return ScaleResult(
+        dataset_run_id,
+        dataset.sequence_length,
+        dataset.split,
+        scaled_nbytes(dataset),
+        {part: _first_and_last(dataset, part, panel.dates) for part in ("train", "validation", "test")},
+    )
+
+
+def _first_and_last(dataset: ScaledDataset, part: str, dates: np.ndarray) -> tuple[date, date]:
+    """The last day of the first and of the last window of `part`."""
+    ends = dataset.windows(part).end_days
+    return dates[ends[0]].item(), dates[ends[-1]].item()
 
 
 def _refuse_other_scaling(

@@ -28,7 +28,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +61,9 @@ from stockpredictor.stages.evaluation import PricePredictions, forecast
 
 log = logging.getLogger(__name__)
 
+#: The name of the loss-curve figure among `TrainResult.figures` (the others are tickers).
+LOSS_CURVES = "loss curves"
+
 #: Used when the dataset has no `optimize` result (the run is tagged `hyperparameters_source=defaults`);
 #: the architecture is the first of `optimize.architectures`.
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -87,6 +90,10 @@ class TrainResult:
     """The MLflow run, the registered version, the test metrics and the run's Markdown report.
 
     `persistence_tickers`: the tickers the registered (refitted) model leaves to persistence.
+    `figures`: the figures logged to the run by name (loss curves of a model fitted in epochs, then one
+    per ticker);
+    `directions`: up / no change / down confusion matrices on the test windows of the model and the
+    direction baselines (`PricePredictions.direction_confusions`).
     """
 
     mlflow_run_id: str
@@ -94,6 +101,8 @@ class TrainResult:
     metrics: dict[str, float]
     report_markdown: str
     persistence_tickers: tuple[str, ...] = ()
+    figures: dict[str, Figure] = field(default_factory=dict)
+    directions: dict[str, list[list[int]]] = field(default_factory=dict)
 
 
 def hyperparameters_for(engine: Engine, params: Params, dataset_run_id: str) -> tuple[dict[str, Any], str]:
@@ -181,8 +190,10 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         }
         by_ticker = test.per_ticker()
         run.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
-        for ticker in by_ticker:
-            run.log_figure(_plot(test, ticker), f"plots/{ticker}.png")
+        curves = {LOSS_CURVES: _loss_plot(fitted, refit_losses)} if fitted.history else {}  # none: tabular
+        figures = curves | {t: _plot(test, t) for t in by_ticker}
+        for name, figure in figures.items():
+            run.log_figure(figure, f"plots/{name.replace(' ', '_')}.png")
         logged = learner.log(served, {"dataset_run_id": dataset_run_id})
         report = _report(
             run.mlflow_run_id, dataset_run_id, hyperparameters, source, fitted, metrics, by_ticker
@@ -212,7 +223,15 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             ", ".join(persistence_tickers),
             minimum,
         )
-    return TrainResult(run.mlflow_run_id, version, metrics, report, persistence_tickers)
+    return TrainResult(
+        run.mlflow_run_id,
+        version,
+        metrics,
+        report,
+        persistence_tickers,
+        figures,
+        test.direction_confusions(),
+    )
 
 
 @dataclass(frozen=True)
@@ -290,6 +309,22 @@ def _tabular_learner(
         return f"with {max(1, fitted.best_epoch)} tree(s)" if fitted.best_epoch else "(a linear model)"
 
     return _Learner(dict(hyperparameters), fit_tabular, refit_tabular, log_tabular, rounds)
+
+
+def _loss_plot(fitted: FitResult, refit_losses: list[float]) -> Figure:
+    """Training and validation loss per epoch of the split fit, and the refit's training loss."""
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots()
+    epochs = [e.epoch for e in fitted.history]
+    axes.plot(epochs, [e.train_loss for e in fitted.history], label="train loss (split fit)", marker="o")
+    axes.plot(epochs, [e.val_loss for e in fitted.history], label="validation loss (split fit)", marker="o")
+    refit_epochs = range(1, len(refit_losses) + 1)
+    axes.plot(refit_epochs, refit_losses, label="train loss (refit on every window)", linestyle="--")
+    axes.axvline(fitted.best_epoch, color="grey", linewidth=0.8, label=f"best epoch {fitted.best_epoch}")
+    axes.set_title("Loss per epoch (scaled target)")
+    axes.set_xlabel("epoch")
+    axes.legend()
+    return figure
 
 
 def _plot(test: PricePredictions, ticker: str) -> Figure:

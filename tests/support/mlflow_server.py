@@ -22,8 +22,6 @@ from sqlalchemy import Engine
 
 from tests.conftest import create_pg_database, drop_pg_database
 
-STARTUP_TIMEOUT_SECONDS = 90
-
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
@@ -73,8 +71,7 @@ class MlflowServer:
         return self.address
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
+        while True:  # until it answers or exits; a hang is pytest-timeout's to catch
             if self.process.poll() is not None:
                 pytest.fail(f"mlflow server exited with {self.process.returncode}:\n{self._log_tail()}")
             try:
@@ -84,7 +81,6 @@ class MlflowServer:
                         return
             except OSError:
                 time.sleep(0.5)
-        pytest.fail(f"mlflow server not healthy after {STARTUP_TIMEOUT_SECONDS} s:\n{self._log_tail()}")
 
     def _log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]

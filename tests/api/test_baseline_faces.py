@@ -23,7 +23,7 @@ from stockpredictor.stages.prepare_input import prepare_input
 from tests.support.api_server import serving
 from tests.support.chromium import chromium
 from tests.support.overrides import SAMPLE_DATASET
-from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params
+from tests.support.sample_dataset import BOTH_STORES, LATEST, MODEL_NAME, SampleStore, tiny_params
 
 PARAMS = tiny_params()
 #: The README's words for it, and how the dashboard's model card and the Kubeflow table put them.
@@ -54,6 +54,7 @@ def baseline_serves(
     )
 
 
+@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
 def test_the_model_card_and_the_predictions_say_the_baseline_serves(baseline_serves: BaselineServes) -> None:
     assert baseline_serves.predicted.baseline == "persistence"
     assert TABLE in predictions_markdown(baseline_serves.predicted)

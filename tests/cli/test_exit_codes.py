@@ -15,7 +15,7 @@ from typer.testing import Result
 from stockpredictor.stages.optimize import create_study, storage_for
 from tests.support.cli import invoke
 from tests.support.overrides import SAMPLE_DATASET, tickers
-from tests.support.sample_dataset import SampleStore, tiny_params
+from tests.support.sample_dataset import BOTH_STORES, SampleStore, tiny_params
 
 #: (what the README says the code means, the command that meets it, its environment, the code, and a
 #: piece of the one line it prints; None for success)
@@ -68,6 +68,7 @@ def test_each_exit_code_of_the_readme(
     _check(invoke(*args, overrides=overrides, env=env), code, line)
 
 
+@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
 def test_exit_7_when_the_search_finishes_no_trial(sample_store: SampleStore) -> None:
     """Every trial the search may take was pruned: there is no best trial to store."""
     params = tiny_params("optimize.n_trials=1")
@@ -86,6 +87,7 @@ def test_exit_7_when_the_search_finishes_no_trial(sample_store: SampleStore) -> 
     _check(result, 7, "has no completed trial")
 
 
+@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
 def test_exit_3_when_every_ticker_is_stale(sample_store: SampleStore, tmp_path: Path) -> None:
     """The README: a ticker without a row on the window's last session is stale; all stale: exit 3."""
     result = invoke(

@@ -33,7 +33,14 @@ from stockpredictor.models import (
 )
 from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, hyperparameters_for
-from tests.support.sample_dataset import MODEL_NAME, SMALL_LSTM, SampleStore, tiny_params, train_with
+from tests.support.sample_dataset import (
+    BOTH_STORES,
+    MODEL_NAME,
+    SMALL_LSTM,
+    SampleStore,
+    tiny_params,
+    train_with,
+)
 
 # A high learning rate makes the validation loss bounce: the best epoch is not the last one.
 BOUNCY = {"learning_rate": 5e-2}
@@ -191,6 +198,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
 def test_a_ticker_with_too_few_training_windows_is_not_served_by_the_model(
     sample_store: SampleStore, settings: Settings
 ) -> None:

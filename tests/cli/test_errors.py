@@ -47,7 +47,7 @@ def error_line(result: Result) -> str:
 
 def test_every_kind_has_the_readmes_exit_code() -> None:
     """The README's numbers, literally: a renumbered kind fails here as well as in test_exit_codes.py."""
-    readme = {
+    readme: dict[type[StockPredictorError], int] = {
         StockPredictorError: 1,
         UsageError: 2,
         DataError: 3,
@@ -57,9 +57,8 @@ def test_every_kind_has_the_readmes_exit_code() -> None:
         TrainingError: 7,
         ResourceError: 8,
     }
-    assert {
-        kind: kind.exit_code for kind in [StockPredictorError, *StockPredictorError.__subclasses__()]
-    } == readme
+    kinds: list[type[StockPredictorError]] = [StockPredictorError, *StockPredictorError.__subclasses__()]
+    assert {kind: kind.exit_code for kind in kinds} == readme
     assert ConfigError.exit_code == 2 and StoreError.exit_code == 8
 
 

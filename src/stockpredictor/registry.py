@@ -38,7 +38,13 @@ from sqlalchemy.engine import make_url
 from torch import nn
 
 from stockpredictor.config import Settings
-from stockpredictor.errors import ModelNotFoundError, RegistryError, UnsafeModelError, UsageError
+from stockpredictor.errors import (
+    ModelNotFoundError,
+    RegistryError,
+    RegistryUnavailableError,
+    UnsafeModelError,
+    UsageError,
+)
 from stockpredictor.models.tabular import TabularForecaster, TabularModel
 from stockpredictor.process_liveness import STALE_RUN_AGE, dead_reason, process_tags
 from stockpredictor.registry_manifest import (
@@ -53,6 +59,7 @@ from stockpredictor.registry_manifest import (
     manifest_of,
     structure_problems,
 )
+from stockpredictor.registry_outage import check_reachable, first_contact_failure
 from stockpredictor.registry_tabular import read_tabular, write_tabular
 
 if TYPE_CHECKING:
@@ -71,15 +78,21 @@ FINISHED = RunStatus.to_string(RunStatus.FINISHED)
 SWEPT_TAG = "stockpredictor.failed_because"
 #: MLflow's limit on the length of a parameter value (the manifest is one parameter).
 _MAX_PARAM_LENGTH = 6000
-# Fail fast when an HTTP tracking server is unreachable (MLflow's defaults retry for minutes).
+# Fail fast when an HTTP tracking server is unreachable or silent (MLflow's defaults retry for minutes):
+# 3 tries of at most 10 s each, 0 s then 2-3 s apart, so a silent server fails within ~33 s.
 _HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
 _QUIET_DEFAULTS = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 #: What reading the registry raises when its store or server cannot answer, or the model is gone.
-REGISTRY_FAILURES: tuple[type[Exception], ...] = (MlflowException, RegistryError, OSError)
+REGISTRY_FAILURES: tuple[type[Exception], ...] = (
+    MlflowException,
+    RegistryError,
+    RegistryUnavailableError,
+    OSError,
+)
 
 
 @dataclass(frozen=True)
@@ -113,14 +126,24 @@ def use_tracking(settings: Settings) -> None:
     """Point MLflow (tracking and registry) at `settings.mlflow_tracking_uri`.
 
     Environment defaults (an explicit setting wins): no download progress bars; for HTTP servers,
-    2 retries with short backoff so that an unreachable server fails in seconds, not minutes.
+    2 retries with short backoff and a 10 s timeout so that an unreachable server fails in seconds, not
+    minutes. A store that cannot be reached or used is a `RegistryUnavailableError` here, before any work
+    (`registry_outage`: a database store is tried once with a timeout, then one read is made).
     """
     uri = settings.mlflow_tracking_uri
     defaults = {**_QUIET_DEFAULTS, **(_HTTP_DEFAULTS if uri.startswith(("http://", "https://")) else {})}
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
+    check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    try:
+        MlflowClient().search_experiments(max_results=1)
+    except Exception as exc:
+        failure = first_contact_failure(exc)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def use_experiment(name: str) -> str:

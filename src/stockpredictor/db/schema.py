@@ -217,9 +217,9 @@ interval_calibration = Table(
     Column("model_version", String(16), primary_key=True),
     Column("ticker", _TICKER, primary_key=True),
     Column("level", Double, primary_key=True),
+    Column("through_date", Date, primary_key=True),  # the last target day folded in
     Column("multiplier", Double, nullable=False),
     Column("n_updates", Integer, nullable=False),
-    Column("through_date", Date),  # the last target day folded in (NULL: none yet)
     Column("recalibrated_on", Date),  # the monitor's last recalibration of this row
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -50,6 +50,7 @@ from stockpredictor.models import (
     configure_torch_threads,
     fit,
     model_spec,
+    predict,
     refit,
 )
 from stockpredictor.models.metrics import shown_accuracy
@@ -172,6 +173,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             "epochs_trained": float(len(fitted.history)),
             "best_val_loss": fitted.best_val_loss,
             "refit_epochs": float(len(refit_losses)),
+            "refit_mse": _mse(served, every_window),
             "refit_seconds": time.perf_counter() - refit_started,
             "train_seconds": time.perf_counter() - started,
         }
@@ -298,6 +300,12 @@ def _plot(test: PricePredictions, ticker: str) -> Figure:
     axes.legend()
     figure.autofmt_xdate()
     return figure
+
+
+def _mse(model: nn.Module, windows: Windows) -> float:
+    """The mean squared error (scaled units) of `model` on `windows`, over the targets that exist."""
+    _, y = windows.batch(np.arange(len(windows)))
+    return float(np.nanmean((predict(model, windows).astype(np.float64) - y) ** 2))
 
 
 def _report(

@@ -48,8 +48,8 @@ def test_round_trip_against_a_real_mlflow_server_with_postgres_backend(
         sample_store.run_id,
     )
     assert registry.model_info(f"models:/{MODEL_NAME}@production") == production
-    model, input_shape = registry.load_model(f"models:/{MODEL_NAME}@production")
     with sample_store.engine.connect() as conn:
+        model, input_shape = registry.load_model(conn, f"models:/{MODEL_NAME}@production")
         every_window = load_scaled(conn, sample_store.run_id).windows("all")
     assert input_shape == (-1, every_window.sequence_length, 4, every_window.n_inputs)
     _, y = every_window.batch(np.arange(len(every_window)))

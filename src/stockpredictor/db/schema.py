@@ -235,3 +235,16 @@ events = Table(
     Column("fields", JSON, nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
 )
+
+#: The trust root of the registered models: per MLflow run, the manifest of its logged model's files
+#: (`registry_manifest.Manifest`) and its digest, written by the stage that logs the model in the same
+#: transaction as the rest of what it records; a model loads only when MLflow's copy matches this one.
+model_manifests = Table(
+    "model_manifests",
+    metadata,
+    Column("mlflow_run_id", _RUN_ID, primary_key=True),
+    Column("model_id", String(64), nullable=False),  # the logged model `m-...`
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("files", JSON, nullable=False),  # [[relative path, size, sha256], ...] sorted by path
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)

@@ -89,7 +89,7 @@ def predict(
         )
     with engine.connect() as conn:
         _, y_scaler = load_scalers(conn, info.dataset_run_id)
-    model, input_shape = registry.load_model(model_uri)
+        model, input_shape = registry.load_model(conn, model_uri)
     if input_shape is not None and tuple(input_shape[1:]) != window.shape[1:]:
         raise InputWindowError(
             f"{input_path}: window shape {window.shape[1:]} does not fit {info.name} version "

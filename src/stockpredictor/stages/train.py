@@ -16,7 +16,8 @@ One MLflow run per call: the `dataset_run_id` (param and tag), hyperparameters, 
 curves, the test metrics, a predicted-vs-actual plot per ticker, a Markdown report, and the refitted
 model in the pickle-free `pt2` format with the manifest of its files.
 
-Order: log everything, store the test predictions, end the run; only a run that ended FINISHED has
+Order: log everything, store the test predictions and the manifest of the model's files (one
+transaction: the store's trust root, `db.model_manifests`), end the run; only a run that ended FINISHED has
 its model registered as `train.model_name`. A training killed at any point before leaves no version
 (its run stays RUNNING until the next `train` or `monitor` marks it FAILED, `registry.fail_dead_runs`).
 """
@@ -40,6 +41,7 @@ from torch import nn
 from stockpredictor import registry
 from stockpredictor.config import TABULAR_FAMILIES, Params, Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
+from stockpredictor.db.model_manifests import record_manifest
 from stockpredictor.db.optimization import load_optimization
 from stockpredictor.db.predictions import upsert_predictions
 from stockpredictor.features.sequences import ScaledDataset, Windows
@@ -189,6 +191,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         gate_days = None if params.train.log_test_predictions else params.promotion.window_days
         with engine.begin() as conn:
             upsert_predictions(conn, _prediction_rows(test, run.mlflow_run_id, gate_days))
+            record_manifest(conn, logged.mlflow_run_id, logged.manifest)
     tags = {"dataset_run_id": dataset_run_id}
     if persistence_tickers:
         tags[registry.PERSISTENCE_TICKERS_TAG] = ",".join(persistence_tickers)

@@ -164,8 +164,8 @@ def _password_is(conn: Connection, role: str, password: str) -> bool:
 def test_a_rerun_rotates_the_password_and_demotes_an_existing_role(
     kind_resources: list[dict[str, Any]], pairs: list[tuple[str, str]], pg_admin: Engine, tmp_path: Path
 ) -> None:
-    """docs/operations.md rotates the password by rerunning the script; a role made by hand with more
-    rights, and a database someone else owns, are brought back to the one-owner, no-privilege shape."""
+    """docs/security.md rotates a role password by rerunning the script (the Job); a role made by hand
+    with more rights, and a database someone else owns, are brought back to the one-owner shape."""
     sql = tmp_path / "db-roles.sql"
     sql.write_text(rendered_sql(kind_resources))
     role, database = pairs[0]

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,15 @@ def free_port() -> int:
 class MlflowServer:
     """A running `mlflow server` process; `url` blocks until it answers /health."""
 
-    def __init__(self, backend_store_uri: str, artifacts: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        backend_store_uri: str,
+        artifacts: Path,
+        log_path: Path,
+        *options: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`options` go to `mlflow server` (e.g. `--app-name basic-auth`), `env` on top of this process's."""
         self.address = f"http://127.0.0.1:{free_port()}"
         self.backend_store_uri = backend_store_uri
         self.log_path = log_path
@@ -57,9 +65,10 @@ class MlflowServer:
                 "--serve-artifacts",
                 "--artifacts-destination",
                 artifacts.as_uri(),
+                *options,
             ],
             # No job runner: it starts 8 more processes (each importing mlflow) for GenAI jobs we never run.
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopping it stops its workers too

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.cli import invoke
-from tests.support.mlflow_server import MlflowServer
+from tests.support.mlflow_server import MlflowServer, free_port, server_command
 
 pytestmark = pytest.mark.slow  # starts an MLflow server of its own
 
@@ -35,14 +35,9 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "MLFLOW_AUTH_ADMIN_PASSWORD": PASSWORD,
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret-key",
     }
-    server = MlflowServer(
-        f"sqlite:///{folder / 'mlflow.db'}",
-        folder / "artifacts",
-        folder / "server.log",
-        "--app-name",
-        "basic-auth",
-        env=env,
-    )
+    port, store = free_port(), f"sqlite:///{folder / 'mlflow.db'}"
+    command = server_command(port, store, folder / "artifacts", "--app-name", "basic-auth")
+    server = MlflowServer(command, port, store, folder / "server.log", env=env)
     try:
         yield server.url
     finally:

@@ -70,6 +70,8 @@ def test_every_kind_has_the_readmes_exit_code() -> None:
         (["scale", "--dataset-run-id", "a", "--run-id", "b"], 2, "--run-id"),
         (["promote", "--mlflow-run-id", "abc", "--version", "1"], 2, "not both"),
         (["scale", "--dataset-run-id", "nope"], 3, "'nope'"),
+        (["operate", "--start", "2013-03-02", "--end", "2013-03-03"], 2, "no trading day between"),
+        (["operate", "--start", "1999-12-01", "--end", "2000-01-05"], 2, "before data.start"),
         (["--set", "data.tickers=[ZZZZ]", "ingest", "--as-of", "2010-01-04"], 4, "ZZZZ"),
         (
             ["--set", "data.tickers=[ZZZZ,YYYY]", "ingest", "--as-of", "2010-01-04"],

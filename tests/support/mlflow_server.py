@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -30,43 +30,50 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_command(port: int, backend_store_uri: str, artifacts: Path, *options: str) -> list[str]:
+    """`mlflow server` on 127.0.0.1:`port`, one worker, serving its artifacts; `options` added."""
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--serve-artifacts",
+        "--artifacts-destination",
+        artifacts.as_uri(),
+        *options,
+    ]
+
+
 class MlflowServer:
-    """A running `mlflow server` process; `url` blocks until it answers /health."""
+    """A running MLflow server process on 127.0.0.1:`port`; `url` blocks until it answers /health.
+
+    `command` starts it (`mlflow server ...`, `make mlflow-ui`) on the backend store
+    `backend_store_uri`; `env` is added to this process's environment.
+    """
 
     def __init__(
         self,
+        command: Sequence[str],
+        port: int,
         backend_store_uri: str,
-        artifacts: Path,
         log_path: Path,
-        *options: str,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        """`options` go to `mlflow server` (e.g. `--app-name basic-auth`), `env` on top of this process's."""
-        self.address = f"http://127.0.0.1:{free_port()}"
+        self.address = f"http://127.0.0.1:{port}"
         self.backend_store_uri = backend_store_uri
         self.log_path = log_path
         self._healthy = False
         self._log = log_path.open("wb")
-        host, port = self.address.removeprefix("http://").split(":")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--host",
-                host,
-                "--port",
-                port,
-                "--workers",
-                "1",
-                "--backend-store-uri",
-                backend_store_uri,
-                "--serve-artifacts",
-                "--artifacts-destination",
-                artifacts.as_uri(),
-                *options,
-            ],
+            command,
             # No job runner: it starts 8 more processes (each importing mlflow) for GenAI jobs we never run.
             env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
             stdout=self._log,
@@ -111,7 +118,9 @@ def mlflow_server(pg_admin: Engine, tmp_path_factory: pytest.TempPathFactory) ->
     """A real MLflow tracking server on 127.0.0.1 with a fresh PostgreSQL database as backend store."""
     backend = create_pg_database(pg_admin)
     folder = tmp_path_factory.mktemp("mlflow-server")
-    server = MlflowServer(backend, folder / "artifacts", folder / "server.log")
+    port = free_port()
+    command = server_command(port, backend, folder / "artifacts")
+    server = MlflowServer(command, port, backend, folder / "server.log")
     try:
         yield server
     finally:

@@ -16,7 +16,6 @@ from sqlalchemy import Engine, inspect, text
 
 from stockpredictor.db.engine import VERSION_TABLE, current_revision, head_revision, make_engine, migrate
 from stockpredictor.db.schema import metadata, raw_stock_data
-from stockpredictor.errors import StoreError
 from tests.support.cli import invoke, key_output
 from tests.support.overrides import tickers
 
@@ -138,7 +137,7 @@ def test_tables_without_a_schema_version_are_refused_with_the_repair(tmp_path: P
     result = invoke(
         "ingest", "--as-of", "2010-01-04", env={"STOCKPREDICTOR_DATABASE_URL": f"sqlite:///{path}"}
     )
-    assert result.exit_code == StoreError.exit_code, result.output
+    assert result.exit_code == 8, result.output
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert "(latest_predictions) but no schema version" in line and f"move the file {path} aside" in line

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -144,13 +146,44 @@ def test_a_params_path_that_is_not_a_readable_file_is_named(tmp_path: Path) -> N
     binary.write_bytes(b"\x80\x04\x95\xff")
     with pytest.raises(ConfigError, match=r"model\.pt: not a text \(UTF-8\) file"):
         load_params(binary)
-    locked = tmp_path / "locked.yaml"
-    locked.write_text("data: {}\n")
-    locked.chmod(0)
-    if os.access(locked, os.R_OK):
-        pytest.skip("running as root: permissions do not stop reading")
-    with pytest.raises(ConfigError, match=r"locked\.yaml: cannot read the params file: Permission denied"):
-        load_params(locked)
+
+
+# Loads each params file given, as an unprivileged user: root (the tests' user in a container) reads
+# any file, whatever its mode. Prints one line per file: "loaded" or the error. The first file is
+# loaded once before the privileges go, so that every module it needs is imported (the interpreter's
+# own files may be root's alone).
+_LOAD_AS_NOBODY = """
+import os, sys
+from stockpredictor.config import ConfigError, load_params
+load_params(sys.argv[1])
+if os.geteuid() == 0:
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+for path in sys.argv[1:]:
+    try:
+        load_params(path)
+        print("loaded")
+    except ConfigError as exc:
+        print(exc)
+"""
+
+
+def test_a_params_file_the_user_may_not_read_is_named() -> None:
+    with tempfile.TemporaryDirectory() as folder:  # under /tmp: a folder any user may enter
+        Path(folder).chmod(0o755)
+        readable, locked = Path(folder, "readable.yaml"), Path(folder, "locked.yaml")
+        for path, mode in ((readable, 0o644), (locked, 0)):
+            path.write_text((REPO / "params.yaml").read_text())
+            path.chmod(mode)
+        shown = subprocess.run(
+            [sys.executable, "-c", _LOAD_AS_NOBODY, str(readable), str(locked)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout.splitlines()
+    assert shown == ["loaded", f"{locked}: cannot read the params file: Permission denied"], shown
 
 
 @pytest.mark.parametrize(

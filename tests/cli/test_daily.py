@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from stockpredictor.config import Params
 from stockpredictor.models.retraining_policy import AWAITING_EVIDENCE, INSUFFICIENT_DATA
-from stockpredictor.stages import replay as replay_module
-from stockpredictor.stages.replay import ReplayDay, ReplayResult
 from tests.support.cli import invoke, key_output
-from tests.support.overrides import REPLAY
-from tests.support.replay import REPLAY_END, REPLAY_START, Replayed
+from tests.support.overrides import REPLAY, tickers
+from tests.support.replay import Replayed
 
 pytestmark = pytest.mark.slow  # the shared replay trains models
 
@@ -59,32 +55,28 @@ def test_daily_commands_print_their_key_output_last(
     assert wrong_day.exit_code == 2 and "not for --as-of 2012-11-20" in wrong_day.stderr
 
 
-def test_replay_command_shows_progress_and_prints_the_report_folder(
-    replayed: Replayed, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def replay_again(
-        params: Params, start: date, end: date, output_dir: Path, on_day: Callable[[ReplayDay], None]
-    ) -> ReplayResult:
-        assert (params, start, end, output_dir) == (
-            replayed.params,
-            REPLAY_START,
-            REPLAY_END,
-            replayed.output_dir,
-        )
-        for day in replayed.result.days:
-            on_day(day)
-        return replayed.result
-
-    monkeypatch.setattr(replay_module, "replay", replay_again)
+def test_replay_command_replays_two_days_and_prints_the_report_folder(tmp_path: Path) -> None:
+    """The real replay, two tickers on two days: the first trains the first model, then each day
+    predicts every ticker for the next session; the first day's forecasts are scored on the second."""
+    output = tmp_path / "report"
     result = invoke(
         "replay",
         "--start",
-        "2012-10-23",
+        "2012-11-20",
         "--end",
         "2012-11-21",
         "--output",
-        str(replayed.output_dir),
-        overrides=REPLAY,
+        str(output),
+        overrides=[*REPLAY, tickers("IBM", "MSFT")],
     )
-    assert key_output(result) == str(replayed.output_dir.resolve())
-    assert "20 days" in result.stderr
+    assert key_output(result) == str(output.resolve())
+    assert "2 days in " in result.stderr and ": 4 predictions, 2 evaluated;" in result.stderr
+    predictions = pd.read_csv(output / "predictions.csv")
+    # the sessions after 2012-11-20 and 2012-11-21 (Thanksgiving is the 22nd)
+    assert sorted(zip(predictions["target_date"], predictions["ticker"], strict=True)) == [
+        ("2012-11-21", "IBM"),
+        ("2012-11-21", "MSFT"),
+        ("2012-11-23", "IBM"),
+        ("2012-11-23", "MSFT"),
+    ]
+    assert {"summary.md", "IBM.png", "MSFT.png"} <= {p.name for p in output.iterdir()}

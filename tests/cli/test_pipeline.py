@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 
-from stockpredictor.errors import PipelineError
 from stockpredictor.orchestration.cluster import DEFAULT_CRON
 from tests.conftest import REPO
 from tests.support.cli import invoke, key_output
@@ -80,7 +79,7 @@ def test_upload_publishes_new_versions_with_a_bearer_token(kfp_server: FakeKfpSe
 def test_submit_wait_reports_a_failed_run(kfp_server: FakeKfpServer) -> None:
     kfp_server.fake.run_state, kfp_server.fake.run_error = "FAILED", "task train: exit code 1"
     result = invoke("pipeline", "submit", "daily", "--host", kfp_server.url, "--wait")
-    assert result.exit_code == PipelineError.exit_code
+    assert result.exit_code == 6
     assert "ended FAILED: task train: exit code 1" in result.stderr
     [run_id] = kfp_server.fake.runs
     assert kfp_server.fake.sent("GET", f"/runs/{run_id}")
@@ -128,7 +127,7 @@ def test_schedule_replace_moves_the_recurring_run_to_the_new_version(kfp_server:
 
 def test_schedule_rejects_a_five_field_cron(kfp_server: FakeKfpServer) -> None:
     result = invoke("pipeline", "schedule", "--host", kfp_server.url, "--cron", "30 22 * * 1-5")
-    assert result.exit_code == PipelineError.exit_code
+    assert result.exit_code == 6
     assert "6 fields" in result.stderr
     assert not kfp_server.fake.sent("POST", "/recurringruns")
 
@@ -154,7 +153,7 @@ def test_unreachable_host_is_a_clear_error() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     result = invoke("pipeline", "runs", "--host", f"http://127.0.0.1:{port}")
-    assert result.exit_code == PipelineError.exit_code
+    assert result.exit_code == 6
     assert f"cannot reach Kubeflow Pipelines at http://127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.output
 

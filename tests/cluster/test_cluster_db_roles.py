@@ -6,6 +6,9 @@ cannot write: not in its read-only sessions, nor after switching them to read-wr
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import subprocess
 import uuid
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
@@ -142,6 +145,55 @@ def test_a_missing_name_stops_the_script(
     role, _ = pairs[0]
     result = run_db_roles(sql, role, "", "pw")
     assert result.returncode != 0
+
+
+def _password_is(conn: Connection, role: str, password: str) -> bool:
+    """Whether `password` is the role's stored one (PostgreSQL's SCRAM-SHA-256 verifier, RFC 5802/7677)."""
+    stored = conn.execute(
+        text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": role}
+    ).scalar_one()
+    assert stored is not None, f"{role} has no password"
+    match = re.fullmatch(r"SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)", stored)
+    assert match, f"not a SCRAM-SHA-256 verifier: {stored[:14]}"
+    iterations, salt, stored_key = int(match[1]), base64.b64decode(match[2]), match[3]
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    return base64.b64encode(hashlib.sha256(client_key).digest()).decode() == stored_key
+
+
+def test_a_rerun_rotates_the_password_and_demotes_an_existing_role(
+    kind_resources: list[dict[str, Any]], pairs: list[tuple[str, str]], pg_admin: Engine, tmp_path: Path
+) -> None:
+    """docs/security.md rotates a role password by rerunning the script (the Job); a role made by hand
+    with more rights, and a database someone else owns, are brought back to the one-owner shape."""
+    sql = tmp_path / "db-roles.sql"
+    sql.write_text(rendered_sql(kind_resources))
+    role, database = pairs[0]
+    with pg_admin.connect() as conn:
+        conn.execute(
+            text(f'CREATE ROLE "{role}" SUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS NOLOGIN')
+        )
+        conn.execute(text(f'CREATE DATABASE "{database}"'))  # owned by the server's superuser
+    for password in ("first-password", "rotated-password"):
+        result = run_db_roles(sql, role, database, password)
+        assert result.returncode == 0, result.stderr
+    with pg_admin.connect() as conn:
+        assert _password_is(conn, role, "rotated-password") and not _password_is(conn, role, "first-password")
+        attributes = conn.execute(
+            text(
+                "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolcanlogin"
+                " FROM pg_roles WHERE rolname = :role"
+            ),
+            {"role": role},
+        ).one()
+        owner = conn.execute(
+            text("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :d"), {"d": database}
+        ).scalar_one()
+        public_connect = conn.execute(
+            text("SELECT has_database_privilege('public', :d, 'CONNECT')"), {"d": database}
+        ).scalar_one()
+    assert tuple(attributes) == (False, False, False, False, False, True)
+    assert owner == role and public_connect is False
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from components.ingest import ingest
 from components.scale import scale
 from kfp import dsl
 
-from stockpredictor.errors import ConfigError, DatasetNotFoundError, SourceError
 from stockpredictor.orchestration.runtime import reported_errors
 from tests.conftest import REPO
 
@@ -28,7 +27,7 @@ def metrics(tmp_path: Path, name: str) -> dsl.Metrics:
 def test_bad_parameters_end_the_task_with_the_usage_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as ended:
         configure.python_func(params_overrides="not json", tickers="", n_trials=0)
-    assert ended.value.code == ConfigError.exit_code
+    assert ended.value.code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: params_overrides is not JSON: Expecting value: line 1 column 1 (char 0)"
     ]
@@ -44,7 +43,7 @@ def test_a_missing_dataset_ends_the_task_with_the_data_exit_code(
             split=metrics(tmp_path, "split"),
             summary=dsl.Markdown(name="summary", uri=str(tmp_path / "summary")),
         )
-    assert ended.value.code == DatasetNotFoundError.exit_code
+    assert ended.value.code == 3
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: no processed dataset with dataset run id 'nope' (run `process` first)"
     )
@@ -60,7 +59,7 @@ def test_a_failed_ticker_ends_ingest_with_the_source_exit_code(
             rows_added=metrics(tmp_path, "rows"),
             summary=dsl.Markdown(name="summary", uri=str(tmp_path / "summary")),
         )
-    assert ended.value.code == SourceError.exit_code
+    assert ended.value.code == 4
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("error: ingest stored nothing: every ticker failed; ZZZZ: not in the sample data")
     assert "| ZZZZ | - | - | 0 | ZZZZ: not in the sample data" in (tmp_path / "summary").read_text()

@@ -150,8 +150,7 @@ def test_a_writer_killed_mid_write_leaves_nothing_behind(engine: Engine, db_url:
     child = subprocess.Popen(
         [sys.executable, "-c", _WRITER, db_url], cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}
     )
-    deadline = time.monotonic() + 120
-    while chunks_written(engine) < 4 and child.poll() is None and time.monotonic() < deadline:
+    while chunks_written(engine) < 4 and child.poll() is None:
         time.sleep(0.005)
     assert child.poll() is None, "the writer finished before it could be killed mid-write"
     progress = chunks_written(engine)

@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from stockpredictor.db.engine import VERSION_TABLE, current_revision, head_revision, make_engine, migrate
-from stockpredictor.db.schema import metadata
-from stockpredictor.errors import StoreError
+from stockpredictor.db.schema import metadata, raw_stock_data
 from tests.support.cli import invoke, key_output
 from tests.support.overrides import tickers
 
@@ -42,7 +42,37 @@ def test_migrations_create_every_table_and_match_the_schema(engine: Engine) -> N
             MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}), metadata
         )
     assert diff == []
+    with engine.begin() as conn:  # a stored row must survive the second run
+        conn.execute(
+            raw_stock_data.insert().values(
+                ticker="IBM",
+                date=date(2010, 1, 4),
+                open=1.0,
+                high=2.0,
+                low=0.5,
+                close=1.5,
+                volume=10.0,
+                source="sample",
+                ingested_at=datetime(2010, 1, 5, tzinfo=UTC),
+            )
+        )
+    before = _schema(engine)
     migrate(engine)  # a second run is a no-op
+    assert _schema(engine) == before and current_revision(engine) == head_revision()
+
+
+def _schema(engine: Engine) -> dict[str, object]:
+    """Every table's columns, indexes and row count: what a migration could change."""
+    shape = inspect(engine)
+    with engine.connect() as conn:
+        return {
+            table: (
+                [(c["name"], str(c["type"])) for c in shape.get_columns(table)],
+                sorted(str(index) for index in shape.get_indexes(table)),
+                conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar(),
+            )
+            for table in sorted(shape.get_table_names())
+        }
 
 
 # A child that migrates a new SQLite store and stops after its N-th CREATE TABLE, so the test can
@@ -107,7 +137,7 @@ def test_tables_without_a_schema_version_are_refused_with_the_repair(tmp_path: P
     result = invoke(
         "ingest", "--as-of", "2010-01-04", env={"STOCKPREDICTOR_DATABASE_URL": f"sqlite:///{path}"}
     )
-    assert result.exit_code == StoreError.exit_code, result.output
+    assert result.exit_code == 8, result.output
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert "(latest_predictions) but no schema version" in line and f"move the file {path} aside" in line

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
+from kfp import dsl
 
 from stockpredictor.errors import ConfigError
 from stockpredictor.orchestration.catalogue import pipeline_arguments
@@ -68,14 +67,8 @@ def test_empty_overrides_mean_none() -> None:
     assert parse_overrides("") == parse_overrides("[]") == []
 
 
-@dataclass
-class FakeArtifact:
-    path: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
 def test_reference_artifacts_carry_their_metadata_in_both_places(tmp_path: Path) -> None:
-    artifact = FakeArtifact(str(tmp_path / "task" / "model"))
+    artifact = dsl.Model(name="model", uri=str(tmp_path / "task" / "model"))  # as kfp.local hands it
     write_reference(artifact, model_uri="models:/M/3", dataset_run_id="20130102T000000_abc")
     assert artifact.metadata == {"model_uri": "models:/M/3", "dataset_run_id": "20130102T000000_abc"}
     assert json.loads(Path(artifact.path).read_text()) == artifact.metadata

@@ -60,15 +60,18 @@ class Store:
     data_dir: Path
     webhook_url: str
 
-    def run_daily(self, as_of: str, *overrides: str, mlflow_uri: str = "") -> Result:
+    def environment(self, mlflow_uri: str = "") -> dict[str, str]:
         # Explicit URIs: `mlflow.set_tracking_uri` in earlier tests of this process exports
         # MLFLOW_TRACKING_URI, and this module-scoped store is set up before the per-test isolation.
-        env = {
+        return {
             "STOCKPREDICTOR_DATA_DIR": str(self.data_dir),
             "STOCKPREDICTOR_DATABASE_URL": f"sqlite:///{self.data_dir / 'stockpredictor.db'}",
             "MLFLOW_TRACKING_URI": mlflow_uri or f"sqlite:///{self.data_dir / 'mlflow.db'}",
             "STOCKPREDICTOR_ALERT_WEBHOOK_URL": self.webhook_url,
         }
+
+    def run_daily(self, as_of: str, *overrides: str, mlflow_uri: str = "") -> Result:
+        env = self.environment(mlflow_uri)
         return invoke(
             "pipeline", "run", "daily", "--as-of", as_of, overrides=[*LOCAL_RUN, *overrides], env=env
         )
@@ -380,3 +383,44 @@ def test_the_webhook_gets_one_message_per_promotion_decision_retrain_and_failure
     assert failed.exit_code != 0
     assert receiver.events() == [decisions[0], "retrain", decisions[1], "failure"]
     assert receiver.messages[-1]["text"].startswith("stockpredictor failure: stockpredictor-daily failed")
+
+
+def test_the_training_pipeline_runs_on_its_own(tmp_path: Path, mlflow_store_template: Path) -> None:
+    """`pipeline run training` (README, "Locally"), not nested in a daily run: every step of the README's
+    training pipeline ran, and a first model was registered, gated and promoted."""
+    alone = Store(tmp_path / "data", webhook_url="")
+    copy_mlflow_store(mlflow_store_template, alone.data_dir)
+    result = invoke(
+        "pipeline",
+        "run",
+        "training",
+        "--as-of",
+        "2012-12-31",
+        "--n-trials",
+        "1",
+        overrides=[*LOCAL_RUN, "optimize.workers=1", "optimize.max_epochs=1", "train.max_epochs=1"],
+        env=alone.environment(),
+    )
+    run_dir = succeeded(result)
+    steps = (
+        "configure",
+        "ingest",
+        "process",
+        "scale",
+        "optimize-study",
+        "optimize-collect",
+        "train",
+        "promote",
+    )
+    assert all((run_dir / step).is_dir() for step in steps), sorted(p.name for p in run_dir.iterdir())
+    assert (
+        task_output(run_dir, "promote") == "promoted"
+    )  # ANY_FIRST_MODEL_PASSES: the README's gate, no evidence
+    [version] = alone.versions()
+    production = alone.production()
+    assert production is not None and production.version == version.version
+    assert alone.count(processed_feature_data) == 1
+    assert alone.count(model_promotions, model_promotions.c.decision == "promoted") == 1
+    assert (
+        alone.count(latest_predictions, latest_predictions.c.kind == "daily") == 0
+    )  # training predicts nothing

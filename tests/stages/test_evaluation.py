@@ -23,6 +23,7 @@ from stockpredictor.stages.evaluation import (
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from tests.support.sample_dataset import (
+    BOTH_STORES,
     DATASET_AS_OF,
     LATEST,
     SampleStore,
@@ -63,6 +64,7 @@ def test_a_cell_one_model_cannot_score_is_left_out_for_both() -> None:
     assert [c.ravel().tolist() for c in second.cells()] == [[10.0, 20.0, 11.0]] * 4
 
 
+@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
 def test_model_inputs_from_raw_prices_match_the_training_rows(sample_store: SampleStore) -> None:
     with sample_store.engine.connect() as conn:
         rebuilt = model_input_panel(conn, sample_store.run_id, tiny_params(), DATASET_AS_OF, n_days=3)

@@ -48,9 +48,8 @@ def test_a_killed_workers_trial_is_failed_by_collect_and_the_search_resumes(
     create_study(sample_store.engine, params, sample_store.run_id)
     worker = start_worker(sample_store, 0, *overrides)
     study = load(sample_store)
-    deadline = time.monotonic() + 60
     while not (study.get_trials(states=(States.COMPLETE,)) and study.get_trials(states=(States.RUNNING,))):
-        assert time.monotonic() < deadline and worker.is_alive(), "no trial ran"
+        assert worker.is_alive(), "the worker stopped before a trial completed and another started"
         time.sleep(0.05)
     worker.kill()  # SIGKILL: the running trial stays RUNNING in the store
     worker.join()

@@ -23,7 +23,14 @@ from stockpredictor.stages.predict import predict
 from stockpredictor.stages.prepare_input import prepare_input
 from tests.support.cli import invoke, key_output
 from tests.support.replay import REPLAY_END, Replayed
-from tests.support.sample_dataset import LATEST, SampleStore, delete_ticker_days, tiny_params, train_with
+from tests.support.sample_dataset import (
+    BOTH_STORES,
+    LATEST,
+    SampleStore,
+    delete_ticker_days,
+    tiny_params,
+    train_with,
+)
 
 pytestmark = pytest.mark.slow  # the shared replay trains models
 
@@ -131,6 +138,7 @@ def test_a_ticker_without_the_last_session_is_reported_stale_and_the_others_pred
         prepare_input(sample_store.engine, params, sample_store.run_id, date(2007, 7, 2), tmp_path)
 
 
+@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
 def test_a_window_of_another_shape_is_refused_in_one_line(
     sample_store: SampleStore, settings: Settings, tmp_path: Path
 ) -> None:

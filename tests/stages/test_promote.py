@@ -14,7 +14,7 @@ from stockpredictor.models import ModelSpec, build_model
 from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
 from stockpredictor.stages.promote import gate, promote
 from tests.support.overrides import ANY_FIRST_MODEL_PASSES
-from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
+from tests.support.sample_dataset import BOTH_STORES, LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
 from tests.support.trust import register_trusted
 
 
@@ -183,6 +183,7 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
 
 
 @pytest.mark.filterwarnings("ignore:The tensor attributes")
+@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
 def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(
     sample_store: SampleStore, settings: Settings
 ) -> None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 import pickle
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +16,13 @@ import numpy as np
 import pytest
 import torch
 from mlflow import MlflowClient
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from stockpredictor import registry
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.model_manifests import recorded_manifest
-from stockpredictor.db.schema import latest_predictions
+from stockpredictor.db.schema import latest_predictions, raw_stock_data
 from stockpredictor.models import (
     BASELINE_METRIC_NAMES,
     METRIC_NAMES,
@@ -30,7 +34,14 @@ from stockpredictor.models import (
 )
 from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, LOSS_CURVES, hyperparameters_for
-from tests.support.sample_dataset import MODEL_NAME, SMALL_LSTM, SampleStore, tiny_params, train_with
+from tests.support.sample_dataset import (
+    BOTH_STORES,
+    MODEL_NAME,
+    SMALL_LSTM,
+    SampleStore,
+    tiny_params,
+    train_with,
+)
 
 # A high learning rate makes the validation loss bounce: the best epoch is not the last one.
 BOUNCY = {"learning_rate": 5e-2}
@@ -52,6 +63,34 @@ def _refuse_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("load", "loads", "Unpickler"):
         monkeypatch.setattr(pickle, name, refuse)
     monkeypatch.setattr(torch, "load", restricted_torch_load)
+
+
+def _check_the_test_metrics_by_hand(
+    stored: Sequence[Row[Any]], closes: dict[tuple[str, date], float], metrics: dict[str, float]
+) -> None:
+    """The README's loss worked out from the stored test predictions and the raw closes: |ln(predicted /
+    actual)| per (session, ticker), averaged over the session's tickers, then over sessions; the same with
+    the last close for persistence; and the price MAE over every cell."""
+    cells: dict[date, list[tuple[float, float, float]]] = defaultdict(list)
+    for r in stored:
+        assert r.last_close == closes[(r.ticker, r.as_of_date)]
+        actual = closes[(r.ticker, r.target_date)]
+        cells[r.target_date].append(
+            (
+                abs(math.log(r.predicted_close / actual)),
+                abs(math.log(r.last_close / actual)),
+                abs(r.predicted_close - actual),
+            )
+        )
+    sessions = list(cells.values())
+    model = sum(sum(c[0] for c in s) / len(s) for s in sessions) / len(sessions)
+    persistence = sum(sum(c[1] for c in s) / len(s) for s in sessions) / len(sessions)
+    price_mae = sum(c[2] for s in sessions for c in s) / sum(len(s) for s in sessions)
+    assert (
+        metrics["test_log_mae"],
+        metrics["test_persistence_log_mae"],
+        metrics["test_mae"],
+    ) == pytest.approx((model, persistence, price_mae), rel=1e-6)
 
 
 @pytest.mark.slow
@@ -128,6 +167,13 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
         dataset = load_scaled(conn, run_id)
         panel = load_processed(conn, run_id).panel
         stored = conn.execute(select(latest_predictions).order_by("as_of_date", "ticker")).all()
+        closes = {
+            (r.ticker, r.date): r.close
+            for r in conn.execute(
+                select(raw_stock_data.c.ticker, raw_stock_data.c.date, raw_stock_data.c.close)
+            )
+        }
+    _check_the_test_metrics_by_hand(stored, closes, result.metrics)
     # The registered model is the refit: the configuration trained from the same seed on every window
     # for the split fit's best epoch count; it is reproduced exactly by doing that again.
     assert result.metrics["refit_epochs"] == best
@@ -166,6 +212,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
 def test_a_ticker_with_too_few_training_windows_is_not_served_by_the_model(
     sample_store: SampleStore, settings: Settings
 ) -> None:

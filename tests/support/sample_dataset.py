@@ -8,6 +8,7 @@ dataset's as_of: models are scored there on days they never saw.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import make_engine, migrate
@@ -25,7 +27,7 @@ from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from stockpredictor.stages.train import TrainResult, train
-from tests.conftest import copy_mlflow_store
+from tests.conftest import copy_mlflow_store, create_pg_database, drop_pg_database, pg_server_url
 from tests.support.overrides import SAMPLE_DATASET, repo_params
 
 DATASET_AS_OF = date(2006, 12, 29)
@@ -78,6 +80,10 @@ def delete_ticker_days(engine: Engine, ticker: str, days: list[date]) -> None:
         )
 
 
+#: For `@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)`: the stage on both databases.
+BOTH_STORES = ["sqlite", "postgresql"]
+
+
 @dataclass(frozen=True)
 class SampleStore:
     url: str
@@ -95,13 +101,41 @@ def _sample_store_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     return path, run_id
 
 
+@pytest.fixture(scope="session")
+def _sample_store_template(pg_admin: Engine) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL database holding the same sample dataset, the template of per-test copies."""
+    url = create_pg_database(pg_admin)
+    engine = make_engine(url)
+    migrate(engine)
+    run_id = add_sample_dataset(engine, tiny_params())
+    engine.dispose()  # a template must have no connection when it is copied
+    yield str(make_url(url).database), run_id
+    drop_pg_database(pg_admin, url)
+
+
+def _pg_copy(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """A private copy of the PostgreSQL sample store (`CREATE DATABASE ... TEMPLATE`): URL, run id."""
+    pg_admin: Engine = request.getfixturevalue("pg_admin")
+    template, run_id = request.getfixturevalue("_sample_store_template")
+    name = f"sp_test_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    url = make_url(pg_server_url()).set(database=name).render_as_string(hide_password=False)
+    request.addfinalizer(lambda: drop_pg_database(pg_admin, url))
+    return url, run_id
+
+
 @pytest.fixture
-def sample_store(_sample_store_file: tuple[Path, str], tmp_path: Path) -> Iterator[SampleStore]:
-    """A private copy of a SQLite store holding the scaled sample dataset."""
-    template, run_id = _sample_store_file
-    path = tmp_path / "store.db"
-    shutil.copyfile(template, path)
-    url = f"sqlite:///{path}"
+def sample_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SampleStore]:
+    """A private copy of a store holding the scaled sample dataset: SQLite, or PostgreSQL for a test
+    parametrised `@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)`."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url, run_id = _pg_copy(request)
+    else:
+        template, run_id = request.getfixturevalue("_sample_store_file")
+        path = tmp_path / "store.db"
+        shutil.copyfile(template, path)
+        url = f"sqlite:///{path}"
     engine = make_engine(url)
     yield SampleStore(url, engine, run_id)
     engine.dispose()

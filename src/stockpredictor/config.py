@@ -225,6 +225,15 @@ class IntervalParams(_Section):
         return tuple(sorted(levels))
 
 
+class ReportingParams(_Section):
+    max_ticker_plots: int = Field(
+        12,
+        ge=0,
+        le=1000,
+        description="0..1000 tickers whose test closes a training plots (largest and smallest error)",
+    )
+
+
 class Params(_Section):
     """Everything params.yaml may hold; unknown keys are errors."""
 
@@ -236,6 +245,7 @@ class Params(_Section):
     promotion: PromotionParams = PromotionParams()
     monitoring: MonitoringParams = MonitoringParams()
     intervals: IntervalParams = IntervalParams()
+    reporting: ReportingParams = ReportingParams()
 
     @model_validator(mode="after")
     def _tabular_families_fit_the_features(self) -> Params:

@@ -88,7 +88,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     assert "| mae |" in result.report_markdown and f"epoch {best} of {epochs}" in result.report_markdown
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert artifacts == {f"plots/{t}.png" for t in ("AAPL", "GOOG", "IBM", "MSFT")}
+    assert artifacts == {f"plots/{t}.png" for t in ("summary", "AAPL", "GOOG", "IBM", "MSFT")}
     plot = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="plots/IBM.png"))
     assert plot.read_bytes().startswith(b"\x89PNG")
 

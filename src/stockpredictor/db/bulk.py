@@ -80,7 +80,7 @@ def copy_missing(
 ) -> dict[str, int]:
     """Bulk-insert a large frame plus `constants`, skipping existing keys; rows inserted per `count_by`.
 
-    Columns may be `date` (datetime64), float64, or text (sent as codes into a label array).
+    Columns may be datetime64 (stored as dates), float64, or text (sent as codes into a label array).
     PostgreSQL: binary COPY built with numpy (no per-row Python) into a temporary table, then one
     INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING. SQLite: one `executemany` per group.
     """
@@ -90,30 +90,14 @@ def copy_missing(
         statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(key))
         counts = {}
         for group, rows in frame.groupby(count_by, sort=False):
-            records = [{**constants, **{str(k): v for k, v in r.items()}} for r in rows.to_dict("records")]
-            counts[str(group)] = int(conn.execute(statement, records).rowcount)
+            counts[str(group)] = int(conn.execute(statement, _records(rows, constants)).rowcount)
         return counts
-    text_columns = [
-        c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
-    ]
-    labels = {c: pd.factorize(frame[c]) for c in text_columns}
-    encoded = frame.assign(**{c: codes + 1 for c, (codes, _) in labels.items()})
-    staging = f"staging_{uuid.uuid4().hex[:12]}"
-    sql_types = {
-        c: "integer" if c in labels else "date" if c == "date" else "double precision" for c in frame
-    }
-    selected = [f"(%({c})s::text[])[{c}]" if c in labels else c for c in frame.columns]
-    arguments = {**constants, **{c: [str(v) for v in uniques] for c, (_, uniques) in labels.items()}}
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        definition = ", ".join(f"{c} {t}" for c, t in sql_types.items())
-        cursor.execute(f"CREATE TEMP TABLE {staging} ({definition}) ON COMMIT DROP")
-        payload = io.BytesIO(_binary_copy(encoded, integers=set(labels)))
-        cursor.copy_expert(f"COPY {staging} FROM STDIN WITH (FORMAT binary)", payload)
+        select_sql, arguments = _staged(cursor, frame, constants)
         cursor.execute(
             f"WITH inserted AS (INSERT INTO {table.name} ({', '.join([*constants, *frame.columns])}) "
-            f"SELECT {', '.join([*(f'%({c})s' for c in constants), *selected])} FROM {staging} "
-            f"ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {count_by}) "
+            f"{select_sql} ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {count_by}) "
             f"SELECT {count_by}, count(*) FROM inserted GROUP BY {count_by}",
             arguments,
         )
@@ -123,12 +107,66 @@ def copy_missing(
     return {str(group): counts.get(str(group), 0) for group in frame[count_by].unique()}
 
 
+def copy_replace(
+    conn: Connection, table: Table, frame: pd.DataFrame, key: Sequence[str], constants: dict[str, Any]
+) -> None:
+    """Bulk-insert a large frame plus `constants`, overwriting the other columns of rows whose `key`
+    exists (columns as in `copy_missing`; PostgreSQL: binary COPY, then one INSERT ... ON CONFLICT
+    DO UPDATE)."""
+    if frame.empty:
+        return
+    if conn.dialect.name != "postgresql":
+        replace_rows(conn, table, _records(frame, constants), key)
+        return
+    columns = [*constants, *frame.columns]
+    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        select_sql, arguments = _staged(cursor, frame, constants)
+        cursor.execute(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) {select_sql} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments}",
+            arguments,
+        )
+    finally:
+        cursor.close()
+
+
+def _records(frame: pd.DataFrame, constants: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows as dicts for SQLite's executemany, datetime64 columns as dates."""
+    dated = frame.assign(
+        **{c: frame[c].dt.date for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])}
+    )
+    return [{**constants, **{str(k): v for k, v in r.items()}} for r in dated.to_dict("records")]
+
+
+def _staged(cursor: Any, frame: pd.DataFrame, constants: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """COPY `frame` (binary) into a temporary table dropped at commit; the SELECT of its rows with
+    `constants` first and text columns decoded, and that SELECT's arguments."""
+    text_columns = [
+        c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+    ]
+    labels = {c: pd.factorize(frame[c]) for c in text_columns}
+    encoded = frame.assign(**{c: codes + 1 for c, (codes, _) in labels.items()})
+    dates = {c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])}
+    staging = f"staging_{uuid.uuid4().hex[:12]}"
+    sql_types = {c: "integer" if c in labels else "date" if c in dates else "double precision" for c in frame}
+    definition = ", ".join(f"{c} {t}" for c, t in sql_types.items())
+    cursor.execute(f"CREATE TEMP TABLE {staging} ({definition}) ON COMMIT DROP")
+    payload = io.BytesIO(_binary_copy(encoded, integers=set(labels), dates=dates))
+    cursor.copy_expert(f"COPY {staging} FROM STDIN WITH (FORMAT binary)", payload)
+    selected = [f"(%({c})s::text[])[{c}]" if c in labels else c for c in frame.columns]
+    arguments = {**constants, **{c: [str(v) for v in uniques] for c, (_, uniques) in labels.items()}}
+    select_sql = f"SELECT {', '.join([*(f'%({c})s' for c in constants), *selected])} FROM {staging}"
+    return select_sql, arguments
+
+
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
 
 
-def _binary_copy(frame: pd.DataFrame, integers: set[str]) -> bytes:
-    """PostgreSQL binary COPY payload: `date` (datetime64), `integers` (int32), the rest float64."""
-    widths = {c: (4, ">i4") if c in integers or c == "date" else (8, ">f8") for c in frame.columns}
+def _binary_copy(frame: pd.DataFrame, integers: set[str], dates: set[str]) -> bytes:
+    """PostgreSQL binary COPY payload: `dates` (datetime64), `integers` (int32), the rest float64."""
+    widths = {c: (4, ">i4") if c in integers or c in dates else (8, ">f8") for c in frame.columns}
     fields: list[tuple[str, str]] = [("count", ">i2")]
     for i, column in enumerate(frame.columns):
         fields += [(f"len{i}", ">i4"), (f"val{i}", widths[column][1])]
@@ -136,7 +174,7 @@ def _binary_copy(frame: pd.DataFrame, integers: set[str]) -> bytes:
     records["count"] = len(frame.columns)
     for i, column in enumerate(frame.columns):
         values = frame[column].to_numpy()
-        if column == "date":
+        if column in dates:
             values = (values.astype("datetime64[D]") - _PG_EPOCH).astype(np.int64)
         records[f"len{i}"], records[f"val{i}"] = widths[column][0], values
     header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")

@@ -45,8 +45,6 @@ def insert_prices(conn: Connection, frames: Mapping[str, pd.DataFrame], source: 
         return {}
     rows = pd.concat(parts, ignore_index=True)
     rows["ticker"] = rows["ticker"].astype(object)
-    if conn.dialect.name != "postgresql":
-        rows["date"] = rows["date"].dt.date
     constants = {"source": source, "ingested_at": datetime.now(UTC)}
     added = copy_missing(
         conn, raw_stock_data, rows, key=("ticker", "date"), constants=constants, count_by="ticker"

@@ -161,7 +161,8 @@ def _staged(cursor: Any, frame: pd.DataFrame, constants: dict[str, Any]) -> tupl
     return select_sql, arguments
 
 
-_PG_EPOCH = np.datetime64("2000-01-01", "D")
+#: Day 0 of PostgreSQL's binary `date`.
+PG_EPOCH = np.datetime64("2000-01-01", "D")
 
 
 def _binary_copy(frame: pd.DataFrame, integers: set[str], dates: set[str]) -> bytes:
@@ -175,7 +176,7 @@ def _binary_copy(frame: pd.DataFrame, integers: set[str], dates: set[str]) -> by
     for i, column in enumerate(frame.columns):
         values = frame[column].to_numpy()
         if column in dates:
-            values = (values.astype("datetime64[D]") - _PG_EPOCH).astype(np.int64)
+            values = (values.astype("datetime64[D]") - PG_EPOCH).astype(np.int64)
         records[f"len{i}"], records[f"val{i}"] = widths[column][0], values
     header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
     return header + records.tobytes() + (-1).to_bytes(2, "big", signed=True)

@@ -5,17 +5,15 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, func, select
 
 from stockpredictor.calendar import previous_trading_day
-from stockpredictor.db.bulk import copy_missing
+from stockpredictor.db.bulk import PG_EPOCH, copy_missing
 from stockpredictor.db.schema import raw_stock_data
-
-PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+from stockpredictor.features.indicators import PRICE_COLUMNS, PriceRows
 
 
 def latest_dates(conn: Connection, tickers: Iterable[str]) -> dict[str, date | None]:
@@ -52,24 +50,78 @@ def insert_prices(conn: Connection, frames: Mapping[str, pd.DataFrame], source: 
     return {ticker: added.get(ticker, 0) for ticker in frames}
 
 
+def load_price_rows(
+    conn: Connection, tickers: Iterable[str], as_of: date, start: date | None = None
+) -> PriceRows:
+    """The OHLCV rows of `tickers` with start <= date <= as_of, laid side by side (`PriceRows`)."""
+    wanted = list(tickers)
+    return PriceRows.from_long(_price_records(conn, wanted, as_of, start), wanted)
+
+
 def load_prices(
     conn: Connection, tickers: Iterable[str], as_of: date, start: date | None = None
 ) -> dict[str, pd.DataFrame]:
     """Date-indexed OHLCV frames per ticker with start <= date <= as_of (empty frames included)."""
     wanted = list(tickers)
-    columns = ["ticker", "date", *PRICE_COLUMNS]
-    query = select(*(raw_stock_data.c[c] for c in columns)).where(
-        raw_stock_data.c.ticker.in_(wanted), raw_stock_data.c.date <= as_of
+    frame = _price_records(conn, wanted, as_of, start).sort_values(["ticker", "date"], kind="stable")
+    tickers_sorted = frame["ticker"].to_numpy()
+    frame = frame.drop(columns="ticker").set_index("date")
+    first = np.searchsorted(tickers_sorted, wanted, "left")
+    last = np.searchsorted(tickers_sorted, wanted, "right")
+    return {ticker: frame.iloc[a:b] for ticker, a, b in zip(wanted, first, last, strict=True)}
+
+
+def _price_records(conn: Connection, tickers: list[str], as_of: date, start: date | None) -> pd.DataFrame:
+    """One row per stored (ticker, day) in the window, in no particular order: columns ticker, date
+    (datetime64) and PRICE_COLUMNS. PostgreSQL: a binary COPY read with numpy, tickers sent as codes."""
+    if conn.dialect.name != "postgresql":
+        r = raw_stock_data
+        query = select(r.c.ticker, r.c.date, *(r.c[c] for c in PRICE_COLUMNS)).where(
+            r.c.ticker.in_(tickers), r.c.date <= as_of, *([r.c.date >= start] if start is not None else [])
+        )
+        frame = pd.DataFrame.from_records(
+            [tuple(row) for row in conn.execute(query)], columns=["ticker", "date", *PRICE_COLUMNS]
+        )
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame.astype({"ticker": object, **dict.fromkeys(PRICE_COLUMNS, np.float64)})
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        query = cursor.mogrify(
+            f"SELECT array_position(%(tickers)s::text[], ticker::text), date, {', '.join(PRICE_COLUMNS)} "
+            "FROM raw_stock_data WHERE ticker = ANY(%(tickers)s) AND date <= %(as_of)s"
+            + (" AND date >= %(start)s" if start is not None else ""),
+            {"tickers": tickers, "as_of": as_of, "start": start},
+        ).decode()
+        buffer = io.BytesIO()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT binary)", buffer)
+    finally:
+        cursor.close()
+    records = _parse_binary_copy(buffer.getbuffer())
+    codes = records["code"].astype(np.int64) - 1
+    frame = pd.DataFrame(
+        {
+            "ticker": np.array(tickers, dtype=object)[codes],
+            "date": (PG_EPOCH + records["date"].astype("timedelta64[D]")).astype("datetime64[ns]"),
+            **{column: records[column].astype(np.float64) for column in PRICE_COLUMNS},
+        }
     )
-    if start is not None:
-        query = query.where(raw_stock_data.c.date >= start)
-    frame = _read_frame(conn, query.order_by(raw_stock_data.c.ticker, raw_stock_data.c.date), columns)
-    frame["date"] = pd.to_datetime(frame["date"])
-    by_ticker = {str(t): g.drop(columns="ticker").set_index("date") for t, g in frame.groupby("ticker")}
-    empty = pd.DataFrame(
-        columns=list(PRICE_COLUMNS), index=pd.DatetimeIndex([], name="date"), dtype="float64"
-    )
-    return {t: by_ticker.get(t, empty) for t in wanted}
+    return frame
+
+
+_RECORD = np.dtype(
+    [("fields", ">i2"), ("code_length", ">i4"), ("code", ">i4"), ("date_length", ">i4"), ("date", ">i4")]
+    + [item for column in PRICE_COLUMNS for item in ((f"{column}_length", ">i4"), (column, ">f8"))]
+)
+
+
+def _parse_binary_copy(payload: memoryview) -> np.ndarray:
+    """The records of a binary COPY of (int4 code, date, 5 float8), none NULL."""
+    header = 11 + 4 + 4 + int.from_bytes(payload[15:19], "big")
+    count = (len(payload) - header - 2) // _RECORD.itemsize
+    records = np.frombuffer(payload, dtype=_RECORD, count=count, offset=header)
+    if count and not (records["fields"] == 2 + len(PRICE_COLUMNS)).all():
+        raise ValueError("unexpected layout of a binary COPY of raw_stock_data")
+    return records
 
 
 def previous_session_closes(conn: Connection, keys: Iterable[tuple[str, date]]) -> np.ndarray:
@@ -85,18 +137,3 @@ def previous_session_closes(conn: Connection, keys: Iterable[tuple[str, date]]) 
     ).all()
     found = {(ticker, day): close for ticker, day, close in rows}
     return np.array([found.get(key, np.nan) for key in wanted], dtype=np.float64)
-
-
-def _read_frame(conn: Connection, query: Select[Any], columns: list[str]) -> pd.DataFrame:
-    """Run `query` into a DataFrame; on PostgreSQL through COPY ... TO STDOUT (fast for millions of rows)."""
-    if conn.dialect.name != "postgresql":
-        return pd.DataFrame.from_records([tuple(row) for row in conn.execute(query)], columns=columns)
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    buffer = io.BytesIO()
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
-    finally:
-        cursor.close()
-    buffer.seek(0)
-    return pd.read_csv(buffer, names=columns, dtype={"ticker": str}, float_precision="round_trip")

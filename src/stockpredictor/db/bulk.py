@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -81,8 +82,11 @@ def copy_missing(
     """Bulk-insert a large frame plus `constants`, skipping existing keys; rows inserted per `count_by`.
 
     Columns may be datetime64 (stored as dates), float64, or text (sent as codes into a label array).
-    PostgreSQL: binary COPY built with numpy (no per-row Python) into a temporary table, then one
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING. SQLite: one `executemany` per group.
+    PostgreSQL: binary COPY built with numpy (no per-row Python) into a temporary table, then, with the
+    table locked against other writers (SHARE ROW EXCLUSIVE: readers go on), one INSERT ... SELECT of
+    the rows whose key is absent. That anti-join is exact under the lock and costs half the server CPU
+    of ON CONFLICT DO NOTHING, whose speculative insertion pays for every row. SQLite: one
+    `executemany` per group.
     """
     if frame.empty:
         return {}
@@ -94,12 +98,14 @@ def copy_missing(
         return counts
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        select_sql, arguments = _staged(cursor, frame, constants)
+        staged = _Staged.copy(cursor, frame.drop_duplicates(subset=list(key)), constants)
+        cursor.execute(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE")
+        present = " AND ".join(f"stored.{k} = {staged.values[k]}" for k in key)
         cursor.execute(
-            f"WITH inserted AS (INSERT INTO {table.name} ({', '.join([*constants, *frame.columns])}) "
-            f"{select_sql} ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {count_by}) "
+            f"WITH inserted AS (INSERT INTO {table.name} ({', '.join(staged.values)}) {staged.select()} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} stored WHERE {present}) RETURNING {count_by}) "
             f"SELECT {count_by}, count(*) FROM inserted GROUP BY {count_by}",
-            arguments,
+            staged.arguments,
         )
         counts = {str(group): int(n) for group, n in cursor.fetchall()}
     finally:
@@ -118,15 +124,14 @@ def copy_replace(
     if conn.dialect.name != "postgresql":
         replace_rows(conn, table, _records(frame, constants), key)
         return
-    columns = [*constants, *frame.columns]
-    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        select_sql, arguments = _staged(cursor, frame, constants)
+        staged = _Staged.copy(cursor, frame, constants)
+        assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in staged.values if c not in key)
         cursor.execute(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) {select_sql} "
+            f"INSERT INTO {table.name} ({', '.join(staged.values)}) {staged.select()} "
             f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments}",
-            arguments,
+            staged.arguments,
         )
     finally:
         cursor.close()
@@ -140,25 +145,41 @@ def _records(frame: pd.DataFrame, constants: dict[str, Any]) -> list[dict[str, A
     return [{**constants, **{str(k): v for k, v in r.items()}} for r in dated.to_dict("records")]
 
 
-def _staged(cursor: Any, frame: pd.DataFrame, constants: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """COPY `frame` (binary) into a temporary table dropped at commit; the SELECT of its rows with
-    `constants` first and text columns decoded, and that SELECT's arguments."""
-    text_columns = [
-        c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
-    ]
-    labels = {c: pd.factorize(frame[c]) for c in text_columns}
-    encoded = frame.assign(**{c: codes + 1 for c, (codes, _) in labels.items()})
-    dates = {c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])}
-    staging = f"staging_{uuid.uuid4().hex[:12]}"
-    sql_types = {c: "integer" if c in labels else "date" if c in dates else "double precision" for c in frame}
-    definition = ", ".join(f"{c} {t}" for c, t in sql_types.items())
-    cursor.execute(f"CREATE TEMP TABLE {staging} ({definition}) ON COMMIT DROP")
-    payload = io.BytesIO(_binary_copy(encoded, integers=set(labels), dates=dates))
-    cursor.copy_expert(f"COPY {staging} FROM STDIN WITH (FORMAT binary)", payload)
-    selected = [f"(%({c})s::text[])[{c}]" if c in labels else c for c in frame.columns]
-    arguments = {**constants, **{c: [str(v) for v in uniques] for c, (_, uniques) in labels.items()}}
-    select_sql = f"SELECT {', '.join([*(f'%({c})s' for c in constants), *selected])} FROM {staging}"
-    return select_sql, arguments
+@dataclass(frozen=True)
+class _Staged:
+    """A frame COPYed (binary) into a temporary table dropped at commit: the SQL value of each column,
+    `constants` first (as parameters), text columns decoded, and the arguments those values need."""
+
+    table: str
+    values: dict[str, str]
+    arguments: dict[str, Any]
+
+    @classmethod
+    def copy(cls, cursor: Any, frame: pd.DataFrame, constants: dict[str, Any]) -> _Staged:
+        text_columns = [
+            c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+        ]
+        labels = {c: pd.factorize(frame[c]) for c in text_columns}
+        encoded = frame.assign(**{c: codes + 1 for c, (codes, _) in labels.items()})
+        dates = {c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])}
+        table = f"staging_{uuid.uuid4().hex[:12]}"
+        types = {c: "integer" if c in labels else "date" if c in dates else "double precision" for c in frame}
+        cursor.execute(
+            f"CREATE TEMP TABLE {table} ({', '.join(f'{c} {t}' for c, t in types.items())}) ON COMMIT DROP"
+        )
+        payload = io.BytesIO(_binary_copy(encoded, integers=set(labels), dates=dates))
+        cursor.copy_expert(f"COPY {table} FROM STDIN WITH (FORMAT binary)", payload)
+        values = {
+            **{c: f"%({c})s" for c in constants},
+            **{
+                c: f"(%({c})s::text[])[{table}.{c}]" if c in labels else f"{table}.{c}" for c in frame.columns
+            },
+        }
+        arguments = {**constants, **{c: [str(v) for v in uniques] for c, (_, uniques) in labels.items()}}
+        return cls(table, values, arguments)
+
+    def select(self) -> str:
+        return f"SELECT {', '.join(self.values.values())} FROM {self.table}"
 
 
 #: Day 0 of PostgreSQL's binary `date`.

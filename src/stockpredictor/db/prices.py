@@ -53,59 +53,44 @@ def insert_prices(conn: Connection, frames: Mapping[str, pd.DataFrame], source: 
 def load_price_rows(
     conn: Connection, tickers: Iterable[str], as_of: date, start: date | None = None
 ) -> PriceRows:
-    """The OHLCV rows of `tickers` with start <= date <= as_of, laid side by side (`PriceRows`)."""
+    """The OHLCV rows of `tickers` with start <= date <= as_of, laid side by side (`PriceRows`).
+
+    PostgreSQL: one binary COPY (tickers as their index in `tickers`) read with numpy, no text parsed.
+    """
     wanted = list(tickers)
-    return PriceRows.from_long(_price_records(conn, wanted, as_of, start), wanted)
-
-
-def load_prices(
-    conn: Connection, tickers: Iterable[str], as_of: date, start: date | None = None
-) -> dict[str, pd.DataFrame]:
-    """Date-indexed OHLCV frames per ticker with start <= date <= as_of (empty frames included)."""
-    wanted = list(tickers)
-    frame = _price_records(conn, wanted, as_of, start).sort_values(["ticker", "date"], kind="stable")
-    tickers_sorted = frame["ticker"].to_numpy()
-    frame = frame.drop(columns="ticker").set_index("date")
-    first = np.searchsorted(tickers_sorted, wanted, "left")
-    last = np.searchsorted(tickers_sorted, wanted, "right")
-    return {ticker: frame.iloc[a:b] for ticker, a, b in zip(wanted, first, last, strict=True)}
-
-
-def _price_records(conn: Connection, tickers: list[str], as_of: date, start: date | None) -> pd.DataFrame:
-    """One row per stored (ticker, day) in the window, in no particular order: columns ticker, date
-    (datetime64) and PRICE_COLUMNS. PostgreSQL: a binary COPY read with numpy, tickers sent as codes."""
     if conn.dialect.name != "postgresql":
         r = raw_stock_data
         query = select(r.c.ticker, r.c.date, *(r.c[c] for c in PRICE_COLUMNS)).where(
-            r.c.ticker.in_(tickers), r.c.date <= as_of, *([r.c.date >= start] if start is not None else [])
+            r.c.ticker.in_(wanted), r.c.date <= as_of, *([r.c.date >= start] if start is not None else [])
         )
         frame = pd.DataFrame.from_records(
             [tuple(row) for row in conn.execute(query)], columns=["ticker", "date", *PRICE_COLUMNS]
         )
-        frame["date"] = pd.to_datetime(frame["date"])
-        return frame.astype({"ticker": object, **dict.fromkeys(PRICE_COLUMNS, np.float64)})
+        return PriceRows.from_long(frame, wanted)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
+        values = ", ".join(f"r.{c}" for c in PRICE_COLUMNS)
         query = cursor.mogrify(
-            f"SELECT array_position(%(tickers)s::text[], ticker::text), date, {', '.join(PRICE_COLUMNS)} "
-            "FROM raw_stock_data WHERE ticker = ANY(%(tickers)s) AND date <= %(as_of)s"
-            + (" AND date >= %(start)s" if start is not None else ""),
-            {"tickers": tickers, "as_of": as_of, "start": start},
+            f"SELECT w.code::integer, r.date, {values} FROM raw_stock_data r "
+            "JOIN unnest(%(tickers)s::text[]) WITH ORDINALITY AS w(ticker, code) ON r.ticker = w.ticker "
+            "WHERE r.date <= %(as_of)s" + (" AND r.date >= %(start)s" if start is not None else ""),
+            {"tickers": wanted, "as_of": as_of, "start": start},
         ).decode()
         buffer = io.BytesIO()
         cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT binary)", buffer)
     finally:
         cursor.close()
     records = _parse_binary_copy(buffer.getbuffer())
-    codes = records["code"].astype(np.int64) - 1
-    frame = pd.DataFrame(
-        {
-            "ticker": np.array(tickers, dtype=object)[codes],
-            "date": (PG_EPOCH + records["date"].astype("timedelta64[D]")).astype("datetime64[ns]"),
-            **{column: records[column].astype(np.float64) for column in PRICE_COLUMNS},
-        }
-    )
-    return frame
+    dates = PG_EPOCH + records["date"].astype("timedelta64[D]")
+    return PriceRows.from_codes(wanted, records["code"] - 1, dates, {c: records[c] for c in PRICE_COLUMNS})
+
+
+def load_prices(
+    conn: Connection, tickers: Iterable[str], as_of: date, start: date | None = None
+) -> dict[str, pd.DataFrame]:
+    """Date-indexed OHLCV frames per ticker with start <= date <= as_of (empty frames included)."""
+    rows = load_price_rows(conn, tickers, as_of, start)
+    return {ticker: rows.ticker_frame(j) for j, ticker in enumerate(rows.tickers)}
 
 
 _RECORD = np.dtype(

@@ -39,14 +39,15 @@ class PriceRows:
     lengths: np.ndarray  # (tickers,) int
 
     @classmethod
-    def from_long(cls, frame: pd.DataFrame, tickers: Sequence[str]) -> PriceRows:
-        """From one row per (ticker, day): columns `ticker`, `date` and PRICE_COLUMNS, in any order;
-        rows of other tickers are left out."""
-        codes = pd.Categorical(frame["ticker"], categories=list(tickers)).codes.astype(np.int64)
-        dates = pd.to_datetime(frame["date"]).to_numpy(dtype="datetime64[ns]")
+    def from_codes(
+        cls, tickers: Sequence[str], codes: np.ndarray, dates: np.ndarray, columns: Mapping[str, np.ndarray]
+    ) -> PriceRows:
+        """From one row per (ticker, day) in any order: `codes` index `tickers` (-1: left out), `dates`
+        are datetime64, `columns` holds PRICE_COLUMNS."""
+        dates = dates.astype("datetime64[ns]")
         keep = codes >= 0
         order = np.flatnonzero(keep)[np.lexsort((dates[keep], codes[keep]))]
-        codes = codes[order]
+        codes = codes[order].astype(np.int64)
         lengths = np.bincount(codes, minlength=len(tickers))
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         position = np.arange(len(codes)) - starts[codes]
@@ -54,10 +55,18 @@ class PriceRows:
         laid = {}
         for column in PRICE_COLUMNS:
             laid[column] = np.full(shape, np.nan)
-            laid[column][position, codes] = frame[column].to_numpy(dtype=np.float64)[order]
+            laid[column][position, codes] = np.asarray(columns[column], dtype=np.float64)[order]
         placed = np.full(shape, np.datetime64("NaT"), dtype="datetime64[ns]")
         placed[position, codes] = dates[order]
         return cls(tuple(tickers), placed, laid, lengths)
+
+    @classmethod
+    def from_long(cls, frame: pd.DataFrame, tickers: Sequence[str]) -> PriceRows:
+        """From one row per (ticker, day): columns `ticker`, `date` and PRICE_COLUMNS, in any order;
+        rows of other tickers are left out."""
+        codes = pd.Categorical(frame["ticker"], categories=list(tickers)).codes
+        dates = pd.to_datetime(frame["date"]).to_numpy(dtype="datetime64[ns]")
+        return cls.from_codes(tickers, codes, dates, {c: frame[c].to_numpy() for c in PRICE_COLUMNS})
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pd.DataFrame]) -> PriceRows:
@@ -70,6 +79,12 @@ class PriceRows:
 
     def frame(self, column: str) -> pd.DataFrame:
         return pd.DataFrame(self.columns[column])
+
+    def ticker_frame(self, j: int) -> pd.DataFrame:
+        """Ticker j's rows as a date-indexed OHLCV frame."""
+        n = int(self.lengths[j])
+        index = pd.DatetimeIndex(self.dates[:n, j], name="date")
+        return pd.DataFrame({c: self.columns[c][:n, j] for c in PRICE_COLUMNS}, index=index)
 
 
 Indicator = Callable[[PriceRows], pd.DataFrame]

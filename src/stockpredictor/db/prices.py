@@ -33,16 +33,20 @@ def insert_prices(conn: Connection, frames: Mapping[str, pd.DataFrame], source: 
 
     Returns the rows inserted per ticker. All tickers go through one bulk write.
     """
-    parts = []
-    for ticker, frame in frames.items():
-        part = pd.DataFrame({"ticker": ticker, "date": pd.to_datetime(frame["date"]).to_numpy()})
-        for column in PRICE_COLUMNS:
-            part[column] = frame[column].to_numpy(dtype=np.float64)
-        parts.append(part)
-    if not parts:
+    if not frames:
         return {}
-    rows = pd.concat(parts, ignore_index=True)
-    rows["ticker"] = rows["ticker"].astype(object)
+    rows = pd.DataFrame(
+        {
+            "ticker": np.repeat(np.array(list(frames), dtype=object), [len(f) for f in frames.values()]),
+            "date": np.concatenate(
+                [pd.to_datetime(f["date"]).to_numpy(dtype="datetime64[ns]") for f in frames.values()]
+            ),
+            **{
+                c: np.concatenate([f[c].to_numpy(dtype=np.float64) for f in frames.values()])
+                for c in PRICE_COLUMNS
+            },
+        }
+    )
     constants = {"source": source, "ingested_at": datetime.now(UTC)}
     added = copy_missing(
         conn, raw_stock_data, rows, key=("ticker", "date"), constants=constants, count_by="ticker"

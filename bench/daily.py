@@ -83,8 +83,8 @@ def _daily_stages(params: Params, output: Path, day: date) -> None:
         with timed("monitor", figures):
             monitor(engine, params, settings, day)
     window, _ = load_input(prepared.path)
-    with timed("model load", figures):
-        model, _ = registry.load_model(found.model_uri)
+    with timed("model load", figures), engine.connect() as conn:
+        model, _ = registry.load_model(conn, found.model_uri)
     with timed("model forward", figures), torch.inference_mode():
         model(torch.from_numpy(window))
     engine.dispose()

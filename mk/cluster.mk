@@ -76,8 +76,10 @@ deploy: ## Apply PostgreSQL, MLflow and the API of this commit (IMAGE, MLFLOW_IM
 	@$(VENV_BIN)/python scripts/secrets_env.py $(SECRETS_ENV)
 	@$(VENV_BIN)/python scripts/sync_params.py --check
 	$(VENV_BIN)/python scripts/deploy_overlay.py $(OVERLAY) --image $(IMAGE) --mlflow-image $(MLFLOW_IMAGE) --pull-secret "$(IMAGE_PULL_SECRET)"
+	$(KUBECTL) -n $(NAMESPACE) delete job stockpredictor-db-roles --ignore-not-found
 	$(KUBECTL) apply -k $(OVERLAY)-deploy
 	$(KUBECTL) -n $(NAMESPACE) rollout status statefulset/stockpredictor-postgres --timeout=600s
+	$(KUBECTL) -n $(NAMESPACE) wait --for=condition=complete job/stockpredictor-db-roles --timeout=900s
 	$(KUBECTL) -n $(NAMESPACE) rollout status deployment/stockpredictor-mlflow --timeout=600s
 	$(KUBECTL) -n $(NAMESPACE) rollout status deployment/stockpredictor-api --timeout=600s
 

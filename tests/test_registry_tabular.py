@@ -1,18 +1,21 @@
 """Tabular models in the real registry (embedded SQLite MLflow store): JSON and .npy files, loaded without
-unpickling, checked against the run's manifest; tampered files are refused before anything is read."""
+unpickling, checked against the run's manifest and the store's; tampered or corrupt files are refused
+before anything is read."""
 
 from __future__ import annotations
 
 import pickle
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 import pytest
 import torch
 import yaml
+from sqlalchemy import Engine
 
 from stockpredictor import registry
 from stockpredictor.config import Settings
@@ -20,8 +23,9 @@ from stockpredictor.errors import UnsafeModelError
 from stockpredictor.features.sequences import scale_dataset
 from stockpredictor.models import predict
 from stockpredictor.models.tabular import TabularModel, fit_on_dataset
-from stockpredictor.registry_manifest import TABULAR_FLAVOR
+from stockpredictor.registry_manifest import MANIFEST_PARAM, TABULAR_FLAVOR, Manifest, manifest_of
 from tests.conftest import copy_mlflow_store
+from tests.support.trust import register_trusted, rewrite_mlflow_manifest, rewrite_store_manifest, trust_store
 
 GBM = {
     "architecture": "gbm",
@@ -33,8 +37,21 @@ GBM = {
 }
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Engine]:
+    """The project's store (SQLite), where the manifests of registered versions are recorded."""
+    engine = trust_store(tmp_path / "store")
+    yield engine
+    engine.dispose()
+
+
+def _load(store: Engine, uri: str) -> registry.LoadedModel:
+    with store.connect() as conn:
+        return registry.load_model(conn, uri)
+
+
 def _registered(
-    tmp_path: Path, template: Path, hyperparameters: dict[str, Any]
+    store: Engine, tmp_path: Path, template: Path, hyperparameters: dict[str, Any]
 ) -> tuple[str, TabularModel, Any]:
     rng = np.random.default_rng(0)
     features = rng.normal(scale=0.01, size=(300, 3, 2)).astype(np.float32)
@@ -49,7 +66,7 @@ def _registered(
     with registry.start_run("tabular") as run:
         run.log_params({"dataset_run_id": "synthetic"})
         logged = registry.log_tabular_model(model, (-1, 8, 3, 3), metadata={"dataset_run_id": "synthetic"})
-    version = registry.register_version(logged, "Tabular")
+    version = register_trusted(store, logged, "Tabular")
     return f"models:/Tabular/{version}", model, dataset.windows("test")
 
 
@@ -63,11 +80,12 @@ def _files(uri: str) -> Path:
 @pytest.mark.parametrize("hyperparameters", [GBM, {"architecture": "ridge", "lags": 2, "alpha": 10.0}])
 def test_a_tabular_version_loads_without_unpickling_and_predicts_like_the_fitted_model(
     hyperparameters: dict[str, Any],
+    store: Engine,
     tmp_path: Path,
     mlflow_store_template: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    uri, model, windows = _registered(tmp_path, mlflow_store_template, hyperparameters)
+    uri, model, windows = _registered(store, tmp_path, mlflow_store_template, hyperparameters)
     folder = _files(uri)
     mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
     assert set(mlmodel["flavors"]) == {TABULAR_FLAVOR}
@@ -78,7 +96,7 @@ def test_a_tabular_version_loads_without_unpickling_and_predicts_like_the_fitted
 
     for name in ("load", "loads", "Unpickler"):
         monkeypatch.setattr(pickle, name, refuse)
-    loaded, input_shape = registry.load_model(uri)
+    loaded, input_shape = _load(store, uri)
     assert input_shape == (-1, 8, 3, 3)
     x, _ = windows.batch(np.arange(len(windows)))
     assert np.array_equal(predict(loaded, windows), model.predict_windows(x))
@@ -115,12 +133,36 @@ TAMPERINGS: dict[str, tuple[Callable[[Path], None], list[str]]] = {
 
 @pytest.mark.parametrize("tampering", sorted(TAMPERINGS))
 def test_a_tampered_tabular_version_is_refused(
-    tampering: str, tmp_path: Path, mlflow_store_template: Path
+    tampering: str, store: Engine, tmp_path: Path, mlflow_store_template: Path
 ) -> None:
-    uri, _, _ = _registered(tmp_path, mlflow_store_template, GBM)
+    uri, _, _ = _registered(store, tmp_path, mlflow_store_template, GBM)
     edit, problems = TAMPERINGS[tampering]
     edit(_files(uri))
     with pytest.raises(UnsafeModelError) as refused:
-        registry.load_model(uri)
+        _load(store, uri)
     message = str(refused.value)
     assert "\n" not in message and all(p in message for p in problems), message
+
+
+def test_tabular_files_and_mlflow_manifest_rewritten_together_are_refused_then_a_corrupt_array_too(
+    store: Engine, tmp_path: Path, mlflow_store_template: Path
+) -> None:
+    """The trust root covers the tabular learners: MLflow's record alone cannot vouch for new leaves, and
+    an array that matches every record but is not an array is one line, not a traceback."""
+    uri, _, _ = _registered(store, tmp_path, mlflow_store_template, GBM)
+    folder, run_id = _files(uri), registry.model_info(uri).mlflow_run_id
+    np.save(folder / "tabular" / "value.npy", -np.load(folder / "tabular" / "value.npy"))
+    model_id = Manifest.from_json(registry.run_params(run_id)[MANIFEST_PARAM]).model_id
+    rewrite_mlflow_manifest(mlflow.get_tracking_uri(), run_id, manifest_of(folder, model_id))
+    with pytest.raises(UnsafeModelError, match=r"is not the one training recorded in the store"):
+        _load(store, uri)
+
+    (folder / "tabular" / "value.npy").write_bytes(b"\x93NUMPY garbage")
+    rewrite_mlflow_manifest(mlflow.get_tracking_uri(), run_id, manifest_of(folder, model_id))
+    rewrite_store_manifest(store, run_id, manifest_of(folder, model_id))
+    with pytest.raises(UnsafeModelError) as refused:
+        _load(store, uri)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(
+        "model 'Tabular' version 1 is not a readable tabular model"
+    )

@@ -162,8 +162,15 @@ class TrainParams(_Section):
     max_epochs: int = Field(40, ge=1, le=10_000, description="1..10000 epochs")
     patience: int = Field(5, ge=1, le=10_000, description="1..10000 epochs without improvement")
     seed: int = _SEED
-    experiment_name: str = "stockpredictor"
-    model_name: str = "StockPricePredictorLSTM"
+    experiment_name: str = Field(
+        "stockpredictor", min_length=1, max_length=500, description="MLflow: 1..500 characters"
+    )
+    model_name: str = Field(
+        "StockPricePredictorLSTM",
+        min_length=1,
+        max_length=256,
+        description="MLflow's rules: 1..256 characters, no '/', ':' or '@', not '.' nor starting with '..'",
+    )
     log_test_predictions: bool = True
     min_training_windows: int = Field(
         250,
@@ -171,6 +178,15 @@ class TrainParams(_Section):
         le=TEN_YEARS,
         description="1..2520 windows: a ticker with fewer training samples is served by persistence",
     )
+
+    @field_validator("model_name")
+    @classmethod
+    def _model_name_registrable(cls, name: str) -> str:
+        # MLflow refuses '/', ':' and a name that is not its own normalised path; '@' would end the
+        # name early in our models:/NAME@ALIAS URIs.
+        if not name.strip() or any(c in name for c in "/:@") or name.startswith("..") or name == ".":
+            raise ValueError(f"{name!r} is not a name MLflow can register")
+        return name
 
 
 class PromotionParams(_Section):
@@ -358,9 +374,9 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         """The settings of the environment; a malformed URL is a `ConfigError` naming its variable."""
-        data_dir = Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
-        database_url = os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{data_dir / 'stockpredictor.db'}"
-        mlflow_uri = os.environ.get(MLFLOW_URI_ENV) or f"sqlite:///{data_dir / 'mlflow.db'}"
+        data_dir = Path(_set_or(DATA_DIR_ENV, "data")).resolve()
+        database_url = _set_or(DATABASE_URL_ENV, f"sqlite:///{data_dir / 'stockpredictor.db'}")
+        mlflow_uri = _set_or(MLFLOW_URI_ENV, f"sqlite:///{data_dir / 'mlflow.db'}")
         _check_url(DATABASE_URL_ENV, database_url, _STORE_SCHEMES, _STORE_FORMS, any_driver=False)
         _check_url(MLFLOW_URI_ENV, mlflow_uri, _MLFLOW_SCHEMES, _MLFLOW_FORMS, any_driver=True)
         return cls(
@@ -369,6 +385,17 @@ class Settings:
             mlflow_tracking_uri=mlflow_uri,
             alert_webhook_url=os.environ.get(ALERT_WEBHOOK_ENV) or None,
         )
+
+
+def _set_or(variable: str, default: str) -> str:
+    """The value of environment `variable`, `default` when it is unset; set but empty is a `ConfigError`
+    (an empty Secret key must not quietly mean the embedded default)."""
+    value = os.environ.get(variable)
+    if value is None:
+        return default
+    if not value.strip():
+        raise ConfigError(f"{variable} is set but empty: give a value or unset it (default: {default})")
+    return value
 
 
 _STORE_SCHEMES = ("sqlite", "postgresql", "postgres", "sqlite+pysqlite", "postgresql+psycopg2")

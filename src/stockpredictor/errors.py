@@ -12,7 +12,9 @@ Kinds and their exit codes:
 - 5 `RegistryError` (`ModelNotFoundError`, `UnsafeModelError`): the MLflow registry lacks the model,
   or it is not safe to load;
 - 6 `PipelineError`: a KFP pipeline could not be found, compiled, submitted, or did not succeed;
-- 7 `TrainingError` (`NoCompletedTrialError`): the hyperparameter search produced no model.
+- 7 `TrainingError` (`NoCompletedTrialError`): the hyperparameter search produced no model;
+- 8 `ResourceError` (`StoreError`, `RegistryUnavailableError`): the store, the registry, a file or the
+  disk cannot be used.
 """
 
 from __future__ import annotations
@@ -134,3 +136,8 @@ class StoreError(ResourceError):
 
     The message names the store's URL with its password hidden.
     """
+
+
+class RegistryUnavailableError(ResourceError):
+    """The MLflow registry cannot be reached or used: refused, timed out, 401/403, 5xx, its database down, a
+    folder or an unreadable path. The message names its URL with the password hidden."""

@@ -1,14 +1,15 @@
 """Failures of the environment (the store, the disk, permissions) as one-line errors for users.
 
 The faces (CLI, KFP components) run a command inside `reported_as_user_errors`: a lost or refused
-store connection and an OS error a user can fix become a `ResourceError` naming what failed (URLs
-with the password hidden) and what to do. Anything else, SQL errors included, stays a bug with its
-traceback.
+store connection, an outage of the MLflow registry (`registry_outage`) and an OS error a user can fix
+become a `ResourceError` naming what failed (URLs with the password hidden) and what to do. Anything
+else, SQL errors included, stays a bug with its traceback.
 """
 
 from __future__ import annotations
 
 import errno
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,22 +40,32 @@ def reported_as_user_errors() -> Iterator[None]:
     try:
         yield
     except DBAPIError as exc:
-        failure = store_failure(exc, Settings.from_env().database_url)
+        failure = registry_failure(exc) or store_failure(exc, Settings.from_env().database_url)
         if failure is None:
             raise
         raise failure from None
-    except OSError as exc:
-        if exc.errno not in _USER_ERRNOS:
+    except OSError as exc:  # requests' errors are OSErrors too
+        failure = os_failure(exc) if exc.errno in _USER_ERRNOS else registry_failure(exc)
+        if failure is None:
             raise
-        raise os_failure(exc) from None
+        raise failure from None
     except Exception as exc:  # e.g. Optuna's StorageInternalError raised from the driver's error
         cause = exc.__cause__
-        failure = (
+        failure = registry_failure(exc) or (
             store_failure(cause, Settings.from_env().database_url) if isinstance(cause, DBAPIError) else None
         )
         if failure is None:
             raise
         raise failure from None
+
+
+def registry_failure(exc: BaseException) -> ResourceError | None:
+    """The one-line error when `exc` is an outage of the MLflow registry (see `registry_outage`)."""
+    if "mlflow" not in sys.modules:  # MLflow was never imported: it raised nothing
+        return None
+    from stockpredictor.registry_outage import registry_failure as outage
+
+    return outage(exc)
 
 
 def store_failure(exc: DBAPIError, database_url: str) -> StoreError | None:

@@ -2,8 +2,9 @@
 
 Models are logged in MLflow's `pt2` format (a torch.export graph with its tensors; no pickled
 Python objects), or a tabular learner as JSON and `.npy` files (`registry_tabular`), with a manifest
-of their files (`registry_manifest`), registered only once their run has FINISHED, and loaded back
-only from a downloaded copy that matches the manifest and is a plain `pt2` export or tabular model.
+of their files (`registry_manifest`; the stage also records it in the store, `db.model_manifests`),
+registered only once their run has FINISHED, and loaded back only when MLflow's manifest is the
+store's and the downloaded copy matches it and is a plain `pt2` export or tabular model.
 Runs left RUNNING by dead processes are marked FAILED (`fail_dead_runs`, rule in
 `process_liveness`). The registry uses aliases (`production`), never the deprecated stages.
 """
@@ -15,6 +16,7 @@ import os
 import tempfile
 import time
 import warnings
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,11 +36,19 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.types import Schema, TensorSpec
+from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from torch import nn
 
 from stockpredictor.config import Settings
-from stockpredictor.errors import ModelNotFoundError, RegistryError, UnsafeModelError, UsageError
+from stockpredictor.db.model_manifests import recorded_manifest
+from stockpredictor.errors import (
+    ModelNotFoundError,
+    RegistryError,
+    RegistryUnavailableError,
+    UnsafeModelError,
+    UsageError,
+)
 from stockpredictor.models.tabular import TabularForecaster, TabularModel
 from stockpredictor.process_liveness import STALE_RUN_AGE, dead_reason, process_tags
 from stockpredictor.registry_manifest import (
@@ -53,6 +63,7 @@ from stockpredictor.registry_manifest import (
     manifest_of,
     structure_problems,
 )
+from stockpredictor.registry_outage import check_reachable, first_contact_failure
 from stockpredictor.registry_tabular import read_tabular, write_tabular
 
 log = logging.getLogger(__name__)
@@ -68,15 +79,32 @@ FINISHED = RunStatus.to_string(RunStatus.FINISHED)
 SWEPT_TAG = "stockpredictor.failed_because"
 #: MLflow's limit on the length of a parameter value (the manifest is one parameter).
 _MAX_PARAM_LENGTH = 6000
-# Fail fast when an HTTP tracking server is unreachable (MLflow's defaults retry for minutes).
+# Fail fast when an HTTP tracking server is unreachable or silent (MLflow's defaults retry for minutes):
+# 3 tries of at most 10 s each, 0 s then 2-3 s apart, so a silent server fails within ~33 s.
 _HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
 _QUIET_DEFAULTS = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 #: What reading the registry raises when its store or server cannot answer, or the model is gone.
-REGISTRY_FAILURES: tuple[type[Exception], ...] = (MlflowException, RegistryError, OSError)
+REGISTRY_FAILURES: tuple[type[Exception], ...] = (
+    MlflowException,
+    RegistryError,
+    RegistryUnavailableError,
+    OSError,
+)
+#: What loading a verified local `pt2` copy raises when the archive is corrupt or not an export
+#: (MLflow's pickle-free check, torch's archive reader, zipfile, the JSON of the graph).
+_UNLOADABLE: tuple[type[Exception], ...] = (
+    MlflowException,
+    RuntimeError,
+    ValueError,
+    KeyError,
+    EOFError,
+    OSError,
+    zipfile.BadZipFile,
+)
 
 
 @dataclass(frozen=True)
@@ -110,14 +138,24 @@ def use_tracking(settings: Settings) -> None:
     """Point MLflow (tracking and registry) at `settings.mlflow_tracking_uri`.
 
     Environment defaults (an explicit setting wins): no download progress bars; for HTTP servers,
-    2 retries with short backoff so that an unreachable server fails in seconds, not minutes.
+    2 retries with short backoff and a 10 s timeout so that an unreachable server fails in seconds, not
+    minutes. A store that cannot be reached or used is a `RegistryUnavailableError` here, before any work
+    (`registry_outage`: a database store is tried once with a timeout, then one read is made).
     """
     uri = settings.mlflow_tracking_uri
     defaults = {**_QUIET_DEFAULTS, **(_HTTP_DEFAULTS if uri.startswith(("http://", "https://")) else {})}
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
+    check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    try:
+        MlflowClient().search_experiments(max_results=1)
+    except Exception as exc:
+        failure = first_contact_failure(exc)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def use_experiment(name: str) -> str:
@@ -242,10 +280,12 @@ def pip_requirements() -> list[str]:
 
 @dataclass(frozen=True)
 class LoggedModelRef:
-    """A model logged to a run (`models:/m-...`), not yet registered."""
+    """A model logged to a run (`models:/m-...`), not yet registered, and the manifest of its files
+    (the stage records it in the store: `db.model_manifests.record_manifest`)."""
 
     mlflow_run_id: str
     model_id: str
+    manifest: Manifest
 
 
 def log_model(model: nn.Module, input_example: np.ndarray, metadata: dict[str, Any]) -> LoggedModelRef:
@@ -318,11 +358,12 @@ def _record_manifest(mlflow_run_id: str, model_id: str) -> LoggedModelRef:
     location = info.artifact_location
     with tempfile.TemporaryDirectory(prefix="stockpredictor-manifest-") as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp))
-        manifest = manifest_of(local, model_id).to_json()
-    if len(manifest) > _MAX_PARAM_LENGTH:
+        manifest = manifest_of(local, model_id)
+    text = manifest.to_json()
+    if len(text) > _MAX_PARAM_LENGTH:
         raise ValueError(f"the manifest of model {model_id} is too long for a run parameter")
-    mlflow.log_param(MANIFEST_PARAM, manifest)
-    return LoggedModelRef(mlflow_run_id, model_id)
+    mlflow.log_param(MANIFEST_PARAM, text)
+    return LoggedModelRef(mlflow_run_id, model_id, manifest)
 
 
 def register_version(logged: LoggedModelRef, model_name: str, tags: dict[str, str] | None = None) -> int:
@@ -364,12 +405,14 @@ class LoadedModel(NamedTuple):
     input_shape: tuple[int, ...] | None
 
 
-def load_model(model_uri: str) -> LoadedModel:
-    """Download a registered model, check it against its manifest and its format, load it; eval mode.
+def load_model(conn: Connection, model_uri: str) -> LoadedModel:
+    """Download a registered model, check it against its manifests and its format, load it; eval mode.
 
-    `model_uri` is `models:/NAME/VERSION` or `models:/NAME@ALIAS`. The files are downloaded with
-    the artifact client and verified (`verified_copy`) before MLflow reads anything from them; the
-    model is then loaded from that verified local copy. Nothing is unpickled: with pickle
+    `model_uri` is `models:/NAME/VERSION` or `models:/NAME@ALIAS`; `conn` reads the manifest training
+    recorded in the store. The files are downloaded with the artifact client and verified
+    (`verified_copy`) before MLflow reads anything from them; the model is then loaded from that
+    verified local copy, and an archive that does not load (e.g. a corrupt `pt2`) is refused as
+    UnsafeModelError, like a tampered one. Nothing is unpickled: with pickle
     deserialisation disallowed (MLflow allows it by default), MLflow first verifies that every
     record of the `pt2` archive loads with torch's restricted `weights_only` loader, so
     torch.export never falls back to a full unpickle. A tabular model is read with `json` and
@@ -377,14 +420,13 @@ def load_model(model_uri: str) -> LoadedModel:
     """
     ref = model_info(model_uri)
     with tempfile.TemporaryDirectory(prefix="stockpredictor-model-") as tmp:
-        local = verified_copy(ref, Path(tmp))
+        local = verified_copy(conn, ref, Path(tmp))
         logged = Model.load(str(local))
         model: nn.Module
         if TABULAR_FLAVOR in logged.flavors:
             model = _tabular_module(local, ref)
         else:
-            with _pickle_deserialization_disallowed():
-                model = ExportedModel(mlflow.pytorch.load_model(str(local)))
+            model = _exported_module(local, ref)
     inputs = logged.signature.inputs.inputs if logged.signature is not None else []
     shape = getattr(inputs[0], "shape", None) if len(inputs) == 1 else None
     return LoadedModel(model, tuple(shape) if shape is not None else None)
@@ -393,15 +435,38 @@ def load_model(model_uri: str) -> LoadedModel:
 def _tabular_module(local: Path, ref: ModelVersionRef) -> nn.Module:
     try:
         return TabularForecaster(read_tabular(local))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         raise UnsafeModelError(
             f"model {ref.name!r} version {ref.version} is not a readable tabular model ({exc})"
         ) from None
 
 
-def verified_copy(ref: ModelVersionRef, dst: Path) -> Path:
-    """Download the files of `ref` into `dst`; raise UnsafeModelError unless they are exactly the files
-    of the manifest recorded in its run and a plain `pt2` export (see `registry_manifest`)."""
+def _exported_module(local: Path, ref: ModelVersionRef) -> nn.Module:
+    # torch.export logs a reader's RuntimeError with its traceback before raising its own: one line only.
+    torch_export_log = logging.getLogger("torch.export")
+    was_disabled, torch_export_log.disabled = torch_export_log.disabled, True
+    try:
+        with _pickle_deserialization_disallowed():
+            return ExportedModel(mlflow.pytorch.load_model(str(local)))
+    except _UNLOADABLE as exc:
+        raise UnsafeModelError(
+            f"model {ref.name!r} version {ref.version} is not a loadable {SERIALIZATION_FORMAT} export "
+            f"({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
+    finally:
+        torch_export_log.disabled = was_disabled
+
+
+def _first_line(exc: Exception) -> str:
+    """The first sentence of an exception's message (MLflow's and torch's go on with advice)."""
+    text = str(exc).strip()
+    return text.splitlines()[0].split(". ")[0].rstrip(".")[:200] if text else "no message"
+
+
+def verified_copy(conn: Connection, ref: ModelVersionRef, dst: Path) -> Path:
+    """Download the files of `ref` into `dst`; raise UnsafeModelError unless the manifest recorded in its
+    MLflow run is the one training recorded in the store (`conn`), and the files are exactly those of
+    that manifest and a plain `pt2` export or tabular model (see `registry_manifest`)."""
     client = MlflowClient()
     label = f"model {ref.name!r} version {ref.version} (MLflow run {ref.mlflow_run_id})"
     recorded = client.get_run(ref.mlflow_run_id).data.params.get(MANIFEST_PARAM)
@@ -411,6 +476,7 @@ def verified_copy(ref: ModelVersionRef, dst: Path) -> Path:
         manifest = Manifest.from_json(recorded)
     except ValueError:
         raise UnsafeModelError(f"{label} has an unreadable manifest; refusing to load it") from None
+    _check_against_store(conn, ref.mlflow_run_id, manifest, label)
     source = client.get_model_version(ref.name, str(ref.version)).source
     if source != f"models:/{manifest.model_id}":
         raise UnsafeModelError(
@@ -423,6 +489,23 @@ def verified_copy(ref: ModelVersionRef, dst: Path) -> Path:
     if problems:
         raise UnsafeModelError(f"{label} is refused: {'; '.join(problems)}")
     return local
+
+
+def _check_against_store(conn: Connection, mlflow_run_id: str, manifest: Manifest, label: str) -> None:
+    """Raise UnsafeModelError unless `manifest` (MLflow's) is the one recorded in the store for the run."""
+    trusted = recorded_manifest(conn, mlflow_run_id)
+    if trusted is None:
+        raise UnsafeModelError(
+            f"{label} has no manifest in the store (table model_manifests); refusing to load it (retrain it)"
+        )
+    ours, digest = trusted
+    if ours.digest != digest:
+        raise UnsafeModelError(f"{label} is refused: the store's manifest record does not match its digest")
+    if manifest.digest != digest:
+        raise UnsafeModelError(
+            f"{label} is refused: its manifest in MLflow (sha256 {manifest.digest[:12]}) is not the one "
+            f"training recorded in the store (sha256 {digest[:12]})"
+        )
 
 
 @contextmanager

@@ -1,9 +1,11 @@
 """What a logged model may contain: the manifest of its files, and the shape of its `MLmodel`.
 
 At registration the registry records a `Manifest` (relative path, size and SHA-256 of every file of
-the model, and the id of the logged model) as a parameter of the training run. MLflow refuses to
-change a parameter once logged, whereas tags can be overwritten and artifacts re-uploaded by anyone
-with write access to the server: rewriting the model's files is not enough to make them pass.
+the model, and the id of the logged model) as a parameter of the training run, and the stage records
+it with its `digest` in the project's own store (`db.model_manifests`). MLflow refuses to change a
+parameter once logged, whereas tags can be overwritten and artifacts re-uploaded by anyone with write
+access to the server: rewriting the model's files is not enough to make them pass, and rewriting
+MLflow's database too is not either (see docs/security.md, "Trust root").
 
 At load, the downloaded copy must hold exactly the files of the manifest (`differences`) and its
 `MLmodel` must describe a plain `pt2` export (`structure_problems`): the `pytorch` and
@@ -59,6 +61,11 @@ class Manifest:
     def to_json(self) -> str:
         entries = [[f.path, f.size, f.sha256] for f in self.files]
         return json.dumps({"model_id": self.model_id, "files": entries}, separators=(",", ":"))
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (hex) of `to_json`: one value that stands for the model id and every file's digest."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:

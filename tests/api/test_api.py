@@ -71,7 +71,7 @@ def test_an_absent_sqlite_store_is_not_ready_and_not_created(
     with TestClient(create_app(settings, api_params)) as client:
         ready, latest = client.get("/readyz"), client.get("/predictions/latest")
     assert (ready.status_code, ready.json()) == (503, {"detail": "store not initialised"})
-    assert (latest.status_code, latest.json()) == (503, {"detail": "store unavailable"})
+    assert (latest.status_code, latest.json()) == (503, {"detail": "store not initialised"})
     if empty == "missing":
         assert not path.parent.exists()
     else:

@@ -205,7 +205,9 @@ BAD_INPUTS = [
         ["ingest", "--as-of", "2010-01-04"],
         {"STOCKPREDICTOR_DATA_DIR": str(REPO / "params.yaml" / "data")},
         ResourceError,
-        f"{REPO / 'params.yaml' / 'data'}: Not a directory; a part of that path is a file: choose a folder",
+        f"store sqlite:///{REPO / 'params.yaml' / 'data' / 'stockpredictor.db'} "
+        "(STOCKPREDICTOR_DATABASE_URL): "
+        f"{REPO / 'params.yaml'} is a file, not a folder; choose another path",
     ),
 ]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from tests.cluster.assets import (
     CLUSTER_MK,
@@ -33,6 +34,15 @@ from tests.cluster.assets import (
 
 KFP_NAMESPACE = "kubeflow"  # where KFP standalone runs pipeline pods
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet"}
+LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod"}
+#: The keys that make their holder an administrator: of PostgreSQL, of MLflow.
+SUPERUSER_KEYS = {"POSTGRES_PASSWORD", "MLFLOW_ADMIN_PASSWORD"}
+#: Where each may be: the one-shot Job that creates the accounts, and the server it belongs to (the
+#: PostgreSQL image sets it at the first start of an empty volume, MLflow creates its admin then).
+SUPERUSER_HOLDERS = {
+    "POSTGRES_PASSWORD": {("Job", "stockpredictor-db-roles"), ("StatefulSet", "stockpredictor-postgres")},
+    "MLFLOW_ADMIN_PASSWORD": {("Job", "stockpredictor-db-roles"), ("Deployment", "stockpredictor-mlflow")},
+}
 
 
 def by_kind(resources: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
@@ -83,6 +93,7 @@ def test_workloads_run_non_root_with_requests_and_limits(kind_resources: list[di
         "stockpredictor-postgres",
         "stockpredictor-mlflow",
         "stockpredictor-api",
+        "stockpredictor-db-roles",
     }
     for resource in workloads:
         for spec in pod_specs(resource):
@@ -110,6 +121,7 @@ def test_workloads_run_non_root_with_requests_and_limits(kind_resources: list[di
         ("stockpredictor-mlflow", "mlflow", {"/tmp", "/home/mlflow"}),
         ("stockpredictor-mlflow", "write-auth-config", {"/etc/mlflow-auth"}),
         ("stockpredictor-api", "api", {"/tmp", "/app/data"}),
+        ("stockpredictor-db-roles", "mlflow-accounts", {"/tmp"}),
     ],
 )
 def test_what_a_read_only_container_writes_is_an_empty_dir(
@@ -139,7 +151,7 @@ def test_every_pipeline_step_has_cpu_and_memory_requests_and_limits() -> None:
 
 
 def test_servers_have_readiness_and_liveness_probes(kind_resources: list[dict[str, Any]]) -> None:
-    workloads = [r for r in kind_resources if r["kind"] in WORKLOADS]
+    workloads = [r for r in kind_resources if r["kind"] in LONG_RUNNING]
     paths = {}
     for resource in workloads:
         for container in pod_specs(resource)[0]["containers"]:
@@ -203,8 +215,8 @@ def test_mlflow_server_runs_the_basic_auth_app_with_the_secret_credentials(
     assert argv[argv.index("--app-name") + 1] == "basic-auth"
     assert secret_env(container) == {
         "MLFLOW_BACKEND_STORE_URI": "MLFLOW_BACKEND_STORE_URI",
-        "MLFLOW_AUTH_ADMIN_USERNAME": "MLFLOW_TRACKING_USERNAME",
-        "MLFLOW_AUTH_ADMIN_PASSWORD": "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_AUTH_ADMIN_USERNAME": "MLFLOW_ADMIN_USERNAME",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": "MLFLOW_ADMIN_PASSWORD",
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "MLFLOW_FLASK_SERVER_SECRET_KEY",
     }
     config_path = {e["name"]: e.get("value") for e in container["env"]}["MLFLOW_AUTH_CONFIG_PATH"]
@@ -252,17 +264,66 @@ def test_mlflow_auth_config_written_at_start_is_read_by_mlflow(
     assert "admin_username='admin-from-secret'" in result.stdout
 
 
-def test_api_reads_connection_settings_from_the_secret(kind_resources: list[dict[str, Any]]) -> None:
+def test_api_reads_its_read_only_accounts_from_the_secret(kind_resources: list[dict[str, Any]]) -> None:
     api = by_kind(kind_resources, "Deployment")["stockpredictor-api"]
     container = api["spec"]["template"]["spec"]["containers"][0]
-    keys = (
-        "STOCKPREDICTOR_DATABASE_URL",
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_TRACKING_USERNAME",
-        "MLFLOW_TRACKING_PASSWORD",
-    )
-    assert secret_env(container) == {key: key for key in keys}
+    assert secret_env(container) == {
+        "STOCKPREDICTOR_DATABASE_URL": "STOCKPREDICTOR_READER_DATABASE_URL",
+        "MLFLOW_TRACKING_URI": "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME": "MLFLOW_READER_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD": "MLFLOW_READER_PASSWORD",
+    }
     assert [p["containerPort"] for p in container["ports"]] == [8000]
+
+
+def test_administrator_passwords_reach_only_the_one_shot_job_and_their_own_server(
+    kind_resources: list[dict[str, Any]],
+) -> None:
+    """No pod of the API, of MLflow's init containers or any other workload holds PostgreSQL's
+    superuser or MLflow's admin password; the Job that uses them ends, and is not restarted."""
+    holders: dict[str, set[tuple[str, str]]] = {key: set() for key in SUPERUSER_KEYS}
+    for resource in kind_resources:
+        for spec in pod_specs(resource):
+            for container in spec.get("initContainers", []) + spec["containers"]:
+                for key in set(secret_env(container).values()) & SUPERUSER_KEYS:
+                    holders[key].add((resource["kind"], resource["metadata"]["name"]))
+                assert not container.get("envFrom"), container["name"]  # every key is named
+    assert holders == SUPERUSER_HOLDERS
+    (mlflow,) = pod_specs(by_kind(kind_resources, "Deployment")["stockpredictor-mlflow"])
+    assert [c["name"] for c in mlflow["initContainers"]] == ["write-auth-config"]
+    job = by_kind(kind_resources, "Job")["stockpredictor-db-roles"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
+
+
+def test_steps_and_the_api_use_accounts_that_are_not_administrators(
+    kind_resources: list[dict[str, Any]],
+) -> None:
+    """The Job makes the steps' MLflow account (MLFLOW_TRACKING_*) a writer, the API's a reader, and
+    the API's database URL names the reader role that db-reader.sql creates."""
+    job = by_kind(kind_resources, "Job")["stockpredictor-db-roles"]
+    containers = {c["name"]: c for c in pod_specs(job)[0]["containers"]}
+    assert secret_env(containers["mlflow-accounts"]) == {
+        "MLFLOW_TRACKING_URI": "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME": "MLFLOW_ADMIN_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD": "MLFLOW_ADMIN_PASSWORD",
+        "WRITER_USERNAME": "MLFLOW_TRACKING_USERNAME",
+        "WRITER_PASSWORD": "MLFLOW_TRACKING_PASSWORD",
+        "READER_USERNAME": "MLFLOW_READER_USERNAME",
+        "READER_PASSWORD": "MLFLOW_READER_PASSWORD",
+    }
+    script = " ".join(containers["db-roles"]["args"])
+    assert "DB_READER=stockpredictor_reader" in script and "db-reader.sql" in script
+    example = dict(
+        line.split("=", 1)
+        for line in (MANIFESTS / "overlays" / "kind" / "secrets.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert make_url(example["STOCKPREDICTOR_READER_DATABASE_URL"]).username == "stockpredictor_reader"
+    assert example["MLFLOW_ADMIN_USERNAME"] not in {
+        example["MLFLOW_TRACKING_USERNAME"],
+        example["MLFLOW_READER_USERNAME"],
+    }
 
 
 def test_secret_and_configmap_live_where_kfp_runs_pipeline_pods(kind_resources: list[dict[str, Any]]) -> None:

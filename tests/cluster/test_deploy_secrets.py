@@ -50,8 +50,12 @@ def test_a_missing_file_gets_random_passwords_that_are_never_printed(tmp_path: P
     assert written["STOCKPREDICTOR_DATABASE_URL"] == (
         f"postgresql+psycopg2://stockpredictor:{project}@stockpredictor-postgres:5432/stockpredictor"
     )
+    reader = written["STOCKPREDICTOR_READER_DB_PASSWORD"]
+    assert written["STOCKPREDICTOR_READER_DATABASE_URL"] == (
+        f"postgresql+psycopg2://stockpredictor_reader:{reader}@stockpredictor-postgres:5432/stockpredictor"
+    )
     passwords = [written[key] for key in written if key.endswith(("_PASSWORD", "_SECRET_KEY"))]
-    assert len(set(passwords)) == len(passwords) == 5  # one random value per placeholder
+    assert len(set(passwords)) == len(passwords) == 8  # one random value per placeholder
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     (tmp_path / "again").mkdir()
     other = overlay_copy(tmp_path / "again")

@@ -79,6 +79,7 @@ def endpoints(resources: list[dict[str, Any]]) -> dict[str, Endpoint]:
         "postgres": ("stockpredictor-postgres", (tcp, 5432)),
         "mlflow": ("stockpredictor-mlflow", (tcp, 5000)),
         "api": ("stockpredictor-api", (tcp, 8000)),
+        "db-roles": ("stockpredictor-db-roles", (tcp, 8080)),  # a Job: it serves nothing
     }
     found = [
         Endpoint(key, f"10.244.0.{i + 10}", (port,), template_labels(resources, name), NAMESPACE)
@@ -155,7 +156,7 @@ def allowed_flows(resources: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     """Every allowed (source, destination, "PROTO/port") where the source or destination is ours."""
     policies = [r for r in resources if r["kind"] == "NetworkPolicy"]
     nodes = endpoints(resources)
-    ours = {"postgres", "mlflow", "api", "step"}
+    ours = {"postgres", "mlflow", "api", "step", "db-roles"}
     flows = set()
     for src in nodes.values():
         for dst in nodes.values():
@@ -171,7 +172,9 @@ def allowed_flows(resources: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
 
 def expected_flows() -> set[tuple[str, str, str]]:
     dns = {
-        (pod, "dns", port) for pod in ("postgres", "mlflow", "api", "step") for port in ("UDP/53", "TCP/53")
+        (pod, "dns", port)
+        for pod in ("postgres", "mlflow", "api", "step", "db-roles")
+        for port in ("UDP/53", "TCP/53")
     }
     # the API takes requests from anywhere but from our other pods (their egress does not list it)
     outsiders = ("neighbour", "dns", "elsewhere", "kube-api", "internet", "metadata-server")
@@ -188,6 +191,8 @@ def expected_flows() -> set[tuple[str, str, str]]:
             ("api", "postgres", "TCP/5432"),
             ("api", "mlflow", "TCP/5000"),
             ("mlflow", "postgres", "TCP/5432"),
+            ("db-roles", "postgres", "TCP/5432"),
+            ("db-roles", "mlflow", "TCP/5000"),
             ("step", "postgres", "TCP/5432"),
             ("step", "mlflow", "TCP/5000"),
             ("step", "internet", "TCP/443"),

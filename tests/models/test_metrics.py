@@ -80,3 +80,12 @@ def test_a_forecast_that_calls_no_move_has_no_directional_accuracy() -> None:
     assert math.isnan(metrics["directional_accuracy"])  # shown as "no call"
     assert metrics["mae"] == metrics["persistence_mae"] and metrics["mae_ratio"] == 1.0
     assert metrics["always_up_directional_accuracy"] == 3 / 6
+
+
+def test_directional_accuracy_counts_only_the_calls_made() -> None:
+    # four days: the model calls up (right), down (wrong), then persistence serves two flat forecasts
+    last = np.array([[10.0], [10.0], [10.0], [10.0]])
+    actual = np.array([[11.0], [10.5], [9.0], [12.0]])
+    predicted = np.array([[10.2], [9.8], [10.0], [10.0]])
+    metrics = price_metrics(predicted, actual, last, np.full_like(last, np.nan))
+    assert metrics["directional_accuracy"] == pytest.approx(1 / 2)  # 1 of 2 calls, not 1 of 4 cells

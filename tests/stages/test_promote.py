@@ -8,11 +8,14 @@ from mlflow import MlflowClient
 
 from stockpredictor import registry
 from stockpredictor.config import PromotionParams, Settings
+from stockpredictor.db.model_manifests import recorded_manifest
 from stockpredictor.db.promotions import promotion_log
 from stockpredictor.models import ModelSpec, build_model
+from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
 from stockpredictor.stages.promote import gate, promote
 from tests.support.overrides import ANY_FIRST_MODEL_PASSES
 from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
+from tests.support.trust import register_trusted
 
 
 def production_version() -> int | None:
@@ -82,8 +85,13 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     assert baseline is not None and baseline.baseline == "persistence"
     assert baseline.dataset_run_id == run_id and baseline.version == good.model_version + 1
     assert first.reason.endswith(f"; the persistence baseline (version {baseline.version}) holds production")
-    # Loaded from the registry like any version, it forecasts exactly persistence on the gate's window:
-    # the last close itself, bit for bit (no scaler round trip).
+    # Its manifest went to the store with its promotion record, so it loads through the same check
+    # as a trained version and forecasts exactly persistence on the gate's window: the last close
+    # itself, bit for bit (no scaler round trip).
+    with engine.connect() as conn:
+        trusted = recorded_manifest(conn, baseline.mlflow_run_id)
+    logged = Manifest.from_json(registry.run_params(baseline.mlflow_run_id)[MANIFEST_PARAM])
+    assert trusted == (logged, logged.digest)
     again = promote(engine, params, settings, mlflow_run_id=bad.mlflow_run_id, as_of=LATEST)
     assert (again.decision, again.production_version) == ("rejected", baseline.version)
     assert again.metrics["production_mae"] == again.metrics["persistence_mae"]
@@ -187,7 +195,7 @@ def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(
     with registry.start_run("trained-before-presence") as run:
         run.log_params({"dataset_run_id": run_id})
         logged = registry.log_model(old, np.zeros((2, 10, 4, features), np.float32), metadata={})
-    version = registry.register_version(logged, MODEL_NAME)
+    version = register_trusted(engine, logged, MODEL_NAME)
     registry.set_alias(MODEL_NAME, version)
     result = promote(
         engine,

@@ -71,9 +71,11 @@ def _store(engine: Engine, first: int, last: int) -> None:
         conn.execute(insert(latest_predictions), forecasts)
 
 
-def _multiplier(engine: Engine) -> tuple[float, date | None, date | None]:
+def _multiplier(engine: Engine, known_through: date = DAYS[-1]) -> tuple[float, date | None, date | None]:
     with engine.connect() as conn:
-        state = calibration_states(conn, params().train.model_name, "3", ["AAA"], {0.8: math.nan})["AAA", 0.8]
+        state = calibration_states(
+            conn, params().train.model_name, "3", ["AAA"], {0.8: math.nan}, known_through
+        )["AAA", 0.8]
     return state.multiplier, state.through_date, state.recalibrated_on
 
 
@@ -107,14 +109,20 @@ def test_a_breach_recalibrates_and_alerts_then_retrains_when_recalibration_does_
     assert second.decision == RETRAIN and "again after a recalibration on" in second.reason
     # folded again: + 0.3
     assert _multiplier(engine) == (pytest.approx(1.2816 + 0.6, abs=1e-4), DAYS[20], DAYS[20])
+    # the history keeps what was known on each day: a forecast rerun for DAYS[15] gets the DAYS[10] state
+    assert _multiplier(engine, DAYS[19]) == (pytest.approx(1.2816 + 0.3, abs=1e-4), DAYS[10], DAYS[10])
 
 
 def test_a_new_version_starts_from_the_state_it_replaces(engine: Engine) -> None:
     _store(engine, 0, 10)
     monitor_model(engine, params(), RUN, DAYS[10])
     with engine.connect() as conn:
-        fresh = calibration_states(conn, "another-model", "1", ["AAA"], {0.8: normal_multiplier(0.8)})
-        inherited = calibration_states(conn, params().train.model_name, "4", ["AAA"], {0.8: math.nan})
+        fresh = calibration_states(
+            conn, "another-model", "1", ["AAA"], {0.8: normal_multiplier(0.8)}, DAYS[10]
+        )
+        inherited = calibration_states(
+            conn, params().train.model_name, "4", ["AAA"], {0.8: math.nan}, DAYS[10]
+        )
     assert fresh["AAA", 0.8].multiplier == pytest.approx(1.281552, abs=1e-6)
     assert (
         inherited["AAA", 0.8].multiplier == pytest.approx(1.5816, abs=1e-4)

@@ -100,6 +100,6 @@ def test_report_has_summary_and_a_chart_per_ticker(replayed: Replayed) -> None:
     assert "log-return MAE / persistence" in summary and "DM p (worse)" in summary
     assert "- Scale-free loss (absolute log-return error" in summary and "(persistence: no call)" in summary
     assert "- no demotion" in summary and "DEFECT" not in summary
-    assert [p.name for p in report.charts] == [f"{ticker}.png" for ticker in TICKERS]
+    assert [p.name for p in report.charts] == [f"{ticker}.png" for ticker in TICKERS] + ["calibration.png"]
     for chart in report.charts:
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000

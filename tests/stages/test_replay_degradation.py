@@ -30,6 +30,7 @@ from stockpredictor.stages.promote import FORCED, PROMOTED, promote
 from stockpredictor.stages.replay import ReplayResult, replay, workspace_settings
 from stockpredictor.stages.replay_report import ReplayDay
 from tests.support.overrides import REPLAY, repo_params
+from tests.support.trust import register_trusted
 
 pytestmark = pytest.mark.slow  # the replay trains models
 
@@ -69,7 +70,7 @@ def _force_bad_version(params: Params, output: Path, day: date) -> int:
             run.log_params(tags)
             example, _ = dataset.windows("train").batch(np.arange(2))
             logged = registry.log_model(FarOff(dataset.y_scaler), example, metadata=tags)
-        version = registry.register_version(logged, params.train.model_name, tags=tags)
+        version = register_trusted(engine, logged, params.train.model_name, tags=tags)
         forced = promote(engine, params, settings, version=version, force=True, as_of=day)
         assert (forced.decision, forced.promoted) == (FORCED, True)
     finally:

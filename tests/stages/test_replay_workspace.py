@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stockpredictor.errors import UnknownTickerError, UsageError
+from stockpredictor.errors import OverwriteRefusedError, UnknownTickerError, UsageError
 from stockpredictor.stages.replay import WORKSPACE_MARKER, replay
 from tests.support.overrides import repo_params, tickers
 
@@ -31,3 +31,19 @@ def test_a_replay_that_cannot_start_leaves_the_previous_workspace(tmp_path: Path
     with pytest.raises(UnknownTickerError, match="NOPE"):
         replay(repo_params(tickers("AAPL", "NOPE")), START, END, tmp_path)
     assert (workspace / "store.db").read_text() == "the previous replay's store"
+
+
+def test_a_workspace_that_is_a_symbolic_link_is_refused_and_its_target_kept(tmp_path: Path) -> None:
+    """Even a link to a folder a replay made: the replay would delete where it points."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / WORKSPACE_MARKER).write_text("")
+    (elsewhere / "keep.txt").write_text("mine")
+    output = tmp_path / "output"
+    output.mkdir()
+    (output / "workspace").symlink_to(elsewhere)
+    with pytest.raises(
+        OverwriteRefusedError, match=f"{output / 'workspace'} is a symbolic link \\(to {elsewhere}\\)"
+    ):
+        replay(repo_params(), START, END, output)
+    assert (elsewhere / "keep.txt").read_text() == "mine" and (output / "workspace").is_symlink()

@@ -53,7 +53,8 @@ def test_a_tiny_search_picks_a_family_that_train_registers_the_gate_scores_and_p
     model_uri = f"models:/{params.train.model_name}/{trained.model_version}"
     prepared = prepare_input(engine, params, dataset_run_id, LATEST, tmp_path)
     served = predict(engine, params, settings, prepared.path, model_uri)
-    loaded, _ = registry.load_model(model_uri)
+    with engine.connect() as conn:
+        loaded, _ = registry.load_model(conn, model_uri)
     assert isinstance(loaded, TabularForecaster) and loaded.tabular.family == family
     window, sidecar = load_input(prepared.path)
     with engine.connect() as conn:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from stockpredictor import registry
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import load_processed, load_scaled
+from stockpredictor.db.model_manifests import recorded_manifest
 from stockpredictor.db.schema import latest_predictions
 from stockpredictor.models import (
     BASELINE_METRIC_NAMES,
@@ -108,8 +109,11 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     assert run.info.status == "FINISHED"  # registered only once the run had ended
     manifest = Manifest.from_json(run.data.params[MANIFEST_PARAM])
     assert {f.path for f in manifest.files} >= {"MLmodel", "data/model.pt2"}
+    with engine.connect() as conn:  # the trust root: the same manifest, recorded in the store
+        assert recorded_manifest(conn, result.mlflow_run_id) == (manifest, manifest.digest)
     _refuse_unpickling(monkeypatch)
-    model, _ = registry.load_model(f"models:/{MODEL_NAME}@production")
+    with engine.connect() as conn:
+        model, _ = registry.load_model(conn, f"models:/{MODEL_NAME}@production")
     monkeypatch.undo()
 
     with engine.connect() as conn:

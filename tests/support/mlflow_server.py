@@ -37,6 +37,7 @@ class MlflowServer:
 
     def __init__(self, backend_store_uri: str, artifacts: Path, log_path: Path) -> None:
         self.address = f"http://127.0.0.1:{free_port()}"
+        self.backend_store_uri = backend_store_uri
         self.log_path = log_path
         self._healthy = False
         self._log = log_path.open("wb")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -30,6 +30,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from stockpredictor.api import queries
 from stockpredictor.api.cache import AnswerCache
+from stockpredictor.api.hosts import TrustedHosts
 from stockpredictor.api.models import (
     Alive,
     ErrorDetail,
@@ -44,7 +45,7 @@ from stockpredictor.api.models import (
 from stockpredictor.api.registry_check import PROBE_TIMEOUT_SECONDS, REGISTRY_UNAVAILABLE, registry_reachable
 from stockpredictor.api.shedding import SERVER_BUSY, Limits, LoadShedding, busy_headers
 from stockpredictor.api.store import STORE_UNAVAILABLE, StoreLimits, readonly_engine, store_problem
-from stockpredictor.config import Params, Settings, load_params
+from stockpredictor.config import Params, Settings, load_params, redacted
 from stockpredictor.db.engine import head_revision
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,19 @@ def _state(request: Request) -> ApiState:
 
 
 async def _cached(request: Request, key: Hashable, compute: Callable[[Connection], bytes]) -> Response:
-    """The JSON body `compute` makes from a store connection, cached under `key` for a few seconds."""
+    """The JSON body `compute` makes from a store connection, cached under `key` for a few seconds.
+
+    A store this code cannot vouch for (another schema revision, not initialised, down) is a 503 with
+    the words of /readyz, before any answer is read or served from the cache.
+    """
     api = _state(request)
+
+    def schema() -> bytes:
+        return (store_problem(api.settings.database_url, api.probe, api.schema_revision) or "").encode()
+
+    problem = (await api.readiness.body("store", schema)).decode()
+    if problem:
+        raise HTTPException(503, problem)
 
     def read() -> bytes:
         with api.store.connect() as conn:
@@ -242,7 +254,7 @@ def _model_card(conn: Connection, api: ApiState) -> ModelCard:
         found = production_model(api.params, api.settings)
         metrics = registry.run_metrics(found.mlflow_run_id) if found else {}
     except registry.REGISTRY_FAILURES as exc:
-        log.warning("model registry failed: %s: %s", type(exc).__name__, str(exc).strip()[:300])
+        log.warning("model registry failed: %s: %s", type(exc).__name__, redacted(str(exc).strip()[:300]))
         raise HTTPException(503, REGISTRY_UNAVAILABLE) from None
     if found is None:
         raise HTTPException(404, f"no version of {name} has the production alias yet")
@@ -286,11 +298,16 @@ def docs() -> HTMLResponse:
 
 
 def create_app(
-    settings: Settings | None = None, params: Params | None = None, limits: Limits | None = None
+    settings: Settings | None = None,
+    params: Params | None = None,
+    limits: Limits | None = None,
+    allowed_hosts: Sequence[str] = ("*",),
 ) -> FastAPI:
     """The API on `settings` (default: from the environment) and `params` (default: the params file).
 
-    Nothing is opened until a request needs it; the store is never created or migrated.
+    Nothing is opened until a request needs it; the store is never created or migrated. A request whose
+    `Host` is not one of `allowed_hosts` is answered 400 (`serve` passes its own list; the probes are
+    answered whatever their `Host`).
     """
     limits = limits or Limits()
     settings = settings or Settings.from_env()
@@ -324,6 +341,7 @@ def create_app(
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(LoadShedding, limits=limits, exempt=UNCHECKED)
+    app.add_middleware(TrustedHosts, allowed_hosts=allowed_hosts, exempt=UNCHECKED)
 
     @app.exception_handler(PoolTimeoutError)
     def _pool_exhausted(_request: Request, _exc: PoolTimeoutError) -> JSONResponse:

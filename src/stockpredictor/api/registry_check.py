@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from stockpredictor.config import redacted
 from stockpredictor.db.engine import normalise_url
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def registry_reachable(tracking_uri: str) -> bool:
             return Path(urlparse(tracking_uri).path if scheme else tracking_uri).is_dir()
         return _database_answers(tracking_uri)
     except (OSError, sqlite3.Error, SQLAlchemyError, ArgumentError, ValueError) as exc:
-        log.warning("MLflow check failed: %s: %s", type(exc).__name__, str(exc).strip()[:200])
+        log.warning("MLflow check failed: %s: %s", type(exc).__name__, redacted(str(exc).strip()[:200]))
         return False
 
 

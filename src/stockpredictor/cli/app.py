@@ -4,7 +4,7 @@ Exit codes: 0 success, 1 a bug (its traceback is shown),
 2 bad usage or configuration, 3 data missing from the store,
 4 a price source failed, 5 the registry lacks the model (or it is unsafe),
 6 a KFP pipeline failed, 7 the search or training produced no model,
-8 the store, a file or the disk cannot be used (unreachable, permissions, disk full).
+8 the store, the registry, a file or the disk cannot be used (unreachable, permissions, disk full).
 """
 
 from __future__ import annotations

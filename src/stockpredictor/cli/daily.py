@@ -131,10 +131,9 @@ def predict(
     from stockpredictor.stages.predict import predict as run
 
     c = context(ctx)
-    if as_of is not None:
-        prepared_for = load_input(input_path)[1]["as_of"]
-        if prepared_for != as_of.date().isoformat():
-            raise UsageError(f"{input_path} was prepared for {prepared_for}, not for --as-of {as_of.date()}")
+    prepared_for = load_input(input_path)[1]["as_of"]  # the window is checked before anything is opened
+    if as_of is not None and prepared_for != as_of.date().isoformat():
+        raise UsageError(f"{input_path} was prepared for {prepared_for}, not for --as-of {as_of.date()}")
     result = run(c.engine, c.params, c.settings, input_path, model_uri, replace=replace)
     table = Table(
         "ticker",

@@ -9,13 +9,26 @@ import typer
 from rich.console import Console
 
 from stockpredictor.errors import UsageError
-from stockpredictor.stages.common import RuntimeContext
+from stockpredictor.stages.common import RuntimeContext, check_as_of
 
 stderr = Console(stderr=True)
 
+
+def _checked_as_of(ctx: typer.Context, value: datetime | None) -> datetime | None:
+    """--as-of checked (`check_as_of`) when it is parsed, before the command opens or creates the store."""
+    if value is not None and not ctx.resilient_parsing:
+        check_as_of(value.date(), context(ctx).params)
+    return value
+
+
 AsOf = Annotated[
     datetime | None,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Day the run stands on (no data after it is used)."),
+    typer.Option(
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="Day the run stands on (no data after it is used).",
+        callback=_checked_as_of,
+    ),
 ]
 DatasetRunId = Annotated[
     str | None,

@@ -34,6 +34,15 @@ def serve(
     request_timeout: Annotated[
         float, typer.Option(help="Seconds a request may take before it is answered 504.")
     ] = 10.0,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A Host header to answer (repeatable; *.example.com and * allowed). "
+            "Default: the --host address and localhost. Others get 400 (the probes excepted).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the prediction API (OpenAPI docs at /docs) and the dashboard at / until interrupted."""
     _bounded("--port", port, 1, 65_535)
@@ -43,12 +52,13 @@ def serve(
     import uvicorn
 
     from stockpredictor.api import create_app
+    from stockpredictor.api.hosts import default_allowed_hosts
     from stockpredictor.api.shedding import Limits
 
     c = context(ctx)
     limits = Limits(concurrency=concurrency, queue=queue, request_timeout_seconds=request_timeout)
     uvicorn.run(
-        create_app(c.settings, c.params, limits),
+        create_app(c.settings, c.params, limits, allowed_host or default_allowed_hosts(host)),
         host=host,
         port=port,
         log_level="info",

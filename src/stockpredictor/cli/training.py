@@ -19,7 +19,7 @@ from stockpredictor.cli.options import (
     required,
     stderr,
 )
-from stockpredictor.errors import SourceError
+from stockpredictor.errors import RegistryError, SourceError, UsageError
 
 commands = typer.Typer()
 
@@ -82,7 +82,8 @@ def optimize(ctx: typer.Context, dataset_run_id: DatasetRunId = None, run_id: Ru
     from stockpredictor.stages.optimize import optimize as run
 
     c = context(ctx)
-    result = run(c.engine, c.params, _dataset_run_id(dataset_run_id, run_id))
+    dataset_run_id = _dataset_run_id(dataset_run_id, run_id)
+    result = run(c.engine, c.params, dataset_run_id)
     stderr.print(
         f"study {result.study_name}: best validation loss {result.best_value:.6g} "
         f"({result.n_complete} complete, {result.n_pruned} pruned trials)"
@@ -96,7 +97,8 @@ def train(ctx: typer.Context, dataset_run_id: DatasetRunId = None, run_id: RunId
     from stockpredictor.stages.train import train as run
 
     c = context(ctx)
-    result = run(c.engine, c.params, c.settings, _dataset_run_id(dataset_run_id, run_id))
+    dataset_run_id = _dataset_run_id(dataset_run_id, run_id)
+    result = run(c.engine, c.params, c.settings, dataset_run_id)
     stderr.print(result.report_markdown, markup=False, highlight=False)
     stderr.print(f"registered {c.params.train.model_name} version {result.model_version}")
     emit(result.mlflow_run_id)
@@ -121,16 +123,21 @@ def promote(
     """Gate a model version against production and persistence; prints `promoted`, `rejected` or `forced`.
 
     A rejection is a normal outcome (exit code 0); the reason and the numbers go to stderr, the
-    `model_promotions` table and the version's MLflow tags.
+    `model_promotions` table and the version's MLflow tags. A refused --force (a version whose
+    training did not finish) is recorded the same way and exits 5.
     """
+    from stockpredictor.stages.promote import FORCED
     from stockpredictor.stages.promote import promote as run
 
     c = context(ctx)
+    mlflow_run_id = one_of(mlflow_run_id, run_id, "--mlflow-run-id")
+    if mlflow_run_id and version is not None:
+        raise UsageError("give either an MLflow run id or a version, not both")
     result = run(
         c.engine,
         c.params,
         c.settings,
-        mlflow_run_id=one_of(mlflow_run_id, run_id, "--mlflow-run-id"),
+        mlflow_run_id=mlflow_run_id,
         version=version,
         force=force,
         as_of=day(as_of),
@@ -142,5 +149,7 @@ def promote(
         for name, value in result.metrics.items():
             table.add_row(name, f"{value:.4f}")
         stderr.print(table)
+    if force and result.decision != FORCED:
+        raise RegistryError(f"--force refused: {result.reason}")
     stderr.print(f"{result.decision}: {result.reason}", highlight=False)
     emit(result.decision)

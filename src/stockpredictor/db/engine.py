@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
-from stockpredictor.config import redacted
+from stockpredictor.config import DATABASE_URL_ENV, redacted
 from stockpredictor.db.schema import metadata
 from stockpredictor.errors import StoreError
 
@@ -37,6 +38,22 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def sqlite_file_problem(database: Path) -> str | None:
+    """Why no SQLite file can be made at `database` (a folder, a path below a file, a folder that cannot be
+    created), or None once its folder exists."""
+    if database.is_dir():
+        return f"{database} is a folder; name a database file"
+    blocking = next((p for p in database.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return f"{blocking} is a file, not a folder; choose another path"
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = exc.strerror or exc
+        return f"cannot create the folder {database.parent} ({why}); check the path and permissions"
+    return None
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get their folder, WAL and a busy timeout for concurrent writers."""
     url = normalise_url(url)
@@ -44,7 +61,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        problem = sqlite_file_problem(Path(parsed.database))
+        if problem is not None:
+            raise StoreError(f"store {redacted(url)} ({DATABASE_URL_ENV}): {problem}")
     engine = create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")
@@ -142,6 +161,18 @@ def engine_for(url: str) -> Engine:
     engine = make_engine(url)
     migrate(engine)
     return engine
+
+
+def take_turns(conn: Connection, *key: str) -> None:
+    """Make concurrent writers of the same `key` (e.g. "scale", a dataset run id) take turns until the
+    transaction ends, so that the later one reads what the earlier one wrote before it decides.
+
+    PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of `key`. SQLite: nothing to do
+    inside `write_transaction`, which holds the database's write lock from its start.
+    """
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.blake2b("\0".join(key).encode(), digest_size=8).digest()
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest, signed=True)})
 
 
 @contextmanager

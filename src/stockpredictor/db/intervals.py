@@ -1,9 +1,10 @@
 """Prediction intervals in the store: the calibration state per served model version, and matured ranges.
 
-The state (`interval_calibration`) is one multiplier per (model name, model version, ticker, level).
-A version without a row starts from the newest row of the same model name, ticker and level (the
-version it replaces: the score is scaled by volatility, not by the point model), else from the
-caller's default.
+The state (`interval_calibration`) is one multiplier per (model name, model version, ticker, level)
+and per `through_date`, the last target day folded into it: a history, so that a forecast rerun for a
+past day gets the multiplier it was served with, never one fitted on later days. A version without a
+row starts from the newest row of the same model name, ticker and level (the version it replaces: the
+score is scaled by volatility, not by the point model), else from the caller's default.
 """
 
 from __future__ import annotations
@@ -41,19 +42,25 @@ def calibration_states(
     model_version: str,
     tickers: Iterable[str],
     defaults: dict[float, float],
+    known_through: date,
 ) -> dict[tuple[str, float], CalibrationState]:
-    """The state of every (ticker, level of `defaults`) for the version, carried over or defaulted."""
+    """The state of every (ticker, level of `defaults`) for the version, carried over or defaulted.
+
+    Only states folded through `known_through` at the latest count: what was known on that day.
+    """
     c = interval_calibration.c
     wanted = list(tickers)
     rows = conn.execute(
         select(interval_calibration)
-        .where(c.model_name == model_name, c.ticker.in_(wanted))
-        .order_by(c.updated_at.desc(), c.model_version.desc())
+        .where(c.model_name == model_name, c.ticker.in_(wanted), c.through_date <= known_through)
+        .order_by(c.through_date.desc(), c.updated_at.desc(), c.model_version.desc())
     ).all()
-    own = {(r.ticker, r.level): r for r in rows if r.model_version == model_version}
+    own: dict[tuple[str, float], Any] = {}
     inherited: dict[tuple[str, float], Any] = {}
-    for r in rows:
+    for r in rows:  # newest first
         inherited.setdefault((r.ticker, r.level), r)
+        if r.model_version == model_version:
+            own.setdefault((r.ticker, r.level), r)
     states = {}
     for ticker in wanted:
         for level, default in defaults.items():
@@ -73,16 +80,19 @@ def calibration_states(
 def save_calibration(
     conn: Connection, model_name: str, model_version: str, states: Iterable[CalibrationState]
 ) -> None:
-    """Replace the version's rows of the given (ticker, level) pairs."""
+    """Record the version's states; a state of the same (ticker, level, through_date) is replaced."""
     c = interval_calibration.c
     now = datetime.now(UTC)
     for state in states:
+        if state.through_date is None:  # nothing folded in: the default or inherited state stands
+            continue
         conn.execute(
             delete(interval_calibration).where(
                 c.model_name == model_name,
                 c.model_version == model_version,
                 c.ticker == state.ticker,
                 c.level == state.level,
+                c.through_date == state.through_date,
             )
         )
         conn.execute(

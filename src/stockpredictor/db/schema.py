@@ -217,9 +217,9 @@ interval_calibration = Table(
     Column("model_version", String(16), primary_key=True),
     Column("ticker", _TICKER, primary_key=True),
     Column("level", Double, primary_key=True),
+    Column("through_date", Date, primary_key=True),  # the last target day folded in
     Column("multiplier", Double, nullable=False),
     Column("n_updates", Integer, nullable=False),
-    Column("through_date", Date),  # the last target day folded in (NULL: none yet)
     Column("recalibrated_on", Date),  # the monitor's last recalibration of this row
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -234,4 +234,17 @@ events = Table(
     Column("text", Text, nullable=False),
     Column("fields", JSON, nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
+)
+
+#: The trust root of the registered models: per MLflow run, the manifest of its logged model's files
+#: (`registry_manifest.Manifest`) and its digest, written by the stage that logs the model in the same
+#: transaction as the rest of what it records; a model loads only when MLflow's copy matches this one.
+model_manifests = Table(
+    "model_manifests",
+    metadata,
+    Column("mlflow_run_id", _RUN_ID, primary_key=True),
+    Column("model_id", String(64), nullable=False),  # the logged model `m-...`
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("files", JSON, nullable=False),  # [[relative path, size, sha256], ...] sorted by path
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )

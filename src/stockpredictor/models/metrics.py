@@ -1,14 +1,14 @@
 """Evaluation in price space, always next to the baselines: persistence for the errors, "always up" and
 "last move" for the direction.
 
-Direction is measured against the last actual close: a forecast's direction is
-sign(predicted - last_close) and the outcome's is sign(actual - last_close), each one of
-up / down / no change. A forecast is directionally correct when the two signs are equal, so a zero
-move is its own class: a flat forecast is right only on a flat day, and calling a move on a flat day
-is wrong. A forecaster that calls no move anywhere (persistence: tomorrow's close = today's) has
-no directional accuracy: it is NaN, shown as "no call", never a number. Persistence is no direction
-baseline; the direction baselines are "always up" (the share of up days) and "last move" (the sign of
-last_close - previous_close, the move into the last day, repeated).
+Direction is measured against the last actual close: a forecast calls sign(predicted - last_close),
+up or down, and the outcome is sign(actual - last_close), up / down / no change. The directional
+accuracy is the share of the calls that equal the outcome (calling a move on a flat day is wrong); a
+forecast equal to the last close calls nothing and is left out, so a model served beside persistence
+is judged on its own calls. A forecaster that calls no move anywhere (persistence: tomorrow's close =
+today's) has no directional accuracy: it is NaN, shown as "no call", never a number. Persistence is
+no direction baseline; the direction baselines are "always up" (the share of up days) and "last move"
+(the sign of last_close - previous_close, the move into the last day, repeated).
 """
 
 from __future__ import annotations
@@ -16,10 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 METRIC_NAMES: tuple[str, ...] = ("mae", "rmse", "mape", "directional_accuracy")
-
-#: The directional accuracy of a forecaster that calls no move (shown as "no call").
-NO_CALL = float("nan")
-
 
 #: Baseline metrics reported next to the model's (keys of `price_metrics`).
 BASELINE_METRIC_NAMES: tuple[str, ...] = (
@@ -80,9 +76,9 @@ def price_metrics(
     predicted, actual, last_close, previous_close = _validated(predicted, actual, last_close, previous_close)
     outcome = np.sign(actual - last_close)
     called = np.sign(predicted - last_close)
-    model = {
+    model = {  # over the calls made: a cell where the forecast is the last close calls nothing
         **_errors(predicted, actual),
-        "directional_accuracy": _hit_rate(called, outcome) if called.any() else NO_CALL,
+        "directional_accuracy": _hit_rate(np.where(called != 0, called, np.nan), outcome),
     }
     persistence = _errors(last_close, actual)
     if persistence["mae"] > 0:

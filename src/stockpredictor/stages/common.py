@@ -16,13 +16,23 @@ from stockpredictor.sources import get_source
 
 
 def resolve_as_of(as_of: date | None, params: Params) -> date:
-    """`as_of` or, when not given, the source's default (Yahoo: the latest completed NYSE session).
-
-    A given day must be an NYSE session whose close has passed: a later day, a weekend or a holiday is
-    refused with the session to use instead.
-    """
+    """`as_of` (checked by `check_as_of`) or, when not given, the source's default (Yahoo: the latest
+    completed NYSE session)."""
     if as_of is None:
         return get_source(params.data.source).default_as_of()
+    return check_as_of(as_of, params)
+
+
+def check_as_of(as_of: date, params: Params) -> date:
+    """`as_of` if it is an NYSE session whose close has passed, not before `data.start`.
+
+    A later day, a weekend or a holiday is refused with the session to use instead; a day before
+    `data.start` with the key that sets it. Nothing is opened: the faces check before the store.
+    """
+    if as_of < params.data.start:
+        raise UsageError(
+            f"as_of {as_of} is before data.start ({params.data.start}): no data is used before that day"
+        )
     latest = latest_completed_session()
     if as_of > latest:
         raise UsageError(

@@ -51,17 +51,47 @@ def save_input(input_path: Path, window: np.ndarray, description: dict[str, Any]
     write_json_atomic(sidecar_path(input_path), {**description, "shape": list(window.shape)})
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+#: What a sidecar must hold (`prepare_input` writes them all).
+SIDECAR_KEYS = ("dataset_run_id", "tickers", "last_close", "target", "last_day", "as_of", "shape")
+
+
 def load_input(input_path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """An input window saved by `save_input` and its description (never unpickles)."""
+    """An input window saved by `save_input` and its description (never unpickles).
+
+    Refused with one line (`InputWindowError`): a file that is not a `.npy` array (or an object array),
+    a sidecar that is not the JSON `prepare-input` writes, a window that is not one finite float32
+    (1, days, stocks, features) array of the shape its sidecar gives.
+    """
     sidecar = sidecar_path(input_path)
     for path in (input_path, sidecar):
         if not path.is_file():
             raise InputWindowError(f"{path} not found: run `prepare-input` to create the input window")
-    window = np.load(input_path, allow_pickle=False)
-    description: dict[str, Any] = json.loads(sidecar.read_text())
-    if list(window.shape) != description["shape"] or window.dtype != np.float32:
+    with input_path.open("rb") as head:
+        if head.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            raise InputWindowError(f"{input_path} is not a .npy file (prepare-input writes one)")
+    try:
+        window = np.load(input_path, allow_pickle=False)
+    except (ValueError, EOFError) as exc:
+        raise InputWindowError(f"{input_path} is not a numeric .npy window ({exc})") from None
+    try:
+        description = json.loads(sidecar.read_text())
+    except ValueError as exc:
+        raise InputWindowError(f"{sidecar} is not the JSON sidecar prepare-input writes ({exc})") from None
+    missing = [key for key in SIDECAR_KEYS if key not in description] if isinstance(description, dict) else []
+    if not isinstance(description, dict) or missing:
+        raise InputWindowError(f"{sidecar} is not the JSON sidecar prepare-input writes (missing {missing})")
+    if window.dtype != np.float32 or window.ndim != 4 or window.shape[0] != 1:
         raise InputWindowError(
-            f"{input_path}: a {window.dtype} array of shape {window.shape}, its sidecar says float32 "
-            f"{description['shape']}"
+            f"{input_path}: a {window.dtype} array of shape {window.shape}; a window is one float32 "
+            "(1, days, stocks, features) array"
+        )
+    if list(window.shape) != description["shape"]:
+        raise InputWindowError(f"{input_path}: shape {window.shape}, its sidecar says {description['shape']}")
+    bad = int(np.size(window) - np.count_nonzero(np.isfinite(window)))
+    if bad:
+        raise InputWindowError(
+            f"{input_path}: {bad} of {window.size} values are NaN or infinite (prepare-input writes finite "
+            "windows: absent cells are 0.5 with presence 0); run prepare-input again"
         )
     return window, description

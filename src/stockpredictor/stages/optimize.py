@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from stockpredictor.config import TABULAR_FAMILIES, Params
 from stockpredictor.db.datasets import dataset_tickers, load_processed, load_scaled, load_scalers
+from stockpredictor.db.engine import take_turns, write_transaction
 from stockpredictor.db.optimization import OptimizationRecord, previous_optimization, save_optimization
 from stockpredictor.errors import NoCompletedTrialError, UsageError
 from stockpredictor.features.sequences import ScaledDataset
@@ -302,7 +303,8 @@ def collect(engine: Engine, params: Params, dataset_run_id: str) -> OptimizeResu
         n_complete=len(complete),
         n_pruned=len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.PRUNED,))),
     )
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
+        take_turns(conn, "optimization", record.dataset_run_id)
         save_optimization(conn, record)
     log.info(
         "optimize %s: best validation loss %.6g with %s (%d complete, %d pruned)",

@@ -18,6 +18,7 @@ from stockpredictor import registry
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.events import record_event
+from stockpredictor.db.model_manifests import record_manifest
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
 from stockpredictor.models.baseline import PERSISTENCE, PersistenceForecaster
 from stockpredictor.registry import ModelVersionRef
@@ -83,6 +84,7 @@ def install_baseline(
         as_of_date=as_of,
     )
     with engine.begin() as conn:
+        record_manifest(conn, logged.mlflow_run_id, logged.manifest)
         record_promotion(conn, record)
         if decision == DEMOTED:
             record_event(

@@ -23,6 +23,7 @@ from stockpredictor import registry
 from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.datasets import load_scalers
+from stockpredictor.db.engine import take_turns, write_transaction
 from stockpredictor.db.predictions import store_daily_predictions
 from stockpredictor.errors import InputWindowError
 from stockpredictor.features.panel import targets_to_close
@@ -88,7 +89,7 @@ def predict(
         )
     with engine.connect() as conn:
         _, y_scaler = load_scalers(conn, info.dataset_run_id)
-    model, input_shape = registry.load_model(model_uri)
+        model, input_shape = registry.load_model(conn, model_uri)
     if input_shape is not None and tuple(input_shape[1:]) != window.shape[1:]:
         raise InputWindowError(
             f"{input_path}: window shape {window.shape[1:]} does not fit {info.name} version "
@@ -173,7 +174,8 @@ def _store(engine: Engine, result: PredictResult, replace: bool) -> bool:
         }
         for p in result.predictions
     ]
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:  # a concurrent predict of the day waits, then compares
+        take_turns(conn, "predictions", result.mlflow_run_id, result.last_day.isoformat())
         return store_daily_predictions(conn, rows, replace=replace)
 
 

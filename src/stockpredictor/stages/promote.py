@@ -225,7 +225,7 @@ def _compare(
     does not fit its own windows (trained before inputs had a presence channel) cannot be scored."""
 
     def forecasts(version: ModelVersionRef) -> PricePredictions:
-        loaded = registry.load_model(version.model_uri)
+        loaded = registry.load_model(conn, version.model_uri)
         return recent_forecasts(
             conn,
             loaded.model,

@@ -81,7 +81,9 @@ def forecast_ranges(
     """The range of each ticker's forecast made on `last_day` (a ticker without enough history: none)."""
     rules = params.intervals
     tickers = list(last_close)
-    states = calibration_states(conn, params.train.model_name, model_version, tickers, _defaults(rules))
+    states = calibration_states(  # what the monitor had folded before `last_day`: a rerun gets the same
+        conn, params.train.model_name, model_version, tickers, _defaults(rules), last_day - timedelta(days=1)
+    )
     prices = load_prices(conn, tickers, last_day, start=_history_start(last_day, rules.history_days))
     ranges = {}
     for ticker in tickers:
@@ -130,8 +132,10 @@ def gate_coverage(
     """
     rules = params.intervals
     tickers = list(forecasts.tickers)
-    states = calibration_states(conn, params.train.model_name, model_version, tickers, _defaults(rules))
     first = forecasts.as_of_dates[0]
+    states = calibration_states(  # as known before the window's first forecast
+        conn, params.train.model_name, model_version, tickers, _defaults(rules), first - timedelta(days=1)
+    )
     prices = load_prices(
         conn, tickers, forecasts.as_of_dates[-1], start=_history_start(first, rules.history_days)
     )
@@ -173,7 +177,7 @@ def check_coverage(conn: Connection, params: Params, mlflow_run_id: str, as_of: 
     if not every:
         return CoverageCheck({})
     version = every[-1].model_version
-    states = _folded(conn, params, version, every)
+    states = _folded(conn, params, version, every, as_of)
     window_days_seen = sorted({r.target_date for r in every})[-window_days:]
     window = [r for r in every if r.target_date >= window_days_seen[0]]
     statistics = range_statistics(window, rules.levels)
@@ -209,13 +213,12 @@ def check_coverage(conn: Connection, params: Params, mlflow_run_id: str, as_of: 
 
 
 def _folded(
-    conn: Connection, params: Params, version: str, matured: list[MaturedRange]
+    conn: Connection, params: Params, version: str, matured: list[MaturedRange], as_of: date
 ) -> dict[tuple[str, float], CalibrationState]:
-    """The version's states with every matured forecast after each state's `through_date` folded in."""
+    """The version's states on `as_of` with every matured forecast after each `through_date` folded in."""
     rules = params.intervals
-    states = calibration_states(
-        conn, params.train.model_name, version, sorted({r.ticker for r in matured}), _defaults(rules)
-    )
+    tickers = sorted({r.ticker for r in matured})
+    states = calibration_states(conn, params.train.model_name, version, tickers, _defaults(rules), as_of)
     by_ticker: dict[str, list[MaturedRange]] = defaultdict(list)
     for r in matured:
         by_ticker[r.ticker].append(r)

@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from stockpredictor.calendar import trading_days
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.engine import make_engine, migrate
-from stockpredictor.errors import SourceError, UsageError
+from stockpredictor.errors import OverwriteRefusedError, SourceError, UsageError
 from stockpredictor.sources import PriceSource, get_source
 from stockpredictor.stages.ingest import ingest
 from stockpredictor.stages.monitor import RETRAIN, MonitorResult, monitor
@@ -78,6 +78,12 @@ def replay(
     days = trading_days(start, end)
     if not days:
         raise UsageError(f"no trading day between {start} and {end}")
+    link = output_dir / "workspace"
+    if link.is_symlink():
+        raise OverwriteRefusedError(
+            f"{link} is a symbolic link (to {link.readlink()}); a replay deletes and recreates its "
+            "workspace and follows no link: remove the link or choose another --output"
+        )
     source = source or get_source(params.data.source)
     for ticker in params.data.tickers:
         source.fetch(ticker, None, days[0])  # an unknown ticker or an unreachable source fails here

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import load_processed, save_scaled, scaled_nbytes, stored_scaling
+from stockpredictor.db.engine import take_turns, write_transaction
 from stockpredictor.errors import OverwriteRefusedError
 from stockpredictor.features.sequences import ScaledDataset, Split, scale_dataset
 
@@ -32,10 +33,13 @@ class ScaleResult:
 
 
 def scale(engine: Engine, params: Params, dataset_run_id: str) -> ScaleResult:
-    """Scale a dataset with scalers fitted on its training windows; store both under its `dataset_run_id`."""
+    """Scale a dataset with scalers fitted on its training windows; store both under its `dataset_run_id`.
+
+    Concurrent scales of one dataset take turns (`take_turns`): the later one finds the earlier one's
+    scaling and changes nothing (same settings) or is refused (other settings).
+    """
     with engine.connect() as conn:
         processed = load_processed(conn, dataset_run_id)
-        stored = stored_scaling(conn, dataset_run_id)
     panel = processed.panel
     dataset = scale_dataset(
         panel.features,
@@ -44,13 +48,16 @@ def scale(engine: Engine, params: Params, dataset_run_id: str) -> ScaleResult:
         params.sequences.split.train,
         params.sequences.split.validation,
     )
-    if stored is not None:
+    with write_transaction(engine) as conn:
+        take_turns(conn, "scale", dataset_run_id)
+        stored = stored_scaling(conn, dataset_run_id)
+        if stored is None:
+            save_scaled(conn, dataset_run_id, dataset)
+    if stored is None:
+        log.info("scale %s: %s windows of %d days", dataset_run_id, dataset.split, dataset.sequence_length)
+    else:
         _refuse_other_scaling(dataset_run_id, stored, dataset)
         log.info("scale %s: already scaled with these settings; nothing rewritten", dataset_run_id)
-        return ScaleResult(dataset_run_id, dataset.sequence_length, dataset.split, scaled_nbytes(dataset))
-    with engine.begin() as conn:
-        save_scaled(conn, dataset_run_id, dataset)
-    log.info("scale %s: %s windows of %d days", dataset_run_id, dataset.split, dataset.sequence_length)
     return ScaleResult(dataset_run_id, dataset.sequence_length, dataset.split, scaled_nbytes(dataset))
 
 

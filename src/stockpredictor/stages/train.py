@@ -13,11 +13,12 @@ served by that model: persistence forecasts it (exactly the last close), in the 
 split model and, for the refit, through the registered version's `persistence_tickers` tag.
 
 One MLflow run per call: the `dataset_run_id` (param and tag), hyperparameters, per-epoch loss
-curves, the test metrics, the figures of `stages.figures` (a summary over every ticker, predicted-vs-actual
-closes of at most `reporting.max_ticker_plots` tickers), a Markdown report, and the refitted
-model in the pickle-free `pt2` format with the manifest of its files.
+curves, the test metrics, the figures of `stages.figures` (a summary over every ticker, the
+predicted-vs-actual closes of at most `reporting.max_ticker_plots` tickers), a Markdown report, and
+the refitted model in the pickle-free `pt2` format with the manifest of its files.
 
-Order: log everything, store the test predictions, end the run; only a run that ended FINISHED has
+Order: log everything, store the test predictions and the manifest of the model's files (one
+transaction: the store's trust root, `db.model_manifests`), end the run; only a run that ended FINISHED has
 its model registered as `train.model_name`. A training killed at any point before leaves no version
 (its run stays RUNNING until the next `train` or `monitor` marks it FAILED, `registry.fail_dead_runs`).
 """
@@ -40,6 +41,7 @@ from torch import nn
 from stockpredictor import registry
 from stockpredictor.config import TABULAR_FAMILIES, Params, Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
+from stockpredictor.db.model_manifests import record_manifest
 from stockpredictor.db.optimization import load_optimization
 from stockpredictor.db.predictions import upsert_test_predictions
 from stockpredictor.features.sequences import ScaledDataset, Windows
@@ -50,6 +52,7 @@ from stockpredictor.models import (
     configure_torch_threads,
     fit,
     model_spec,
+    predict,
     refit,
 )
 from stockpredictor.models.metrics import shown_accuracy
@@ -173,6 +176,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             "epochs_trained": float(len(fitted.history)),
             "best_val_loss": fitted.best_val_loss,
             "refit_epochs": float(len(refit_losses)),
+            "refit_mse": _mse(served, every_window),
             "refit_seconds": time.perf_counter() - refit_started,
             "train_seconds": time.perf_counter() - started,
         }
@@ -187,6 +191,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         gate_days = None if params.train.log_test_predictions else params.promotion.window_days
         with engine.begin() as conn:
             upsert_test_predictions(conn, run.mlflow_run_id, _prediction_frame(test, gate_days))
+            record_manifest(conn, logged.mlflow_run_id, logged.manifest)
     tags = {"dataset_run_id": dataset_run_id}
     if persistence_tickers:
         tags[registry.PERSISTENCE_TICKERS_TAG] = ",".join(persistence_tickers)
@@ -285,6 +290,12 @@ def _tabular_learner(
         return f"with {max(1, fitted.best_epoch)} tree(s)" if fitted.best_epoch else "(a linear model)"
 
     return _Learner(dict(hyperparameters), fit_tabular, refit_tabular, log_tabular, rounds)
+
+
+def _mse(model: nn.Module, windows: Windows) -> float:
+    """The mean squared error (scaled units) of `model` on `windows`, over the targets that exist."""
+    _, y = windows.batch(np.arange(len(windows)))
+    return float(np.nanmean((predict(model, windows).astype(np.float64) - y) ** 2))
 
 
 def _report(

@@ -31,12 +31,12 @@ def upgrade() -> None:
         sa.Column("model_version", sa.String(length=16), nullable=False),
         sa.Column("ticker", sa.String(length=16), nullable=False),
         sa.Column("level", sa.Double(), nullable=False),
+        sa.Column("through_date", sa.Date(), nullable=False),
         sa.Column("multiplier", sa.Double(), nullable=False),
         sa.Column("n_updates", sa.Integer(), nullable=False),
-        sa.Column("through_date", sa.Date(), nullable=True),
         sa.Column("recalibrated_on", sa.Date(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("model_name", "model_version", "ticker", "level"),
+        sa.PrimaryKeyConstraint("model_name", "model_version", "ticker", "level", "through_date"),
     )
 
 

@@ -29,8 +29,14 @@ lock: ## Resolve pyproject.toml afresh into requirements.lock and images/require
 	$(PYTHON) scripts/lock.py
 
 .PHONY: demo
-demo: $(STAMP) ## Run the product end to end offline on the bundled sample data
+demo: $(STAMP) ## A month of the product's daily operations, offline, on the bundled sample data
 	bash scripts/demo.sh
+
+MLFLOW_UI_PORT ?= 5000
+.PHONY: mlflow-ui
+mlflow-ui: $(STAMP) ## MLflow's UI on the embedded store (data/mlflow.db) at http://127.0.0.1:5000 (MLFLOW_UI_PORT)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV_BIN)/mlflow ui --workers 1 --host 127.0.0.1 \
+	  --port $(MLFLOW_UI_PORT) --backend-store-uri sqlite:///$(STOCKPREDICTOR_DATA_DIR)/mlflow.db
 
 .PHONY: test
 test: $(STAMP) ## Run the test suite (needs PostgreSQL at 127.0.0.1:5432 for the postgres tests)

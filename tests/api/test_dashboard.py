@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from stockpredictor.db.schema import latest_predictions, raw_stock_data
 from tests.conftest import REPO
 from tests.support.api_server import serving
 from tests.support.chromium import chromium
+from tests.support.dashboard import DashboardDom
 from tests.support.overrides import REPLAY
 from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
 
@@ -46,31 +45,11 @@ def _outside_80(replayed: Replayed) -> int:
     return sum(not r.intervals["0.8"][0] <= r.close <= r.intervals["0.8"][1] for r in rows)
 
 
-class _Dom(HTMLParser):
-    """Table rows by ticker and, per chart, the number of segments of each line."""
-
-    def __init__(self, document: str) -> None:
-        super().__init__()
-        self.rows: list[str] = []
-        self.segments: dict[str, dict[str, int]] = defaultdict(dict)
-        self._chart = ""
-        self.feed(document)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "tr" and a.get("data-ticker"):
-            self.rows.append(str(a["data-ticker"]))
-        elif tag == "svg":
-            self._chart = str(a.get("data-ticker"))
-        elif tag == "path" and str(a.get("d")).count("L") > 0:  # the legend's strokes have no L
-            self.segments[self._chart][str(a.get("class"))] = str(a["d"]).count("L")
-
-
 def test_dashboard_shows_a_row_and_a_chart_per_ticker(
     served: str, replayed: Replayed, tmp_path: Path
 ) -> None:
     document = chromium(tmp_path, served, "--dump-dom")
-    dom = _Dom(document)
+    dom = DashboardDom(document)
     assert dom.rows == list(TICKERS)
     days = len(trading_days(REPLAY_START, REPLAY_END))
     # a point per prediction: the actual close is known for all but the last one; each interval level is

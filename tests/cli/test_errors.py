@@ -59,6 +59,8 @@ def test_every_kind_has_its_own_exit_code() -> None:
         (["scale", "--dataset-run-id", "a", "--run-id", "b"], UsageError, "--run-id"),
         (["promote", "--mlflow-run-id", "abc", "--version", "1"], UsageError, "not both"),
         (["scale", "--dataset-run-id", "nope"], DatasetNotFoundError, "'nope'"),
+        (["operate", "--start", "2013-03-02", "--end", "2013-03-03"], UsageError, "no trading day between"),
+        (["operate", "--start", "1999-12-01", "--end", "2000-01-05"], UsageError, "before data.start"),
         (["--set", "data.tickers=[ZZZZ]", "ingest", "--as-of", "2010-01-04"], SourceError, "ZZZZ"),
         (
             ["--set", "data.tickers=[ZZZZ,YYYY]", "ingest", "--as-of", "2010-01-04"],

@@ -1,4 +1,4 @@
-"""The helpers component bodies share: overrides from pipeline parameters, as_of, reference artifacts."""
+"""The helpers component bodies share: overrides, as_of, reference artifacts, the predictions table."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from stockpredictor.orchestration.runtime import (
     merge_overrides,
     parse_as_of,
     parse_overrides,
+    predictions_markdown,
     task_context,
     write_reference,
 )
+from stockpredictor.stages.predict import Prediction, PredictResult
 from tests.conftest import REPO
 
 
@@ -77,3 +79,23 @@ def test_reference_artifacts_carry_their_metadata_in_both_places(tmp_path: Path)
     write_reference(artifact, model_uri="models:/M/3", dataset_run_id="20130102T000000_abc")
     assert artifact.metadata == {"model_uri": "models:/M/3", "dataset_run_id": "20130102T000000_abc"}
     assert json.loads(Path(artifact.path).read_text()) == artifact.metadata
+
+
+def test_the_predictions_table_shows_no_change_for_a_forecast_of_the_last_close() -> None:
+    result = PredictResult(
+        date(2013, 3, 1),
+        date(2013, 3, 1),
+        date(2013, 3, 4),
+        "models:/M/2",
+        "run",
+        2,
+        [Prediction("AAPL", 56.14, 56.14), Prediction("IBM", 200.0, 203.0), Prediction("MSFT", 25.0, 24.5)],
+        Path("predictions.json"),
+        {},
+    )
+    rows = predictions_markdown(result).splitlines()[5:8]
+    assert rows == [
+        "| AAPL | 56.14 | 56.14 | no call |",
+        "| IBM | 200.00 | 203.00 | +1.50% |",
+        "| MSFT | 25.00 | 24.50 | -2.00% |",
+    ]

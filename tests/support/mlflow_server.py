@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,35 +33,29 @@ def free_port() -> int:
 
 
 class MlflowServer:
-    """A running `mlflow server` process; `url` blocks until it answers /health."""
+    """A running MLflow server process on 127.0.0.1:`port`; `url` blocks until it answers /health.
 
-    def __init__(self, backend_store_uri: str, artifacts: Path, log_path: Path) -> None:
-        self.address = f"http://127.0.0.1:{free_port()}"
+    `command` starts it (`mlflow server ...`, `make mlflow-ui`) on the backend store
+    `backend_store_uri`; `env` is added to this process's environment.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        port: int,
+        backend_store_uri: str,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.address = f"http://127.0.0.1:{port}"
         self.backend_store_uri = backend_store_uri
         self.log_path = log_path
         self._healthy = False
         self._log = log_path.open("wb")
-        host, port = self.address.removeprefix("http://").split(":")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--host",
-                host,
-                "--port",
-                port,
-                "--workers",
-                "1",
-                "--backend-store-uri",
-                backend_store_uri,
-                "--serve-artifacts",
-                "--artifacts-destination",
-                artifacts.as_uri(),
-            ],
+            command,
             # No job runner: it starts 8 more processes (each importing mlflow) for GenAI jobs we never run.
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopping it stops its workers too
@@ -106,7 +100,25 @@ def mlflow_server(pg_admin: Engine, tmp_path_factory: pytest.TempPathFactory) ->
     """A real MLflow tracking server on 127.0.0.1 with a fresh PostgreSQL database as backend store."""
     backend = create_pg_database(pg_admin)
     folder = tmp_path_factory.mktemp("mlflow-server")
-    server = MlflowServer(backend, folder / "artifacts", folder / "server.log")
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        backend,
+        "--serve-artifacts",
+        "--artifacts-destination",
+        (folder / "artifacts").as_uri(),
+    ]
+    server = MlflowServer(command, port, backend, folder / "server.log")
     try:
         yield server
     finally:

@@ -51,8 +51,8 @@ SAMPLE_DATASET = [
 # The shared replay (tests/support/replay.py): trainings of one trial and one epoch; the monitor asks
 # for a retrain as soon as 19 days are evaluated (its MAPE guard is always breached but waits for 19
 # days too, the cooldown after the bootstrap training is 19 sessions).
-REPLAY = [
-    tickers(*SAMPLE_TICKERS),
+# Trainings of one trial and one epoch on short windows of two and a half years.
+ONE_EPOCH = [
     "data.start=2010-06-01",
     "sequences.sequence_length=5",
     LSTM_ONLY,
@@ -60,6 +60,10 @@ REPLAY = [
     "optimize.n_trials=1",
     "optimize.max_epochs=1",
     "train.max_epochs=1",
+]
+REPLAY = [
+    tickers(*SAMPLE_TICKERS),
+    *ONE_EPOCH,
     *ANY_FIRST_MODEL_PASSES,
     "monitoring.min_evaluations=19",
     "monitoring.alpha=1e-300",  # the one-epoch model is worse than persistence: no demotion here
@@ -67,6 +71,10 @@ REPLAY = [
     "monitoring.guard_min_evaluations=19",
     "monitoring.cooldown_sessions=19",
 ]
+
+# The small demo (tests/api/test_demo.py): no candidate beats persistence this clearly, so the
+# persistence baseline serves every forecast.
+SMALL_DEMO = [*ONE_EPOCH, "promotion.alpha=1e-300"]
 
 # kfp.local runs of the daily pipeline (tests/pipelines/test_local_runs.py): small enough for a test;
 # a first model is promoted whatever two epochs achieve. Two search workers share the trial budget.

@@ -1,20 +1,24 @@
-"""Daily-pipeline commands: session, production-model, prepare-input, predict, monitor; replay."""
+"""Daily-pipeline commands: session, production-model, prepare-input, predict, monitor; replay, operate."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from stockpredictor.cli.options import AsOf, DatasetRunId, context, day, emit, one_of, required, stderr
-from stockpredictor.errors import UsageError
+from stockpredictor.errors import ModelNotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from stockpredictor.stages.predict import PredictResult
 
 commands = typer.Typer()
 
@@ -135,6 +139,12 @@ def predict(
     if as_of is not None and prepared_for != as_of.date().isoformat():
         raise UsageError(f"{input_path} was prepared for {prepared_for}, not for --as-of {as_of.date()}")
     result = run(c.engine, c.params, c.settings, input_path, model_uri, replace=replace)
+    _print_predictions(result)
+    emit(result.json_path)
+
+
+def _print_predictions(result: PredictResult) -> None:
+    """The forecasts on stderr (a forecast of the last close itself calls no move), and the stale tickers."""
     table = Table(
         "ticker",
         "last close",
@@ -144,17 +154,9 @@ def predict(
         + (f", the {result.baseline} baseline)" if result.baseline else ")"),
     )
     for p in result.predictions:
-        table.add_row(
-            p.ticker,
-            f"{p.last_close:.2f}",
-            f"{p.predicted_close:.2f}",
-            f"{100 * (p.predicted_close / p.last_close - 1):+.2f}%"
-            if p.predicted_close != p.last_close
-            else "no call",
-        )
+        table.add_row(p.ticker, f"{p.last_close:.2f}", f"{p.predicted_close:.2f}", p.change)
     stderr.print(table)
     _print_stale(result.stale)
-    emit(result.json_path)
 
 
 @commands.command()
@@ -217,6 +219,57 @@ def replay(
         f"{report.n_evaluated} evaluated; report in {report.summary}"
     )
     emit(output)
+
+
+@commands.command()
+def operate(
+    ctx: typer.Context,
+    start: Annotated[datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First session.")],
+    end: Annotated[datetime, typer.Option("--end", formats=["%Y-%m-%d"], help="Last session.")],
+) -> None:
+    """Run the daily operations on the configured store for every session START..END, in one process.
+
+    Each session: ingest, production model, prepare input, predict, monitor, and the training pipeline
+    when the monitor says `retrain`: what the daily pipeline does, with data revealed day by day. A
+    store holding a dataset built after START is refused. Prints one line per session, the last
+    session's forecasts, then the path of their JSON file.
+    """
+    from stockpredictor.calendar import trading_days
+    from stockpredictor.stages.common import check_as_of
+    from stockpredictor.stages.replay import ReplayDay
+    from stockpredictor.stages.replay import operate as run
+
+    c = context(ctx)
+    days = trading_days(start.date(), end.date())
+    if not days:
+        raise UsageError(f"no trading day between {start.date()} and {end.date()}")
+    for session in (days[0], days[-1]):  # none before data.start, none whose close is still to come
+        check_as_of(session, c.params)
+
+    def report(done: ReplayDay) -> None:
+        decision = done.monitor.decision if done.monitor else "no model"
+        trained = "".join(
+            f"; trained version {t.result.model_version}: {t.result.promotion.decision}"
+            for t in done.trainings
+        )
+        stderr.print(f"  {done.day}  {decision:<22} {done.seconds:5.1f} s{trained}", highlight=False)
+
+    _quiet_stage_output()
+    operated = run(c.engine, c.params, c.settings, days, on_day=report)
+    served = [d.prediction for d in operated if d.prediction is not None]
+    decisions = Counter(d.monitor.decision for d in operated if d.monitor)
+    stderr.print(
+        f"{len(operated)} sessions {days[0]}..{days[-1]}: {len(served)} served, "
+        f"{sum(d.monitor.n_new_evaluations for d in operated if d.monitor)} forecasts evaluated, "
+        f"{sum(len(d.trainings) for d in operated)} training(s); monitor: "
+        + ", ".join(f"{name} {count}" for name, count in decisions.most_common()),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not served:
+        raise ModelNotFoundError("no forecast served: no model has passed the promotion gate yet")
+    _print_predictions(served[-1])
+    emit(served[-1].json_path)
 
 
 def _quiet_stage_output() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from stockpredictor.db.arrays import delete_arrays, read_arrays, stored_nbytes, write_arrays
 from stockpredictor.db.schema import processed_feature_data, scaled_feature_sets, scalers
@@ -36,6 +36,12 @@ class ProcessedDataset:
 def new_dataset_run_id() -> str:
     """A unique, time-sortable id such as `20261127T153000_4f9a1c`."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S}_{secrets.token_hex(3)}"
+
+
+def newest_dataset_as_of(conn: Connection) -> date | None:
+    """The latest as-of day any stored dataset was built on (None: no dataset yet)."""
+    newest: date | None = conn.execute(select(func.max(processed_feature_data.c.as_of))).scalar()
+    return newest
 
 
 def save_processed(

@@ -122,7 +122,6 @@ def predictions_markdown(result: PredictResult) -> str:
         "|---|---:|---:|---:|",
     ]
     for p in result.predictions:
-        change = 100 * (p.predicted_close / p.last_close - 1)
-        lines.append(f"| {p.ticker} | {p.last_close:.2f} | {p.predicted_close:.2f} | {change:+.2f}% |")
+        lines.append(f"| {p.ticker} | {p.last_close:.2f} | {p.predicted_close:.2f} | {p.change} |")
     lines += [f"\nStale, not predicted: {ticker} {why}." for ticker, why in result.stale.items()]
     return "\n".join(lines) + "\n"

@@ -47,6 +47,13 @@ class Prediction:
     intervals: dict[str, list[float]] | None = None  # level ("0.8") -> [lower, upper] close
     baseline_volatility: dict[str, float] | None = None  # the EWMA and rolling baselines' sd
 
+    @property
+    def change(self) -> str:
+        """The forecast's change from the last close (`+1.23%`); `no call` for the last close itself."""
+        if self.predicted_close == self.last_close:
+            return "no call"
+        return f"{100 * (self.predicted_close / self.last_close - 1):+.2f}%"
+
 
 @dataclass(frozen=True)
 class PredictResult:

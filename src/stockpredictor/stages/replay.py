@@ -11,6 +11,9 @@ configured ones and never starts from a model trained on the future. The workspa
 every run, but only once the replay has started (its days and every ticker's first day checked
 against the source), and only if an earlier replay made it (it holds `WORKSPACE_MARKER`): any other
 folder of that name is refused, never deleted.
+
+`operate` runs the same days on a store and registry of the caller's (`stockpredictor operate`, `make
+demo`): the daily operations continued in one process, never from a day before its newest dataset.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import Engine
 
 from stockpredictor.calendar import trading_days
 from stockpredictor.config import Params, Settings
+from stockpredictor.db.datasets import newest_dataset_as_of
 from stockpredictor.db.engine import make_engine, migrate
 from stockpredictor.errors import OverwriteRefusedError, SourceError, UsageError
 from stockpredictor.sources import PriceSource, get_source
@@ -92,16 +96,41 @@ def replay(
     engine = make_engine(settings.database_url)
     migrate(engine)
     started = time.perf_counter()
-    replayed: list[ReplayDay] = []
     try:
-        for day in days:
-            replayed.append(_replay_day(engine, params, settings, source, day))
-            if on_day is not None:
-                on_day(replayed[-1])
+        replayed = operate(engine, params, settings, days, source, on_day)
         report = write_report(engine, params, replayed, output_dir)
     finally:
         engine.dispose()
     return ReplayResult(replayed, report, time.perf_counter() - started)
+
+
+def operate(
+    engine: Engine,
+    params: Params,
+    settings: Settings,
+    days: list[date],
+    source: PriceSource | None = None,
+    on_day: Callable[[ReplayDay], None] | None = None,
+) -> list[ReplayDay]:
+    """The daily pipeline's stages for each of `days` in order, on the store and registry given.
+
+    Each day sees only the data up to it; `on_day` is called after each day. A store holding a dataset
+    built on data after `days[0]` is refused: its models would serve days they were trained on.
+    """
+    with engine.connect() as conn:
+        newest = newest_dataset_as_of(conn)
+    if newest is not None and newest > days[0]:
+        raise UsageError(
+            f"the store holds a dataset built on data up to {newest}, after {days[0]}: "
+            "its models would forecast days they were trained on (start after it, or on a fresh store)"
+        )
+    source = source or get_source(params.data.source)
+    replayed: list[ReplayDay] = []
+    for day in days:
+        replayed.append(_replay_day(engine, params, settings, source, day))
+        if on_day is not None:
+            on_day(replayed[-1])
+    return replayed
 
 
 def _recreate_workspace(workspace: Path) -> None:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from stockpredictor.stages.evaluation import PricePredictions
-from stockpredictor.stages.figures import SUMMARY, shown_tickers, training_figures
+from stockpredictor.stages.figures import SUMMARY, png, shown_tickers, training_figures
 
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE")
 
@@ -39,12 +39,13 @@ def test_the_worst_then_the_best_tickers_up_to_the_cap() -> None:
     assert shown_tickers(ratios, 5) == shown_tickers(ratios, 50) == ["BBB", "CCC", "EEE", "AAA", "DDD"]
 
 
-def test_one_summary_and_the_capped_tickers_as_png() -> None:
+def test_one_summary_and_the_capped_tickers_rendered_as_png() -> None:
     test = _predictions()
     by_ticker = test.per_ticker()
     assert by_ticker["EEE"]["mae_ratio"] > by_ticker["AAA"]["mae_ratio"]  # precondition: EEE worst, AAA best
     capped = training_figures(test, by_ticker, 2)
-    assert list(capped) == [SUMMARY, "EEE.png", "AAA.png"]
-    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in capped.values())
+    assert list(capped) == [SUMMARY, "EEE", "AAA"]
+    assert capped["EEE"].axes[0].get_title() == "EEE: next-day close on the test windows"
+    assert all(png(figure).startswith(b"\x89PNG\r\n\x1a\n") for figure in capped.values())
     assert list(training_figures(test, by_ticker, 0)) == [SUMMARY]
     assert len(training_figures(test, by_ticker, 12)) == 1 + len(TICKERS)

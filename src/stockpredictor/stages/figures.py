@@ -1,10 +1,10 @@
-"""The figures of a training's test windows, as PNG files: what a user checks first, at a bounded cost.
+"""The figures of a training's test windows: what a user checks first, at a bounded cost.
 
-Rendering one PNG costs about 0.1 CPU s, so a universe of hundreds of tickers gets no figure per
+Rendering one figure costs about 0.1 CPU s, so a universe of hundreds of tickers gets no figure per
 ticker: `training_figures` draws one summary over every ticker (its test MAE as a ratio to
 persistence's, sorted) and the predicted-vs-actual closes of at most `max_tickers` tickers, those
-with the largest and the smallest ratio. `train` logs them to MLflow in one batch; the PNG bytes
-serve any other page too (e.g. an HTML artifact).
+with the largest and the smallest ratio. `train` renders them once (`png`) and logs them to MLflow
+in one batch; the figures serve any other page too (e.g. an HTML artifact).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from stockpredictor.stages.evaluation import PricePredictions
 
-SUMMARY = "summary.png"
+SUMMARY = "summary"
 
 
 def shown_tickers(mae_ratio: dict[str, float], max_tickers: int) -> list[str]:
@@ -32,16 +32,20 @@ def shown_tickers(mae_ratio: dict[str, float], max_tickers: int) -> list[str]:
 
 def training_figures(
     test: PricePredictions, by_ticker: dict[str, dict[str, float]], max_tickers: int
-) -> dict[str, bytes]:
-    """PNG bytes by file name: `summary.png` and `<ticker>.png` for each of `shown_tickers`.
+) -> dict[str, Figure]:
+    """Figures by name: `SUMMARY`, then each of `shown_tickers` under its ticker.
 
     `by_ticker`: the per-ticker metrics of `test` (`PricePredictions.per_ticker`), with `mae_ratio`.
     """
     ratios = {t: m["mae_ratio"] for t, m in by_ticker.items()}
-    pages = {SUMMARY: _png(_summary(ratios))}
-    for ticker in shown_tickers(ratios, max_tickers):
-        pages[f"{ticker}.png"] = _png(_ticker(test, ticker))
-    return pages
+    return {SUMMARY: _summary(ratios), **{t: _ticker(test, t) for t in shown_tickers(ratios, max_tickers)}}
+
+
+def png(figure: Figure) -> bytes:
+    """`figure` rendered as PNG bytes."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
 
 
 def _summary(ratios: dict[str, float]) -> Figure:
@@ -69,9 +73,3 @@ def _ticker(test: PricePredictions, ticker: str) -> Figure:
     axes.legend()
     figure.autofmt_xdate()
     return figure
-
-
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
-    return buffer.getvalue()

@@ -58,7 +58,7 @@ from stockpredictor.models import (
 from stockpredictor.models.metrics import shown_accuracy
 from stockpredictor.models.tabular import TabularForecaster, fit_on_dataset, refit_on
 from stockpredictor.stages.evaluation import PricePredictions, forecast
-from stockpredictor.stages.figures import training_figures
+from stockpredictor.stages.figures import png, training_figures
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,8 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         }
         by_ticker = test.per_ticker()
         run.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
-        run.log_files(training_figures(test, by_ticker, params.reporting.max_ticker_plots), "plots")
+        figures = training_figures(test, by_ticker, params.reporting.max_ticker_plots)
+        run.log_files({f"{name}.png": png(figure) for name, figure in figures.items()}, "plots")
         logged = learner.log(served, {"dataset_run_id": dataset_run_id})
         report = _report(
             run.mlflow_run_id, dataset_run_id, hyperparameters, source, fitted, metrics, by_ticker

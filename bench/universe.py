@@ -11,7 +11,8 @@ A panel on the days every ticker shares (before the calendar panel of issue 14 i
 delisted tickers (its last day is the first delisting) and loses every day a ticker misses: run it
 with `--delisting-share 0 --missing-days 0` there.
 
-Run: `python -m bench universe` (or `python -m bench.universe --tickers 500 --years 20 --epochs 2`).
+Run: `python -m bench universe` (or `python -m bench.universe --tickers 500 --years 20 --epochs 2`;
+`--data-only` stops after process).
 """
 
 from __future__ import annotations
@@ -121,8 +122,9 @@ def universe_params(tickers: int, epochs: int) -> Params:
     )
 
 
-def run(tickers: int, years: int, epochs: int, gaps: Gaps) -> None:
-    """Every stage once, on a fresh PostgreSQL database and a fresh MLflow store."""
+def run(tickers: int, years: int, epochs: int, gaps: Gaps, data_only: bool = False) -> None:
+    """Every stage once (only ingest and process when `data_only`), on a fresh PostgreSQL database and
+    a fresh MLflow store."""
     params = universe_params(tickers, epochs)
     configure_torch_threads()
     print(f"universe: {tickers} tickers x {years} years, {gaps}, {epochs} epoch(s); {machine()}, {load()}")
@@ -134,6 +136,9 @@ def run(tickers: int, years: int, epochs: int, gaps: Gaps) -> None:
         print(f"  {added.total_added:,} rows, {len(added.errors)} ticker errors", flush=True)
         with stage("process", engine):
             run_id = process(engine, params, AS_OF).dataset_run_id
+        if data_only:
+            engine.dispose()
+            return
         with stage("scale", engine):
             scaled = scale(engine, params, run_id)
         print(f"  split {scaled.split}, {scaled.stored_bytes / 2**20:,.0f} MB of scaled arrays", flush=True)
@@ -156,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tickers", type=int, default=500)
     parser.add_argument("--years", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--data-only", action="store_true", help="ingest and process only")
     parser.add_argument("--late-listing-share", type=float, default=0.2)
     parser.add_argument("--delisting-share", type=float, default=0.05)
     parser.add_argument("--missing-days", type=int, default=3)
@@ -165,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         args.years,
         args.epochs,
         Gaps(args.late_listing_share, args.delisting_share, args.missing_days),
+        args.data_only,
     )
 
 

@@ -131,6 +131,14 @@ class OptimizeParams(_Section):
         "lstm_attention",
         "lstm_cross_attention",
     )
+    # cross-stock attention runs the LSTM over every ticker's sequence: its epochs grow with the
+    # tickers (bench.attention), so the search leaves it out of a dataset with more tickers than this
+    cross_attention_max_tickers: int = Field(
+        50,
+        ge=0,
+        le=100_000,
+        description="0..100000 tickers up to which the search offers lstm_cross_attention",
+    )
     # warm start: the best trials of the previous search are tried first on a new dataset, and the
     # search then runs warm_n_trials trials in all (at most n_trials); 0 disables it
     warm_start_trials: int = Field(3, ge=0, le=100, description="0..100 trials of the previous search")
@@ -241,6 +249,15 @@ class IntervalParams(_Section):
         return tuple(sorted(levels))
 
 
+class ReportingParams(_Section):
+    max_ticker_plots: int = Field(
+        12,
+        ge=0,
+        le=1000,
+        description="0..1000 tickers whose test closes a training plots (largest and smallest error)",
+    )
+
+
 class Params(_Section):
     """Everything params.yaml may hold; unknown keys are errors."""
 
@@ -252,6 +269,7 @@ class Params(_Section):
     promotion: PromotionParams = PromotionParams()
     monitoring: MonitoringParams = MonitoringParams()
     intervals: IntervalParams = IntervalParams()
+    reporting: ReportingParams = ReportingParams()
 
     @model_validator(mode="after")
     def _tabular_families_fit_the_features(self) -> Params:

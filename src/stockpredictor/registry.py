@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import mlflow
 import mlflow.pytorch
@@ -65,9 +65,6 @@ from stockpredictor.registry_manifest import (
 )
 from stockpredictor.registry_outage import check_reachable, first_contact_failure
 from stockpredictor.registry_tabular import read_tabular, write_tabular
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +206,12 @@ class TrackedRun:
         metrics = [Metric(key, value, now, step) for key, value, step in points]
         MlflowClient().log_batch(self.mlflow_run_id, metrics=metrics)
 
-    def log_figure(self, figure: Figure, artifact_file: str) -> None:
-        mlflow.log_figure(figure, artifact_file)
+    def log_files(self, files: dict[str, bytes], artifact_path: str) -> None:
+        """Log files (name -> bytes) under `artifact_path` in one upload."""
+        with tempfile.TemporaryDirectory(prefix="stockpredictor-artifacts-") as tmp:
+            for name, data in files.items():
+                (Path(tmp) / name).write_bytes(data)
+            mlflow.log_artifacts(tmp, artifact_path)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         mlflow.log_text(text, artifact_file)

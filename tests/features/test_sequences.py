@@ -36,6 +36,7 @@ def test_absent_cells_are_filled_flagged_and_mask_their_samples() -> None:
     np.testing.assert_array_equal(np.isfinite(y[:, 1]), [True, True, False, False, False, False])
     assert np.isfinite(y[:, 0]).all()
     np.testing.assert_array_equal(windows.complete()[:, 1], np.isfinite(y[:, 1]))
+    np.testing.assert_array_equal(windows.observed_targets(), y)  # the same targets, no input built
     assert list(sample_end_days(panel, targets, 4)) == [3, 4, 5, 6, 7, 8]  # stock 0 keeps them
 
 

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import Engine, inspect
 
 from stockpredictor.db.optimization import load_optimization
-from stockpredictor.stages.optimize import optimize, storage_for, study_name
+from stockpredictor.errors import UsageError
+from stockpredictor.stages.optimize import optimize, search_families, storage_for, study_name
 from tests.support.sample_dataset import add_sample_dataset, tiny_params
 
 pytestmark = pytest.mark.slow  # runs Optuna trials: trains models
@@ -52,3 +53,29 @@ def test_search_prunes_reports_every_epoch_and_resumes(engine: Engine) -> None:
     assert len(study.trials) == 6
     with engine.connect() as conn:
         assert load_optimization(conn, run_id) == resumed
+
+
+def test_search_families_leave_cross_attention_out_of_a_large_universe() -> None:
+    params = tiny_params("optimize.architectures=[lstm, lstm_cross_attention, ridge]")
+    assert search_families(params, 50) == ["lstm", "lstm_cross_attention", "ridge"]
+    assert search_families(params, 51) == ["lstm", "ridge"]  # cross_attention_max_tickers: 50
+    only = tiny_params(
+        "optimize.architectures=[lstm_cross_attention]", "optimize.cross_attention_max_tickers=3"
+    )
+    with pytest.raises(
+        UsageError, match=r"only lstm_cross_attention.*cross_attention_max_tickers \(3\).*has 4"
+    ):
+        search_families(only, 4)
+
+
+def test_a_search_over_more_tickers_than_the_cap_never_tries_cross_attention(engine: Engine) -> None:
+    run_id = add_sample_dataset(engine, tiny_params())  # 4 tickers
+    capped = (
+        "optimize.architectures=[lstm_cross_attention, ridge]",
+        "optimize.cross_attention_max_tickers=3",
+    )
+    result = optimize(engine, tiny_params(*capped, "optimize.n_trials=3"), run_id)
+    study = optuna.load_study(study_name=result.study_name, storage=storage_for(engine))
+    assert [t.params["architecture"] for t in study.trials] == ["ridge"] * 3
+    with pytest.raises(UsageError, match="cross_attention_max_tickers"):
+        optimize(engine, tiny_params("optimize.architectures=[lstm_cross_attention]", capped[1]), run_id)

@@ -33,6 +33,7 @@ from stockpredictor.models import (
     refit,
 )
 from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
+from stockpredictor.stages.figures import SUMMARY
 from stockpredictor.stages.train import DEFAULT_HYPERPARAMETERS, LOSS_CURVES, hyperparameters_for
 from tests.support.sample_dataset import (
     BOTH_STORES,
@@ -98,7 +99,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     sample_store: SampleStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, run_id = sample_store.engine, sample_store.run_id
-    result = train_with(engine, tiny_params(), settings, run_id, **BOUNCY)
+    result = train_with(engine, tiny_params("reporting.max_ticker_plots=2"), settings, run_id, **BOUNCY)
 
     client = MlflowClient()
     run = client.get_run(result.mlflow_run_id)
@@ -128,9 +129,10 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     assert "| mae |" in result.report_markdown and f"epoch {best} of {epochs}" in result.report_markdown
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    tickers = ("AAPL", "GOOG", "IBM", "MSFT")
-    assert artifacts == {"plots/loss_curves.png", *(f"plots/{t}.png" for t in tickers)}
-    assert list(result.figures) == [LOSS_CURVES, *tickers]  # what the run page's HTML shows
+    shown = artifacts - {"plots/loss_curves.png", "plots/summary.png"}  # two tickers (max_ticker_plots=2)
+    assert {"plots/loss_curves.png", "plots/summary.png"} < artifacts
+    assert len(shown) == 2 and shown < {f"plots/{t}.png" for t in ("AAPL", "GOOG", "IBM", "MSFT")}
+    assert list(result.figures)[:2] == [LOSS_CURVES, SUMMARY]  # what the run page's HTML shows
     called, always_up = np.array(result.directions["model"]), np.array(result.directions["always_up"])
     calls = called[:, [0, 2]]  # a forecast at the last close calls no move: left out of the accuracy
     assert (called[0, 0] + called[2, 2]) / calls.sum() == pytest.approx(
@@ -139,8 +141,9 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
     assert always_up[2].sum() / always_up.sum() == pytest.approx(
         result.metrics["test_always_up_directional_accuracy"]
     )
-    plot = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="plots/IBM.png"))
-    assert plot.read_bytes().startswith(b"\x89PNG")
+    for artifact in sorted(artifacts):
+        plot = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=artifact))
+        assert plot.read_bytes().startswith(b"\x89PNG")
 
     # Registry round trip on the embedded sqlite store: alias, URI, lineage, pickle-free load.
     assert result.model_version == 1

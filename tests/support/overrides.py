@@ -23,6 +23,9 @@ def repo_params(*overrides: str) -> Params:
 
 
 LSTM_ONLY = "optimize.architectures=[lstm]"
+# a training draws only its summary figure (about 0.2 CPU s less per training; tests/stages/test_train.py
+# checks the per-ticker figures)
+NO_TICKER_PLOTS = "reporting.max_ticker_plots=0"
 # however little the first model trained: no evidence asked, any loss ratio up to 101x persistence's
 ANY_FIRST_MODEL_PASSES = (
     "promotion.persistence_tolerance=100",
@@ -37,6 +40,7 @@ TWO_TICKERS = [tickers("AAPL", "IBM"), "data.start=2005-01-01"]
 SAMPLE_DATASET = [
     "sequences.sequence_length=10",
     LSTM_ONLY,
+    NO_TICKER_PLOTS,
     "optimize.max_epochs=4",
     "optimize.n_trials=6",
     "train.max_epochs=8",
@@ -52,6 +56,7 @@ ONE_EPOCH = [
     "data.start=2010-06-01",
     "sequences.sequence_length=5",
     LSTM_ONLY,
+    NO_TICKER_PLOTS,
     "optimize.n_trials=1",
     "optimize.max_epochs=1",
     "train.max_epochs=1",

@@ -76,15 +76,31 @@ def load_processed(conn: Connection, dataset_run_id: str) -> ProcessedDataset:
         select(processed_feature_data).where(processed_feature_data.c.dataset_run_id == dataset_run_id)
     ).one_or_none()
     if row is None:
-        raise DatasetNotFoundError(
-            f"no processed dataset with dataset run id {dataset_run_id!r} (run `process` first)"
-        )
+        raise _no_processed(dataset_run_id)
     panel = Panel(
         tickers=tuple(row.tickers),
         feature_columns=tuple(row.feature_columns),
         **read_arrays(conn, dataset_run_id, PANEL_ARRAYS),
     )
     return ProcessedDataset(dataset_run_id, row.as_of, row.source, row.target, dict(row.params), panel)
+
+
+def dataset_tickers(conn: Connection, dataset_run_id: str) -> tuple[str, ...]:
+    """The tickers of processed dataset `dataset_run_id` (its arrays are not read)."""
+    tickers = conn.execute(
+        select(processed_feature_data.c.tickers).where(
+            processed_feature_data.c.dataset_run_id == dataset_run_id
+        )
+    ).scalar_one_or_none()
+    if tickers is None:
+        raise _no_processed(dataset_run_id)
+    return tuple(tickers)
+
+
+def _no_processed(dataset_run_id: str) -> DatasetNotFoundError:
+    return DatasetNotFoundError(
+        f"no processed dataset with dataset run id {dataset_run_id!r} (run `process` first)"
+    )
 
 
 def save_scaled(conn: Connection, dataset_run_id: str, dataset: ScaledDataset) -> None:

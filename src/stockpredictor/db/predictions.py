@@ -12,9 +12,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Connection, and_, insert, select, tuple_
 
-from stockpredictor.db.bulk import replace_rows
+from stockpredictor.db.bulk import copy_replace, replace_rows
 from stockpredictor.db.schema import latest_predictions, model_performance_log, prediction_history
 from stockpredictor.errors import OverwriteRefusedError
 
@@ -25,6 +26,21 @@ PREDICTION_KEY = ("kind", "model_run_id", "ticker", "as_of_date")
 def upsert_predictions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert rows (keys: the columns of `latest_predictions` but `id`), replacing rows of the same key."""
     replace_rows(conn, latest_predictions, rows, key=PREDICTION_KEY)
+
+
+def upsert_test_predictions(conn: Connection, model_run_id: str, frame: pd.DataFrame) -> None:
+    """Store a training's test-window forecasts, replacing rows of the same key, in one bulk write.
+
+    `frame`: columns ticker, as_of_date, target_date (datetime64), last_close, predicted_close; the
+    rows have no model version (the model is registered after its run).
+    """
+    constants = {
+        "kind": "test",
+        "model_run_id": model_run_id,
+        "model_version": None,
+        "created_at": datetime.now(UTC),
+    }
+    copy_replace(conn, latest_predictions, frame, PREDICTION_KEY, constants)
 
 
 def test_forecasts(conn: Connection, model_run_id: str) -> dict[tuple[str, date], float]:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from stockpredictor.calendar import last_trading_day, trading_days
 from stockpredictor.errors import MissingDataError
-from stockpredictor.features.indicators import compute_indicators
+from stockpredictor.features.indicators import PriceRows, indicator_values
 
 
 @dataclass(frozen=True)
@@ -38,44 +38,47 @@ class Panel:
 
 
 def build_panel(
-    prices: Mapping[str, pd.DataFrame],
+    prices: Mapping[str, pd.DataFrame] | PriceRows,
     indicators: tuple[str, ...],
     target: str = "log_return",
     until: date | None = None,
 ) -> Panel:
-    """Compute indicators per ticker (date-indexed OHLCV frames) and place them on the exchange calendar.
+    """Compute indicators per ticker and place them on the exchange calendar.
 
-    Each ticker's indicators are computed on its own rows; rows on days that are not sessions are
-    dropped. The calendar runs from the first session any ticker has complete features on to the last
-    session any ticker has a row on, or to the last session <= `until` when given (serving: the
-    stocks without a row there are absent on it).
+    `prices`: date-indexed OHLCV frames by ticker, or the same rows already laid side by side. Each
+    ticker's indicators are computed on its own rows (all tickers in one vectorised pass); rows on
+    days that are not sessions are dropped. The calendar runs from the first session any ticker has
+    complete features on to the last session any ticker has a row on, or to the last session <=
+    `until` when given (serving: the stocks without a row there are absent on it).
     """
-    if not prices:
+    rows = prices if isinstance(prices, PriceRows) else PriceRows.from_frames(prices) if prices else None
+    if rows is None or not rows.tickers:
         raise ValueError("no tickers to build a panel from")
-    tickers = tuple(prices)
-    per_ticker = {t: compute_indicators(prices[t], indicators) for t in tickers}
-    starts = [frame.index.min() for frame in per_ticker.values() if len(frame)]
-    if not starts:
-        raise MissingDataError(f"no day with complete features for any of the tickers {list(tickers)}")
-    last = (
-        last_trading_day(until)
-        if until is not None
-        else max(f.index.max() for f in per_ticker.values() if len(f)).date()
-    )
-    sessions = pd.DatetimeIndex(pd.to_datetime(trading_days(min(starts).date(), last)), name="date")
+    values, keep = indicator_values(rows, indicators)
+    if not keep.any():
+        raise MissingDataError(f"no day with complete features for any of the tickers {list(rows.tickers)}")
+    kept_dates = rows.dates[keep]
+    first = pd.Timestamp(kept_dates.min()).date()
+    last = last_trading_day(until) if until is not None else pd.Timestamp(kept_dates.max()).date()
+    sessions = pd.DatetimeIndex(pd.to_datetime(trading_days(first, last)), name="date")
     if len(sessions) == 0:
-        raise MissingDataError(f"tickers {list(tickers)} have no session with complete features up to {last}")
-    features = np.stack([per_ticker[t].reindex(sessions).to_numpy() for t in tickers], axis=1)
-    present = np.isfinite(features).all(axis=2)
-    close = np.stack(
-        [prices[t]["close"].reindex(sessions).to_numpy(dtype=np.float64) for t in tickers], axis=1
-    )
-    close = np.where(present, close, np.nan)
+        raise MissingDataError(
+            f"tickers {list(rows.tickers)} have no session with complete features up to {last}"
+        )
+    row, stock = np.nonzero(keep)
+    day = sessions.searchsorted(rows.dates[row, stock])
+    on_session = day < len(sessions)
+    on_session[on_session] = sessions[day[on_session]] == rows.dates[row[on_session], stock[on_session]]
+    row, stock, day = row[on_session], stock[on_session], day[on_session]
+    features = np.full((len(sessions), len(rows.tickers), len(indicators)), np.nan, dtype=np.float32)
+    features[day, stock] = values[row, stock]
+    close = np.full((len(sessions), len(rows.tickers)), np.nan)
+    close[day, stock] = rows.columns["close"][row, stock]
     return Panel(
         dates=sessions.to_numpy().astype("datetime64[D]"),
-        tickers=tickers,
+        tickers=rows.tickers,
         feature_columns=tuple(indicators),
-        features=features.astype(np.float32),
+        features=features,
         close=close,
         targets=next_day_targets(close, target),
     )

@@ -72,6 +72,10 @@ class Windows:
         y = np.where(present.all(axis=1)[..., 0], self.targets[ends], np.float32(np.nan))
         return x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
 
+    def observed_targets(self) -> np.ndarray:
+        """(n, stocks) float32: the targets `batch` gives every window, without building any input."""
+        return np.where(self.complete(), self.targets[self.end_days], np.float32(np.nan)).astype(np.float32)
+
     def complete(self) -> np.ndarray:
         """(n, stocks) bool: the stock is present on every day of window i."""
         return complete_windows(self.panel, self.sequence_length)[self.end_days]

@@ -21,7 +21,7 @@ from torch import nn
 from stockpredictor.calendar import next_trading_days, trading_days
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
-from stockpredictor.db.prices import load_prices
+from stockpredictor.db.prices import load_price_rows
 from stockpredictor.errors import InputWindowError, MissingDataError
 from stockpredictor.features.panel import build_panel, targets_to_close
 from stockpredictor.features.scaling import MinMaxScaler
@@ -66,10 +66,10 @@ def model_input_panel(
     scaled = load_scaled(conn, dataset_run_id)
     tickers, columns = processed.panel.tickers, processed.panel.feature_columns
     needed = scaled.sequence_length - 1 + n_days
-    prices = load_prices(
+    prices = load_price_rows(
         conn, tickers, as_of, start=_history_start(as_of, params.features.warmup_days + needed)
     )
-    if all(frame.empty for frame in prices.values()):
+    if not prices.lengths.any():
         raise MissingDataError(f"no raw data up to {as_of} for {', '.join(tickers)}: run `ingest` first")
     panel = build_panel(prices, columns, processed.target, until=as_of)
     if len(panel.dates) < needed:

@@ -19,16 +19,17 @@ import torch
 from sqlalchemy import Engine
 
 from stockpredictor.config import TABULAR_FAMILIES, Params
-from stockpredictor.db.datasets import load_processed, load_scaled, load_scalers
+from stockpredictor.db.datasets import dataset_tickers, load_processed, load_scaled, load_scalers
 from stockpredictor.db.engine import take_turns, write_transaction
 from stockpredictor.db.optimization import OptimizationRecord, previous_optimization, save_optimization
-from stockpredictor.errors import NoCompletedTrialError
+from stockpredictor.errors import NoCompletedTrialError, UsageError
 from stockpredictor.features.sequences import ScaledDataset
 from stockpredictor.models import TrainConfig, build_model, configure_torch_threads, fit, model_spec
 from stockpredictor.models.tabular import fit_on_dataset
 
 log = logging.getLogger(__name__)
 
+CROSS_ATTENTION = "lstm_cross_attention"
 HIDDEN_SIZES = (16, 32, 64)
 BATCH_SIZES = (32, 64, 128)
 MAX_LAYERS = 2
@@ -51,13 +52,30 @@ def study_name(dataset_run_id: str) -> str:
     return f"dataset-{dataset_run_id}"
 
 
-def suggest(trial: optuna.Trial, params: Params) -> dict[str, Any]:
-    """The search space: the model family, then its own settings (conditional on the family).
+def search_families(params: Params, n_tickers: int) -> list[str]:
+    """The model families a search over `n_tickers` tickers chooses from: `optimize.architectures`, but
+    cross-stock attention only up to `optimize.cross_attention_max_tickers` tickers (its cost per epoch
+    grows with the tickers)."""
+    limit = params.optimize.cross_attention_max_tickers
+    families: list[str] = [
+        f for f in params.optimize.architectures if f != CROSS_ATTENTION or n_tickers <= limit
+    ]
+    if not families:
+        raise UsageError(
+            f"optimize.architectures offers only {CROSS_ATTENTION}, which the search leaves out above "
+            f"optimize.cross_attention_max_tickers ({limit}) tickers; this dataset has {n_tickers}"
+        )
+    return families
+
+
+def suggest(trial: optuna.Trial, params: Params, families: list[str]) -> dict[str, Any]:
+    """The search space: the model family (one of `families`), then its own settings (conditional on
+    the family).
 
     LSTMs: size, dropout, optimiser settings. Tabular families (`models.tabular`): the lags of
     their rows, and the trees' settings (`gbm`) or the ridge penalty (`ridge`).
     """
-    architecture = trial.suggest_categorical("architecture", list(params.optimize.architectures))
+    architecture = trial.suggest_categorical("architecture", families)
     if architecture in TABULAR_FAMILIES:
         return {"architecture": architecture, **_suggest_tabular(trial, architecture, params)}
     return {
@@ -85,9 +103,10 @@ def _suggest_tabular(trial: optuna.Trial, family: str, params: Params) -> dict[s
 
 def _objective(dataset: ScaledDataset, feature_columns: tuple[str, ...], params: Params) -> Any:
     train_windows, validation_windows = dataset.windows("train"), dataset.windows("validation")
+    families = search_families(params, dataset.x_scaled.shape[1])
 
     def objective(trial: optuna.Trial) -> float:
-        hyperparameters = suggest(trial, params)
+        hyperparameters = suggest(trial, params, families)
         if hyperparameters["architecture"] in TABULAR_FAMILIES:  # fitted at once: nothing to prune
             fitted = fit_on_dataset(
                 hyperparameters, dataset, feature_columns, seed=params.optimize.seed + trial.number
@@ -153,6 +172,14 @@ def create_study(engine: Engine, params: Params, dataset_run_id: str) -> str:
     """
     with engine.connect() as conn:
         load_scalers(conn, dataset_run_id)
+        families = search_families(params, len(dataset_tickers(conn, dataset_run_id)))
+    if CROSS_ATTENTION in params.optimize.architectures and CROSS_ATTENTION not in families:
+        log.info(
+            "optimize %s: %s left out of the search (over optimize.cross_attention_max_tickers = %d tickers)",
+            dataset_run_id,
+            CROSS_ATTENTION,
+            params.optimize.cross_attention_max_tickers,
+        )
     storage = storage_for(engine)
     study = _open_study(storage, dataset_run_id)
     _fail_orphans(study, storage)
@@ -160,12 +187,16 @@ def create_study(engine: Engine, params: Params, dataset_run_id: str) -> str:
         with engine.connect() as conn:
             previous = previous_optimization(conn, dataset_run_id)
         if previous is not None:
-            _warm_start(study, storage, previous.study_name, params)
+            _warm_start(study, storage, previous.study_name, params, families)
     return study.study_name
 
 
 def _warm_start(
-    study: optuna.Study, storage: optuna.storages.RDBStorage, previous: str, params: Params
+    study: optuna.Study,
+    storage: optuna.storages.RDBStorage,
+    previous: str,
+    params: Params,
+    families: list[str],
 ) -> None:
     """Enqueue the best complete trials of the study `previous` that fit today's search space (at most
     `optimize.warm_start_trials`); the study then runs `optimize.warm_n_trials` trials in all."""
@@ -179,9 +210,9 @@ def _warm_start(
     )
     chosen: list[dict[str, Any]] = []
     for trial in ranked:
-        fits = trial.params.get("architecture") in params.optimize.architectures and int(
-            trial.params.get("lags", 1)
-        ) <= min(MAX_LAGS, params.sequences.sequence_length)
+        fits = trial.params.get("architecture") in families and int(trial.params.get("lags", 1)) <= min(
+            MAX_LAGS, params.sequences.sequence_length
+        )
         if fits and trial.params not in chosen:
             chosen.append(dict(trial.params))
         if len(chosen) == params.optimize.warm_start_trials:

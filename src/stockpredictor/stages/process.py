@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import new_dataset_run_id, save_processed
-from stockpredictor.db.prices import load_prices
+from stockpredictor.db.prices import load_price_rows
 from stockpredictor.errors import MissingDataError
 from stockpredictor.features.panel import build_panel
 from stockpredictor.stages.common import resolve_as_of
@@ -36,8 +36,8 @@ def process(engine: Engine, params: Params, as_of: date | None = None) -> Proces
     """Build the feature panel from every stored raw row up to `as_of` and store it under a new id."""
     as_of = resolve_as_of(as_of, params)
     with engine.connect() as conn:
-        prices = load_prices(conn, params.data.tickers, as_of)
-    empty = [ticker for ticker, frame in prices.items() if frame.empty]
+        prices = load_price_rows(conn, params.data.tickers, as_of)
+    empty = [ticker for ticker, rows in zip(prices.tickers, prices.lengths, strict=True) if rows == 0]
     if empty:
         raise MissingDataError(
             f"no raw data up to {as_of} for ticker(s) {', '.join(empty)}: run `ingest` first"

@@ -13,8 +13,9 @@ served by that model: persistence forecasts it (exactly the last close), in the 
 split model and, for the refit, through the registered version's `persistence_tickers` tag.
 
 One MLflow run per call: the `dataset_run_id` (param and tag), hyperparameters, per-epoch loss
-curves, the test metrics, a predicted-vs-actual plot per ticker, a Markdown report, and the refitted
-model in the pickle-free `pt2` format with the manifest of its files.
+curves and their figure, the test metrics, the figures of `stages.figures` (a summary over every ticker, the
+predicted-vs-actual closes of at most `reporting.max_ticker_plots` tickers), a Markdown report, and
+the refitted model in the pickle-free `pt2` format with the manifest of its files.
 
 Order: log everything, store the test predictions and the manifest of the model's files (one
 transaction: the store's trust root, `db.model_manifests`), end the run; only a run that ended FINISHED has
@@ -29,10 +30,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from sqlalchemy import Engine
@@ -43,7 +44,7 @@ from stockpredictor.config import TABULAR_FAMILIES, Params, Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.model_manifests import record_manifest
 from stockpredictor.db.optimization import load_optimization
-from stockpredictor.db.predictions import upsert_predictions
+from stockpredictor.db.predictions import upsert_test_predictions
 from stockpredictor.features.sequences import ScaledDataset, Windows
 from stockpredictor.models import (
     FitResult,
@@ -58,6 +59,7 @@ from stockpredictor.models import (
 from stockpredictor.models.metrics import shown_accuracy
 from stockpredictor.models.tabular import TabularForecaster, fit_on_dataset, refit_on
 from stockpredictor.stages.evaluation import PricePredictions, forecast
+from stockpredictor.stages.figures import png, training_figures
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +92,8 @@ class TrainResult:
     """The MLflow run, the registered version, the test metrics and the run's Markdown report.
 
     `persistence_tickers`: the tickers the registered (refitted) model leaves to persistence.
-    `figures`: the figures logged to the run by name (loss curves of a model fitted in epochs, then one
-    per ticker);
+    `figures`: the figures logged to the run by name (loss curves of a model fitted in epochs, then
+    `stages.figures.training_figures`: the summary and the capped per-ticker closes);
     `directions`: up / no change / down confusion matrices on the test windows of the model and the
     direction baselines (`PricePredictions.direction_confusions`).
     """
@@ -191,9 +193,8 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         by_ticker = test.per_ticker()
         run.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})
         curves = {LOSS_CURVES: _loss_plot(fitted, refit_losses)} if fitted.history else {}  # none: tabular
-        figures = curves | {t: _plot(test, t) for t in by_ticker}
-        for name, figure in figures.items():
-            run.log_figure(figure, f"plots/{name.replace(' ', '_')}.png")
+        figures = curves | training_figures(test, by_ticker, params.reporting.max_ticker_plots)
+        run.log_files({f"{name.replace(' ', '_')}.png": png(f) for name, f in figures.items()}, "plots")
         logged = learner.log(served, {"dataset_run_id": dataset_run_id})
         report = _report(
             run.mlflow_run_id, dataset_run_id, hyperparameters, source, fitted, metrics, by_ticker
@@ -201,7 +202,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         run.log_text(report, "report.md")
         gate_days = None if params.train.log_test_predictions else params.promotion.window_days
         with engine.begin() as conn:
-            upsert_predictions(conn, _prediction_rows(test, run.mlflow_run_id, gate_days))
+            upsert_test_predictions(conn, run.mlflow_run_id, _prediction_frame(test, gate_days))
             record_manifest(conn, logged.mlflow_run_id, logged.manifest)
     tags = {"dataset_run_id": dataset_run_id}
     if persistence_tickers:
@@ -327,22 +328,9 @@ def _loss_plot(fitted: FitResult, refit_losses: list[float]) -> Figure:
     return figure
 
 
-def _plot(test: PricePredictions, ticker: str) -> Figure:
-    j = test.tickers.index(ticker)
-    figure = Figure(figsize=(10, 4))
-    axes = figure.subplots()
-    days = np.array(test.target_dates, dtype="datetime64[D]")
-    axes.plot(days, test.actual[:, j], label="actual close", color="black", linewidth=1)
-    axes.plot(days, test.predicted[:, j], label="predicted close", color="tab:blue", linewidth=1)
-    axes.set_title(f"{ticker}: next-day close on the test windows")
-    axes.legend()
-    figure.autofmt_xdate()
-    return figure
-
-
 def _mse(model: nn.Module, windows: Windows) -> float:
     """The mean squared error (scaled units) of `model` on `windows`, over the targets that exist."""
-    _, y = windows.batch(np.arange(len(windows)))
+    y = windows.observed_targets()  # not `windows.batch(every window)`: that is every input at once
     return float(np.nanmean((predict(model, windows).astype(np.float64) - y) ** 2))
 
 
@@ -408,26 +396,18 @@ def _coverage(persistence_tickers: tuple[str, ...], minimum: int, rounds: str, w
     return f"\nThe registered model was refitted on all {windows} windows {rounds}. {served}\n"
 
 
-def _prediction_rows(
-    test: PricePredictions, mlflow_run_id: str, last_days: int | None
-) -> list[dict[str, Any]]:
-    """The test-window predictions of the run (no model version yet: it is registered after the run);
-    only those of the last `last_days` target days unless None (the promotion gate's window)."""
-    now = datetime.now(UTC)
-    first = 0 if last_days is None else max(0, len(test.target_dates) - last_days)
-    return [
+def _prediction_frame(test: PricePredictions, last_days: int | None) -> pd.DataFrame:
+    """The scored test-window predictions of the run, one row per (window, ticker); only those of the
+    last `last_days` target days unless None (the promotion gate's window)."""
+    scored = test.scored.copy()
+    scored[: 0 if last_days is None else max(0, len(test.target_dates) - last_days)] = False
+    i, j = np.nonzero(scored)
+    return pd.DataFrame(
         {
-            "kind": "test",
-            "model_run_id": mlflow_run_id,
-            "model_version": None,
-            "ticker": ticker,
-            "as_of_date": as_of,
-            "target_date": target,
-            "last_close": float(test.last_close[i, j]),
-            "predicted_close": float(test.predicted[i, j]),
-            "created_at": now,
+            "ticker": np.array(test.tickers, dtype=object)[j],
+            "as_of_date": np.array(test.as_of_dates, dtype="datetime64[D]")[i],
+            "target_date": np.array(test.target_dates, dtype="datetime64[D]")[i],
+            "last_close": test.last_close[i, j].astype(np.float64),
+            "predicted_close": test.predicted[i, j].astype(np.float64),
         }
-        for i, (as_of, target) in enumerate(zip(test.as_of_dates, test.target_dates, strict=True))
-        for j, ticker in enumerate(test.tickers)
-        if test.scored[i, j] and i >= first
-    ]
+    )

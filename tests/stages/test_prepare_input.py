@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
-from stockpredictor.errors import MissingDataError, StaleDataError, UsageError
+from stockpredictor.errors import StaleDataError, UsageError
 from stockpredictor.stages.files import load_input
 from stockpredictor.stages.prepare_input import prepare_input
 from tests.support.replay import REPLAY_END, REPLAY_START, TICKERS, Replayed
@@ -58,5 +58,5 @@ def test_a_window_ends_on_the_last_session_and_data_older_than_it_is_refused(
         StaleDataError, match=r"session 2012-11-23 .*AAPL has no row for the session 2012-11-23"
     ):
         prepare_input(replayed.engine, replayed.params, dataset_run_id, date(2012, 11, 23), tmp_path)
-    with pytest.raises(MissingDataError, match="no raw data up to 2010-01-04 for AAPL"):
+    with pytest.raises(UsageError, match=r"as_of 2010-01-04 is before data.start \(2010-06-01\)"):
         prepare_input(replayed.engine, replayed.params, dataset_run_id, date(2010, 1, 4), tmp_path)

@@ -9,6 +9,8 @@ Every import counts: module level, inside functions (the components' bodies) and
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -180,3 +182,17 @@ def test_nothing_edits_sys_path(module: str) -> None:
             assert not {a.name for a in node.names} & {"path", "addsitedir"}, node.lineno
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             assert "PYTHONPATH" not in node.value, node.lineno
+
+
+def test_the_ingest_step_imports_neither_torch_nor_mlflow() -> None:
+    """What the ingest component's body imports, in a fresh interpreter: no torch, no MLflow."""
+    body = (
+        "import sys\n"
+        "from stockpredictor.errors import SourceError\n"
+        "from stockpredictor.orchestration.cards import ingest_card\n"
+        "from stockpredictor.orchestration.runtime import parse_as_of, task_context\n"
+        "from stockpredictor.stages.ingest import ingest\n"
+        "print(sorted(m for m in ('torch', 'mlflow', 'matplotlib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, cwd=REPO, check=True)
+    assert done.stdout.strip() == "[]"

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from stockpredictor.models.metrics import shown_accuracy
-from stockpredictor.stages.ingest import IngestResult
-from stockpredictor.stages.monitor import MonitorResult
-from stockpredictor.stages.optimize import OptimizeResult, SearchHistory
-from stockpredictor.stages.process import ProcessResult
-from stockpredictor.stages.promote import PromotionResult
-from stockpredictor.stages.scale import ScaleResult
+
+if TYPE_CHECKING:  # the results' modules import torch and MLflow: a step that only ingests does not
+    from stockpredictor.stages.ingest import IngestResult
+    from stockpredictor.stages.monitor import MonitorResult
+    from stockpredictor.stages.optimize import OptimizeResult, SearchHistory
+    from stockpredictor.stages.process import ProcessResult
+    from stockpredictor.stages.promote import PromotionResult
+    from stockpredictor.stages.scale import ScaleResult
 
 #: Refused rows listed one by one on a card; the others are counted.
 MAX_LISTED = 20

@@ -191,6 +191,9 @@ class TrainParams(_Section):
 
 class PromotionParams(_Section):
     window_days: int = Field(60, ge=1, le=TEN_YEARS, description="1..2520 trading days, ten years")
+    evidence_days: int = Field(
+        250, ge=0, le=TEN_YEARS, description="0 (off) or window_days..2520 trading days"
+    )
     min_improvement: float = Field(0.0, ge=0, lt=1, description="a fraction of production's loss ratio")
     persistence_tolerance: float = Field(
         0.0, ge=0, le=1000, description="0..1000, a fraction of persistence's log-return MAE"
@@ -199,6 +202,19 @@ class PromotionParams(_Section):
         0.05, gt=0, le=1, description="a significance level in (0, 1]; 1 asks for no evidence"
     )
     coverage_alpha: float = Field(0.01, ge=0, le=0.5, description="0 (no coverage test)..0.5")
+
+    @model_validator(mode="after")
+    def _evidence_covers_the_window(self) -> PromotionParams:
+        if 0 < self.evidence_days < self.window_days:
+            raise ValueError(
+                f"evidence_days ({self.evidence_days}) must be 0 or >= window_days ({self.window_days})"
+            )
+        return self
+
+    @property
+    def scored_days(self) -> int:
+        """Trading days the gate scores the candidate on: the longer of its two windows."""
+        return max(self.window_days, self.evidence_days)
 
 
 class MonitoringParams(_Section):

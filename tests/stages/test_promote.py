@@ -23,13 +23,24 @@ def production_version() -> int | None:
     return production.version if production else None
 
 
-RULES = PromotionParams(window_days=20, min_improvement=0.1, persistence_tolerance=0.0, alpha=0.05)
+RULES = PromotionParams(
+    window_days=20, evidence_days=100, min_improvement=0.1, persistence_tolerance=0.0, alpha=0.05
+)
 LENIENT = PromotionParams(window_days=20, min_improvement=0.1, persistence_tolerance=0.05, alpha=1)
+RECENT_ONLY = PromotionParams(window_days=20, evidence_days=0, alpha=0.05)
 
 
-def gated(ratio: float, p_better: float, production: float | None = None) -> dict[str, float]:
-    """Gate metrics: the candidate's loss ratio and p-value, and production's ratio when there is one."""
+def gated(
+    ratio: float, p_better: float, production: float | None = None, evidence: tuple[float, float] = (0.99, 0.01)
+) -> dict[str, float]:
+    """Gate metrics: the candidate's loss ratio and p-value on the recent window and (`evidence`) over the
+    evidence window of 100 sessions, and production's ratio when there is one."""
     metrics = {"candidate_log_mae_ratio": ratio, "candidate_loss_p_better": p_better}
+    metrics |= {
+        "candidate_evidence_log_mae_ratio": evidence[0],
+        "candidate_evidence_loss_p_better": evidence[1],
+        "candidate_evidence_loss_sessions": 100.0,
+    }
     return metrics if production is None else {**metrics, "production_log_mae_ratio": production}
 
 
@@ -45,11 +56,33 @@ def gated(ratio: float, p_better: float, production: float | None = None) -> dic
         (RULES, gated(0.85, 0.001, production=0.95), True, "better than production"),
         (RULES, gated(0.90, 0.001, production=0.95), False, "not better than production"),
         (RULES, gated(1.2, 0.001, production=9.0), False, "worse than persistence"),
+        # A recent edge that the longer evidence window does not confirm is luck.
+        (RULES, gated(0.97, 0.01, evidence=(0.995, 0.2)), False, "its edge does not last"),
+        (RULES, gated(0.97, 0.01, evidence=(1.001, 0.001)), False, "its edge does not last"),
+        (RULES, gated(0.97, 0.01, evidence=(0.99, float("nan"))), False, "its edge does not last"),
+        (RECENT_ONLY, gated(0.97, 0.01, evidence=(1.2, 0.9)), True, "first model, beats persistence"),
+        (LENIENT, gated(1.05, 0.9, evidence=(1.2, 0.9)), True, "first model, beats persistence"),
     ],
 )
 def test_gate_rules(rules: PromotionParams, metrics: dict[str, float], promoted: bool, reason: str) -> None:
     decision, why = gate(metrics, rules, "production_log_mae_ratio" in metrics)
     assert decision is promoted and why.startswith(reason), why
+
+
+def test_the_gate_names_the_evidence_window_figures() -> None:
+    decision, why = gate(gated(0.97, 0.01, evidence=(0.995, 0.2)), RULES, False)
+    assert not decision
+    assert why == (
+        "its edge does not last: candidate log-return MAE 0.9700x persistence's (<= 1 + persistence_tolerance "
+        "0), Diebold-Mariano p 0.01 < alpha 0.05; over the last 100 sessions (evidence_days 100) 0.9950x, "
+        "p 0.2 >= alpha"
+    )
+
+
+@pytest.mark.parametrize("evidence_days", [1, 19])
+def test_the_evidence_window_is_off_or_at_least_the_gate_window(evidence_days: int) -> None:
+    with pytest.raises(ValueError, match=rf"evidence_days \({evidence_days}\) must be 0 or >= window_days \(20\)"):
+        PromotionParams(window_days=20, evidence_days=evidence_days)
 
 
 def test_the_gate_refuses_a_candidate_whose_intervals_miss_their_level() -> None:

@@ -13,6 +13,9 @@ only when
 
 - its loss ratio to persistence <= 1 + `promotion.persistence_tolerance`, and it beats persistence
   significantly: p < `promotion.alpha` (1 asks for no evidence), and
+- the same holds over the longer `promotion.evidence_days` (0: off) ending on the same day: an edge
+  found on a few recent weeks alone is mostly luck (replays of 2008 and 2012 promoted three such
+  candidates out of four, and each did worse than persistence once served), and
 - its loss ratio <= production's x (1 - `promotion.min_improvement`) (skipped for the first model), and
 - its prediction intervals on that window (the volatility forecasts and the calibration it would
   start from) do not cover significantly less than their level (Kupiec's test at
@@ -113,6 +116,10 @@ def _gate_loss(metrics: dict[str, float], rules: PromotionParams, has_production
         return False, f"worse than persistence: {versus_persistence}"
     if not evidence:
         return False, f"not significantly better than persistence: {versus_persistence}"
+    lasting, over_evidence = _lasting_edge(metrics, rules)
+    versus_persistence += over_evidence
+    if not lasting:
+        return False, f"its edge does not last: {versus_persistence}"
     if not has_production:
         return True, f"first model, beats persistence: {versus_persistence}"
     production = metrics["production_log_mae_ratio"]
@@ -124,6 +131,20 @@ def _gate_loss(metrics: dict[str, float], rules: PromotionParams, has_production
     if ratio > needed:
         return False, f"not better than production: {versus_production}; {versus_persistence}"
     return True, f"better than production: {versus_production}; {versus_persistence}"
+
+
+def _lasting_edge(metrics: dict[str, float], rules: PromotionParams) -> tuple[bool, str]:
+    """Whether the candidate also beats persistence (within the tolerance, significantly) over the
+    `evidence_days` window, and the figures that say so ("" with no such window or no evidence asked)."""
+    if rules.evidence_days == 0 or rules.alpha >= 1:
+        return True, ""
+    ratio, p_better = metrics["candidate_evidence_log_mae_ratio"], metrics["candidate_evidence_loss_p_better"]
+    lasting = ratio <= 1 + rules.persistence_tolerance and significant(p_better, rules.alpha)
+    sessions = int(metrics["candidate_evidence_loss_sessions"])
+    return lasting, (
+        f"; over the last {sessions} sessions (evidence_days {rules.evidence_days}) {ratio:.4f}x, "
+        f"p {p_better:.3g} {'<' if significant(p_better, rules.alpha) else '>='} alpha"
+    )
 
 
 def promote(
@@ -224,7 +245,7 @@ def _compare(
     why production was left out ("" when it was scored): a production model whose logged input shape
     does not fit its own windows (trained before inputs had a presence channel) cannot be scored."""
 
-    def forecasts(version: ModelVersionRef) -> PricePredictions:
+    def forecasts(version: ModelVersionRef, days: int) -> PricePredictions:
         loaded = registry.load_model(conn, version.model_uri)
         return recent_forecasts(
             conn,
@@ -232,23 +253,26 @@ def _compare(
             version.dataset_run_id,
             params,
             as_of,
-            params.promotion.window_days,
+            days,
             input_shape=loaded.input_shape,
             persistence_for=version.served_by_persistence,
         )
 
+    rules = params.promotion
     current: PricePredictions | None = None
     left_out = ""
     with engine.connect() as conn:
-        scored = forecasts(candidate)
+        scored = forecasts(candidate, rules.scored_days)
         walk_forward = test_forecasts(conn, candidate.mlflow_run_id)
         if walk_forward:
             scored = scored.with_walk_forward(walk_forward)
         if production is not None:
             try:
-                current = forecasts(production)
+                current = forecasts(production, rules.window_days)
             except InputWindowError as exc:
                 left_out = f"production version {production.version} cannot be scored ({exc}); "
+    evidence = scored.versus_persistence().as_metrics("candidate_evidence_") if rules.evidence_days else {}
+    scored = scored.restricted(scored.target_dates[-rules.window_days :], scored.tickers)
     if current is not None:
         scored, current = on_common_cells(scored, current)
     with engine.connect() as conn:
@@ -259,6 +283,7 @@ def _compare(
         **{f"candidate_{k}": candidate_metrics[k] for k in (*METRIC_NAMES, "mae_ratio")},
         **{k: candidate_metrics[k] for k in BASELINE_METRIC_NAMES},
         **candidate_loss.as_metrics("candidate_"),
+        **evidence,
         "persistence_log_mae": candidate_loss.persistence_log_mae,
         **coverage,
     }

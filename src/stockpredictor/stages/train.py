@@ -200,7 +200,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             run.mlflow_run_id, dataset_run_id, hyperparameters, source, fitted, metrics, by_ticker
         ) + _coverage(persistence_tickers, minimum, learner.refit_rounds(fitted), len(every_window))
         run.log_text(report, "report.md")
-        gate_days = None if params.train.log_test_predictions else params.promotion.window_days
+        gate_days = None if params.train.log_test_predictions else params.promotion.scored_days
         with engine.begin() as conn:
             upsert_test_predictions(conn, run.mlflow_run_id, _prediction_frame(test, gate_days))
             record_manifest(conn, logged.mlflow_run_id, logged.manifest)

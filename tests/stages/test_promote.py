@@ -31,7 +31,10 @@ RECENT_ONLY = PromotionParams(window_days=20, evidence_days=0, alpha=0.05)
 
 
 def gated(
-    ratio: float, p_better: float, production: float | None = None, evidence: tuple[float, float] = (0.99, 0.01)
+    ratio: float,
+    p_better: float,
+    production: float | None = None,
+    evidence: tuple[float, float] = (0.99, 0.01),
 ) -> dict[str, float]:
     """Gate metrics: the candidate's loss ratio and p-value on the recent window and (`evidence`) over the
     evidence window of 100 sessions, and production's ratio when there is one."""
@@ -73,15 +76,16 @@ def test_the_gate_names_the_evidence_window_figures() -> None:
     decision, why = gate(gated(0.97, 0.01, evidence=(0.995, 0.2)), RULES, False)
     assert not decision
     assert why == (
-        "its edge does not last: candidate log-return MAE 0.9700x persistence's (<= 1 + persistence_tolerance "
-        "0), Diebold-Mariano p 0.01 < alpha 0.05; over the last 100 sessions (evidence_days 100) 0.9950x, "
-        "p 0.2 >= alpha"
+        "its edge does not last: candidate log-return MAE 0.9700x persistence's (<= 1 + "
+        "persistence_tolerance 0), Diebold-Mariano p 0.01 < alpha 0.05; over the last 100 sessions "
+        "(evidence_days 100) 0.9950x, p 0.2 >= alpha"
     )
 
 
 @pytest.mark.parametrize("evidence_days", [1, 19])
 def test_the_evidence_window_is_off_or_at_least_the_gate_window(evidence_days: int) -> None:
-    with pytest.raises(ValueError, match=rf"evidence_days \({evidence_days}\) must be 0 or >= window_days \(20\)"):
+    refusal = rf"evidence_days \({evidence_days}\) must be 0 or >= window_days \(20\)"
+    with pytest.raises(ValueError, match=refusal):
         PromotionParams(window_days=20, evidence_days=evidence_days)
 
 

@@ -278,9 +278,10 @@ def _summary(outcomes: pd.DataFrame, days: list[ReplayDay], params: Params, inte
     if trainings:
         lines += [
             "| day | sessions since the previous training | trigger | dataset | candidate | "
-            "gate: log-return MAE / persistence | gate: DM p (better) | not served by the model | decision | "
-            "production before | reason |",
-            "|---|---:|---|---|---:|---:|---:|---|---|---:|---|",
+            "gate: log-return MAE / persistence | gate: DM p (better) | evidence window: MAE / persistence "
+            "| evidence window: DM p (better) | not served by the model | decision | production before "
+            "| reason |",
+            "|---|---:|---|---|---:|---:|---:|---:|---:|---|---|---:|---|",
             *(
                 f"| {e.day} | {_sessions_between(previous, e)} | {e.trigger} | {e.result.dataset_run_id} | "
                 f"v{e.result.model_version} | {_gate_figures(e.result.promotion.metrics)} | "
@@ -311,10 +312,14 @@ def _summary(outcomes: pd.DataFrame, days: list[ReplayDay], params: Params, inte
 
 
 def _gate_figures(metrics: dict[str, float]) -> str:
-    """The candidate's loss ratio and p-value (better than persistence) in the gate's window, two cells."""
-    if "candidate_log_mae_ratio" not in metrics:
-        return "– | –"
-    return f"{metrics['candidate_log_mae_ratio']:.4f} | {metrics['candidate_loss_p_better']:.3g}"
+    """The candidate's loss ratio and p-value (better than persistence) in the gate's recent window and
+    over its evidence window, four cells ("–" where not scored)."""
+    return " | ".join(
+        f"{metrics[f'{prefix}log_mae_ratio']:.4f} | {metrics[f'{prefix}loss_p_better']:.3g}"
+        if f"{prefix}log_mae_ratio" in metrics
+        else "– | –"
+        for prefix in ("candidate_", "candidate_evidence_")
+    )
 
 
 def _sessions_between(previous: TrainingEvent | None, event: TrainingEvent) -> str:

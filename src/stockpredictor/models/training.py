@@ -222,16 +222,14 @@ def predict(model: nn.Module, windows: WindowSource, batch_size: int | None = No
 
     The model's train/eval mode and the oneDNN setting are restored afterwards.
     """
-    was_training, was_onednn = model.training, torch.backends.mkldnn.enabled
+    was_training = model.training
     model.eval()
-    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # typed as its descriptor
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
             size = batch_size or eval_batch_size(windows)
             outputs = [model(x).numpy() for x, _ in _batches(windows, np.arange(len(windows)), size)]
     finally:
         model.train(was_training)
-        torch.backends.mkldnn.enabled = was_onednn
     if not outputs:
         raise ValueError("no windows to predict")
     return np.concatenate(outputs)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -33,19 +34,41 @@ def sample_mask(panel: np.ndarray, targets: np.ndarray, sequence_length: int) ->
 
 
 @dataclass(frozen=True)
+class ModelInputs:
+    """A panel as the models see it, computed once for all of its windows (a window's input is then one
+    gather): every cell's input (its scaled features, absent cells set to `ABSENT_FILL`, then the
+    presence channel) and whether the window ending on each day is complete for each stock."""
+
+    inputs: np.ndarray  # (days, stocks, features + 1) float32
+    complete: np.ndarray  # (days, stocks) bool: `complete_windows`
+
+    @classmethod
+    def of(cls, panel: np.ndarray, sequence_length: int) -> ModelInputs:
+        """The model inputs of `panel` (NaN features mark absent cells)."""
+        present = np.isfinite(panel).all(axis=-1, keepdims=True)
+        inputs = np.concatenate(
+            [np.where(present, panel, np.float32(ABSENT_FILL)), present.astype(np.float32)], axis=-1
+        )
+        return cls(inputs.astype(np.float32, copy=False), complete_windows(panel, sequence_length))
+
+
+@dataclass(frozen=True)
 class Windows:
     """Sliding windows over a scaled panel, gathered batch by batch: sample i ends on day end_days[i].
 
     The model input of a window is its scaled features, absent cells set to `ABSENT_FILL`, followed
     by a presence channel (1 present, 0 absent): `n_inputs` = features + 1. A target is NaN (masked
     out of the loss and the metrics) unless the stock is present on every day of the window and the
-    target itself is known. Nothing larger than one batch is ever materialised.
+    target itself is known. No window is materialised beyond its batch: the panel's `ModelInputs` are
+    computed once (the panel's size plus one channel), given by the dataset the windows come from so
+    that its splits share them, or computed on first use.
     """
 
     panel: np.ndarray  # (days, stocks, features) float32, scaled, NaN where absent
     targets: np.ndarray  # (days, stocks) float32, scaled target of each day (for the next session)
     end_days: np.ndarray  # (n,) int64
     sequence_length: int
+    model_inputs: ModelInputs | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.end_days)
@@ -60,29 +83,31 @@ class Windows:
         """Bytes of one window's model input (float32)."""
         return 4 * self.sequence_length * int(self.panel.shape[1]) * self.n_inputs
 
+    @cached_property
+    def _inputs(self) -> ModelInputs:
+        return self.model_inputs or ModelInputs.of(self.panel, self.sequence_length)
+
     def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Windows `idx` as x (B, sequence_length, stocks, n_inputs) and their targets y (B, stocks)."""
         ends = self.end_days[np.asarray(idx)]
         days = ends[:, None] - self.sequence_length + 1 + np.arange(self.sequence_length)
-        features = self.panel[days]
-        present = np.isfinite(features).all(axis=-1, keepdims=True)
-        x = np.concatenate(
-            [np.where(present, features, np.float32(ABSENT_FILL)), present.astype(np.float32)], axis=-1
-        )
-        y = np.where(present.all(axis=1)[..., 0], self.targets[ends], np.float32(np.nan))
-        return x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
+        return self._inputs.inputs[days], self._targets(ends)
 
     def observed_targets(self) -> np.ndarray:
         """(n, stocks) float32: the targets `batch` gives every window, without building any input."""
-        return np.where(self.complete(), self.targets[self.end_days], np.float32(np.nan)).astype(np.float32)
+        return self._targets(self.end_days)
 
     def complete(self) -> np.ndarray:
         """(n, stocks) bool: the stock is present on every day of window i."""
-        return complete_windows(self.panel, self.sequence_length)[self.end_days]
+        return self._inputs.complete[self.end_days]
 
     def samples_per_stock(self) -> np.ndarray:
         """(stocks,) int: how many of the windows are a sample of each stock (whole window and target)."""
-        return sample_mask(self.panel, self.targets, self.sequence_length)[self.end_days].sum(axis=0)
+        return (self.complete() & np.isfinite(self.targets[self.end_days])).sum(axis=0)
+
+    def _targets(self, ends: np.ndarray) -> np.ndarray:
+        known = self._inputs.complete[ends]
+        return np.where(known, self.targets[ends], np.float32(np.nan)).astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)
@@ -138,7 +163,14 @@ class ScaledDataset:
             "all": (0, len(ends)),
         }
         start, stop = bounds[part]
-        return Windows(self.x_scaled, self.y_scaled, ends[start:stop], self.sequence_length)
+        return Windows(
+            self.x_scaled, self.y_scaled, ends[start:stop], self.sequence_length, self._model_inputs
+        )
+
+    @cached_property
+    def _model_inputs(self) -> ModelInputs:
+        """The panel's model inputs, shared by the windows of every part."""
+        return ModelInputs.of(self.x_scaled, self.sequence_length)
 
 
 def scale_dataset(

@@ -215,14 +215,17 @@ def refit(model: nn.Module, windows: WindowSource, config: TrainConfig, epochs: 
 def predict(model: nn.Module, windows: WindowSource, batch_size: int | None = None) -> np.ndarray:
     """Model outputs (n, stocks) float32 for every window in order, in eval mode without gradients.
 
-    Windows are gathered `batch_size` at a time (default: `eval_batch_size`).
+    Windows are gathered `batch_size` at a time (default: `eval_batch_size`). The forward passes run
+    on torch's native CPU kernels, not oneDNN's: its LSTM inference costs 1.5x the CPU on one thread
+    (500 stocks x 12 inputs x 30 days, hidden 32: 1.26 against 0.87 ms per window; outputs equal to
+    within 1e-6).
 
-    The model's train/eval mode is restored afterwards.
+    The model's train/eval mode and the oneDNN setting are restored afterwards.
     """
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
             size = batch_size or eval_batch_size(windows)
             outputs = [model(x).numpy() for x, _ in _batches(windows, np.arange(len(windows)), size)]
     finally:

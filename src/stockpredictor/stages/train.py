@@ -13,9 +13,11 @@ served by that model: persistence forecasts it (exactly the last close), in the 
 split model and, for the refit, through the registered version's `persistence_tickers` tag.
 
 One MLflow run per call: the `dataset_run_id` (param and tag), hyperparameters, per-epoch loss
-curves and their figure, the test metrics, the figures of `stages.figures` (a summary over every ticker, the
-predicted-vs-actual closes of at most `reporting.max_ticker_plots` tickers), a Markdown report, and
-the refitted model in the pickle-free `pt2` format with the manifest of its files.
+curves and their figure, the test metrics, this process's CPU seconds in the split fit and in the
+refit (`fit_cpu_seconds`, `refit_cpu_seconds`: the epochs, apart from the rest of the stage), the
+figures of `stages.figures` (a summary over every ticker, the predicted-vs-actual closes of at most
+`reporting.max_ticker_plots` tickers), a Markdown report, and the refitted model in the pickle-free
+`pt2` format with the manifest of its files.
 
 Order: log everything, store the test predictions and the manifest of the model's files (one
 transaction: the store's trust root, `db.model_manifests`), end the run; only a run that ended FINISHED has
@@ -159,8 +161,9 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
                 "persistence_tickers": ",".join(persistence_tickers),
             }
         )
-        started = time.perf_counter()
+        started, fit_cpu = time.perf_counter(), time.process_time()
         model, fitted = learner.fit()
+        fit_cpu = time.process_time() - fit_cpu
         run.log_steps(
             (key, value, e.epoch)
             for e in fitted.history
@@ -176,8 +179,9 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             target=processed.target,
             persistence=split_persistence,
         )
-        refit_started = time.perf_counter()
+        refit_started, refit_cpu = time.perf_counter(), time.process_time()
         served, refit_losses = learner.refit(every_window, fitted)
+        refit_cpu = time.process_time() - refit_cpu
         run.log_steps(("refit_loss", loss, epoch) for epoch, loss in enumerate(refit_losses, start=1))
         metrics = {
             **{f"test_{k}": v for k, v in test.metrics().items()},
@@ -189,6 +193,8 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             "refit_mse": _mse(served, every_window),
             "refit_seconds": time.perf_counter() - refit_started,
             "train_seconds": time.perf_counter() - started,
+            "fit_cpu_seconds": fit_cpu,
+            "refit_cpu_seconds": refit_cpu,
         }
         by_ticker = test.per_ticker()
         run.log_metrics({**metrics, **{f"test_mae_{t}": m["mae"] for t, m in by_ticker.items()}})

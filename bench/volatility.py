@@ -3,7 +3,7 @@
 For each ticker and period, every estimator of `models.volatility.ESTIMATORS` forecasts the next
 close-to-close log return's standard deviation from the OHLC up to each day; printed: QLIKE (lower is
 better; robust to the noise of r² as a variance proxy) and the MAE of σ·sqrt(2/π) against |r| (in
-basis points). `intervals.volatility` defaults to `range_ewma` (see the README for why).
+basis points). `intervals.volatility` defaults to `range_mix` (see the README for why).
 
 Run: `python -m bench.volatility`.
 """

@@ -241,7 +241,7 @@ class MonitoringParams(_Section):
 
 class IntervalParams(_Section):
     levels: tuple[float, ...] = Field((0.8, 0.95), min_length=1, description="central levels, each in (0, 1)")
-    volatility: Literal["range_ewma", "har", "ewma", "rolling"] = "range_ewma"
+    volatility: Literal["range_mix", "range_ewma", "har", "ewma", "rolling"] = "range_mix"
     history_days: int = Field(
         300, ge=30, le=TEN_YEARS, description="trading days of prices a volatility forecast reads"
     )

@@ -11,9 +11,12 @@ from stockpredictor.models.volatility import (
     ESTIMATORS,
     abs_return_mae,
     ewma,
+    ewma_mix,
     log_returns,
     qlike,
+    range_mix_volatility,
     range_variance,
+    range_volatility,
     trailing_mean,
 )
 
@@ -31,6 +34,22 @@ def test_ewma_skips_absent_days_and_corrects_its_start() -> None:
     # lam 0.5: level 2 / weight 0.5 = 4; absent day keeps 4; then (1 + 1) / 0.75
     np.testing.assert_allclose(ewma(np.array([4.0, np.nan, 2.0]), 0.5, min_count=1), [4.0, 4.0, 8 / 3])
     assert np.isnan(ewma(np.array([4.0, 2.0]), 0.5, min_count=3)).all()
+
+
+def test_ewma_mix_weights_the_ewmas() -> None:
+    # lam 0.5: [4, 8/3] (above); lam 0: the last value [4, 2]; halves: [4, (8/3 + 2) / 2]
+    mix = ewma_mix(np.array([4.0, 2.0]), ((0.5, 0.5), (0.0, 0.5)), min_count=1)
+    np.testing.assert_allclose(mix, [4.0, 7 / 3])
+
+
+def test_range_mix_is_range_ewma_with_one_memory_and_mixes_variances() -> None:
+    o, h, lo, c = _ohlc(600)
+    np.testing.assert_allclose(
+        range_mix_volatility(o, h, lo, c, ((0.94, 1.0),)), range_volatility(o, h, lo, c)
+    )
+    short, long = range_volatility(o, h, lo, c, 0.7), range_volatility(o, h, lo, c, 0.99)
+    mixed = range_mix_volatility(o, h, lo, c, ((0.7, 0.5), (0.99, 0.5)))
+    np.testing.assert_allclose(mixed**2, (short**2 + long**2) / 2, equal_nan=True)
 
 
 def test_trailing_mean_over_finite_values() -> None:

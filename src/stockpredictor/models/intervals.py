@@ -7,9 +7,15 @@ Candès and Tibshirani 2023, "Conformal PID control", its P part, an adaptive-co
 after each matured forecast, `q ← q + η (miss − α)` with `α = 1 - L`. Whatever the drift, the long-run
 miss rate of T forecasts stays within (max score + η) / (η T) of α; the state is one number per
 (model version, ticker, level), so it is stored and versioned with the served model; it starts at
-the normal quantile. We chose it over split-conformal with a score buffer (mapie) because the
-buffer's quantile lags a regime shift by the buffer's length, and over ACI's α_t because α_t needs
-the buffer too.
+the normal quantile. We chose it over split-conformal with a score buffer (mapie) because the buffer's
+quantile lags a regime shift by the buffer's length, and over ACI's α_t because α_t needs the buffer
+too. Measured offline on the three replay years with the default volatility, no other calibration was
+better in every year and level while keeping the coverage targets: a smaller step (0.02, 0.03) gains at
+most 0.3 point of Winkler score, and at 0.03 the 80 % coverage in sessions 21–40 after a ×3 volatility
+shift falls to 0.738; a start from the empirical quantile of the last 500 scores changes little; rolling
+empirical quantiles of 250–1000 scores put 2005's 80 % coverage 2.4–3.3 points low; separate lower and
+upper quantiles score worse in 2008 and 2005 (the skew is noise at this sample size); one multiplier
+pooled over the tickers loses in 2005.
 
 Scores: coverage, mean width, the interval (Winkler) score `(u - l) + (2/α)·(distance outside)`, and
 Kupiec's (1995) proportion-of-failures likelihood-ratio test of the miss rate against α.

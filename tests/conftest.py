@@ -15,7 +15,12 @@ from sqlalchemy.engine import make_url
 
 from stockpredictor.db.engine import make_engine, migrate, normalise_url
 
-pytest_plugins = ["tests.support.mlflow_server", "tests.support.sample_dataset", "tests.support.replay"]
+pytest_plugins = [
+    "tests.support.mlflow_server",
+    "tests.support.sample_dataset",
+    "tests.support.trained_model",
+    "tests.support.replay",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"

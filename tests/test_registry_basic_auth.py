@@ -5,9 +5,11 @@ URL (README: "401/403 … ends a command with exit 8"), the password never shown
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import copy_mlflow_store
 from tests.support.cli import invoke
 from tests.support.mlflow_server import MlflowServer, free_port, server_command
 
@@ -17,8 +19,9 @@ ADMIN, PASSWORD = "admin-from-secret", "a-password-of-16+"  # MLflow refuses adm
 
 
 @pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`mlflow server --app-name basic-auth` on an SQLite store, its admin made at first start."""
+def auth_server(tmp_path_factory: pytest.TempPathFactory, mlflow_store_template: Path) -> Iterator[str]:
+    """`mlflow server --app-name basic-auth` on an SQLite store (a copy of an empty one, so the server
+    does not migrate it), its admin made at first start."""
     folder = tmp_path_factory.mktemp("mlflow-basic-auth")
     config = folder / "basic_auth.ini"
     config.write_text(
@@ -35,7 +38,7 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "MLFLOW_AUTH_ADMIN_PASSWORD": PASSWORD,
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret-key",
     }
-    port, store = free_port(), f"sqlite:///{folder / 'mlflow.db'}"
+    port, store = free_port(), copy_mlflow_store(mlflow_store_template, folder)
     command = server_command(port, store, folder / "artifacts", "--app-name", "basic-auth")
     server = MlflowServer(command, port, store, folder / "server.log", env=env)
     try:

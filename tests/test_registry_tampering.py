@@ -41,7 +41,8 @@ from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest, differenc
 from tests.support.cli import command, environment
 from tests.support.mlflow_server import MlflowServer
 from tests.support.overrides import SAMPLE_DATASET
-from tests.support.sample_dataset import LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
+from tests.support.sample_dataset import LATEST, MODEL_NAME
+from tests.support.trained_model import Trained
 from tests.support.trust import (
     register_trusted,
     rewrite_mlflow_manifest,
@@ -302,23 +303,30 @@ def test_a_corrupt_archive_matching_every_manifest_is_refused_as_one_line(
 
 @pytest.mark.slow
 def test_the_issue_attack_on_the_embedded_stores_ends_predict_with_exit_5_before_anything_is_stored(
-    sample_store: SampleStore, settings: Settings, tmp_path: Path
+    trained: Trained, tmp_path: Path
 ) -> None:
     """Issue 21: the served version's weights shifted by +5 and MLflow's manifest rewritten to match."""
-    trained = train_with(sample_store.engine, tiny_params(), settings, sample_store.run_id)
+    sample_store, settings, mlflow_run_id = trained.store, trained.settings, trained.result.mlflow_run_id
     uri = MlflowClient().get_model_version_download_uri(MODEL_NAME, "1")
     files = Path(urllib.parse.urlparse(uri).path)
     archive = files / "data" / "model.pt2"
     archive.write_bytes(shifted_by_five(archive, tmp_path / "evil.pt2"))
-    tampered = manifest_of(files, recorded(trained.mlflow_run_id).model_id)
-    rewrite_mlflow_manifest(settings.mlflow_tracking_uri, trained.mlflow_run_id, tampered)
-    assert differences(recorded(trained.mlflow_run_id), files) == []
+    tampered = manifest_of(files, recorded(mlflow_run_id).model_id)
+    rewrite_mlflow_manifest(settings.mlflow_tracking_uri, mlflow_run_id, tampered)
+    assert differences(recorded(mlflow_run_id), files) == []
     with sample_store.engine.connect() as conn:
-        trusted = recorded_manifest(conn, trained.mlflow_run_id)
+        trusted = recorded_manifest(conn, mlflow_run_id)
     assert trusted is not None
 
     cli, env = command(*SAMPLE_DATASET), environment(settings)
-    prepare = [*cli, "prepare-input", "--dataset-run-id", sample_store.run_id, "--as-of", LATEST.isoformat()]
+    prepare = [
+        *cli,
+        "prepare-input",
+        "--dataset-run-id",
+        sample_store.run_id,
+        "--as-of",
+        LATEST.isoformat(),
+    ]
     window = subprocess.run(prepare, env=env, capture_output=True, text=True)
     assert window.returncode == 0, window.stderr
     predict = [*cli, "predict", "--input-sequence-path", window.stdout.strip()]
@@ -328,7 +336,7 @@ def test_the_issue_attack_on_the_embedded_stores_ends_predict_with_exit_5_before
     print(last_line)
     assert refused.returncode == 5 and "Traceback" not in refused.stderr
     assert last_line.endswith(
-        f"model '{MODEL_NAME}' version 1 (MLflow run {trained.mlflow_run_id}) is refused: its manifest in "
+        f"model '{MODEL_NAME}' version 1 (MLflow run {mlflow_run_id}) is refused: its manifest in "
         f"MLflow (sha256 {tampered.digest[:12]}) is not the one training recorded in the store "
         f"(sha256 {trusted[1][:12]})"
     )
@@ -339,10 +347,10 @@ def test_the_issue_attack_on_the_embedded_stores_ends_predict_with_exit_5_before
 
 @pytest.mark.slow
 def test_the_code_folder_attack_runs_in_plain_mlflow_but_promote_refuses_the_version_first(
-    sample_store: SampleStore, settings: Settings, tmp_path: Path
+    trained: Trained, tmp_path: Path
 ) -> None:
     """Issue 16's attack on a trained version of the embedded store, each load in a fresh process."""
-    train_with(sample_store.engine, tiny_params(), settings, sample_store.run_id)
+    settings = trained.settings
     uri = MlflowClient().get_model_version_download_uri(MODEL_NAME, "1")
     files = Path(urllib.parse.urlparse(uri).path)
     marker = tmp_path / "code-ran"

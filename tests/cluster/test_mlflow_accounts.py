@@ -25,6 +25,7 @@ from mlflow.server.auth.client import AuthServiceClient
 from stockpredictor import registry
 from stockpredictor.config import Settings
 from tests.cluster.assets import MANIFESTS, by_kind, pod_specs
+from tests.conftest import copy_mlflow_store
 from tests.support.mlflow_server import MlflowServer, free_port, server_command
 
 #: The Secret's MLflow keys (the URI is added once the server listens). Passwords: 12+ characters.
@@ -112,10 +113,13 @@ def run_job_script(job: dict[str, Any], secret: dict[str, str], params: Path) ->
 
 @pytest.fixture(scope="module")
 def mlflow_registry(
-    kind_resources: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+    kind_resources: list[dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+    mlflow_store_template: Path,
 ) -> Iterator[Registry]:
     folder = tmp_path_factory.mktemp("mlflow-basic-auth")
-    secret = SECRET | {"MLFLOW_BACKEND_STORE_URI": f"sqlite:///{folder / 'mlflow.db'}"}
+    # a copy of an empty store: the server finds its schema made instead of migrating for seconds
+    secret = SECRET | {"MLFLOW_BACKEND_STORE_URI": copy_mlflow_store(mlflow_store_template, folder)}
     server = start_server(by_kind(kind_resources, "Deployment")["stockpredictor-mlflow"], secret, folder)
     try:
         secret["MLFLOW_TRACKING_URI"] = server.url

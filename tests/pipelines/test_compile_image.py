@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from components.image import PULL_SECRET_ENV
 from pipelines.compile import executor_images
@@ -36,11 +37,20 @@ def compile_with(image: str | None, *args: str, pull_secret: str = "") -> subpro
     )
 
 
-def test_compiles_against_the_image_in_the_environment(tmp_path: Path) -> None:
-    result = compile_with(COMMIT_IMAGE, "--output-dir", str(tmp_path), "--expect-image", COMMIT_IMAGE)
+@pytest.fixture(scope="module")
+def against_commit_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both pipelines compiled as CI compiles them: against COMMIT_IMAGE, with the pull Secret "ghcr-pull"."""
+    folder = tmp_path_factory.mktemp("compiled")
+    result = compile_with(
+        COMMIT_IMAGE, "--output-dir", str(folder), "--expect-image", COMMIT_IMAGE, pull_secret="ghcr-pull"
+    )
     assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_compiles_against_the_image_in_the_environment(against_commit_image: Path) -> None:
     for name in ("training", "daily"):
-        assert executor_images(tmp_path / f"{name}.yaml") == {COMMIT_IMAGE}
+        assert executor_images(against_commit_image / f"{name}.yaml") == {COMMIT_IMAGE}
         assert executor_images(REPO / "pipelines" / f"{name}.yaml") != {COMMIT_IMAGE}
 
 
@@ -69,15 +79,14 @@ def pull_secrets_by_executor(path: Path) -> dict[str, list[str]]:
     }
 
 
-def test_a_pull_secret_reaches_every_step_of_both_pipelines(tmp_path: Path) -> None:
-    result = compile_with(COMMIT_IMAGE, "--output-dir", str(tmp_path), pull_secret="ghcr-pull")
-    assert result.returncode == 0, result.stderr
+def test_a_pull_secret_reaches_every_step_of_both_pipelines(against_commit_image: Path) -> None:
     for name in ("training", "daily"):
-        secrets = pull_secrets_by_executor(tmp_path / f"{name}.yaml")
+        secrets = pull_secrets_by_executor(against_commit_image / f"{name}.yaml")
         assert secrets and all(value == ["ghcr-pull"] for value in secrets.values()), secrets
         committed = pull_secrets_by_executor(REPO / "pipelines" / f"{name}.yaml")
         assert all(value == [] for value in committed.values())
-    parsed = strict_parse(site_for("2.17.0"), [tmp_path / "training.yaml", tmp_path / "daily.yaml"])
+    compiled = [against_commit_image / "training.yaml", against_commit_image / "daily.yaml"]
+    parsed = strict_parse(site_for("2.17.0"), compiled)
     errors = {e: x for p in parsed["pipelines"].values() for e, x in p["executors"].items() if x}
     assert errors == {}, "the deployed backend's protos refuse the pull Secret"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.image_venv import CACHE
 from tests.support.wheel import REPO, build_wheel, install_wheel
 
 # Run by the wheel's interpreter in isolated mode (-I: no script dir, no cwd, no PYTHON* variables).
@@ -34,11 +35,10 @@ print(json.dumps({
 
 
 @pytest.fixture(scope="module")
-def wheel_python(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The python of a fresh virtualenv holding the project's wheel (built once per source hash)."""
-    cache = getattr(request.config, "cache", None)  # None with `-p no:cacheprovider`
-    wheel = build_wheel(cache.mkdir("stockpredictor-wheels") if cache else tmp_path_factory.mktemp("wheels"))
-    return install_wheel(wheel, tmp_path_factory.mktemp("wheel") / "venv")
+def wheel_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a fresh virtualenv holding the project's wheel (built once per source hash, in the
+    image contract's cache: the same wheel its image layer installs)."""
+    return install_wheel(build_wheel(CACHE / "wheels"), tmp_path_factory.mktemp("wheel") / "venv")
 
 
 def test_installed_wheel_compiles_both_pipelines_to_the_committed_yaml(

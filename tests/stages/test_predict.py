@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from stockpredictor.config import DATA_DIR_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV, Settings
+from stockpredictor.config import DATA_DIR_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV
 from stockpredictor.db.engine import make_engine
 from stockpredictor.db.schema import latest_predictions, prediction_history
 from stockpredictor.errors import InputWindowError, OverwriteRefusedError, StaleDataError
@@ -23,14 +23,8 @@ from stockpredictor.stages.predict import predict
 from stockpredictor.stages.prepare_input import prepare_input
 from tests.support.cli import invoke, key_output
 from tests.support.replay import REPLAY_END, Replayed
-from tests.support.sample_dataset import (
-    BOTH_STORES,
-    LATEST,
-    SampleStore,
-    delete_ticker_days,
-    tiny_params,
-    train_with,
-)
+from tests.support.sample_dataset import BOTH_STORES, LATEST, delete_ticker_days, tiny_params
+from tests.support.trained_model import Trained
 
 pytestmark = pytest.mark.slow  # the shared replay trains models
 
@@ -96,12 +90,11 @@ def test_a_rerun_with_other_forecasts_needs_replace_and_keeps_the_served_ones(
 
 
 def test_a_ticker_without_the_last_session_is_reported_stale_and_the_others_predicted(
-    sample_store: SampleStore, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gap = date(2007, 6, 20)
-    params = tiny_params()
-    trained = train_with(sample_store.engine, params, settings, sample_store.run_id)
-    model_uri = f"models:/{params.train.model_name}/{trained.model_version}"
+    params, sample_store, settings = tiny_params(), trained.store, trained.settings
+    model_uri = f"models:/{params.train.model_name}/{trained.result.model_version}"
     delete_ticker_days(sample_store.engine, "IBM", [gap])
 
     prepared = prepare_input(sample_store.engine, params, sample_store.run_id, gap, tmp_path)
@@ -138,12 +131,9 @@ def test_a_ticker_without_the_last_session_is_reported_stale_and_the_others_pred
         prepare_input(sample_store.engine, params, sample_store.run_id, date(2007, 7, 2), tmp_path)
 
 
-@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
-def test_a_window_of_another_shape_is_refused_in_one_line(
-    sample_store: SampleStore, settings: Settings, tmp_path: Path
-) -> None:
-    params = tiny_params()
-    trained = train_with(sample_store.engine, params, settings, sample_store.run_id)
+@pytest.mark.parametrize("trained", BOTH_STORES, indirect=True)
+def test_a_window_of_another_shape_is_refused_in_one_line(trained: Trained, tmp_path: Path) -> None:
+    params, sample_store, settings = tiny_params(), trained.store, trained.settings
     prepared = prepare_input(sample_store.engine, params, sample_store.run_id, LATEST, tmp_path)
     window, sidecar = load_input(prepared.path)
     save_input(prepared.path, window[..., :-1], sidecar)  # an input without the presence channel
@@ -155,5 +145,5 @@ def test_a_window_of_another_shape_is_refused_in_one_line(
             params,
             settings,
             prepared.path,
-            f"models:/{params.train.model_name}/{trained.model_version}",
+            f"models:/{params.train.model_name}/{trained.result.model_version}",
         )

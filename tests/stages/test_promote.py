@@ -7,14 +7,15 @@ import pytest
 from mlflow import MlflowClient
 
 from stockpredictor import registry
-from stockpredictor.config import PromotionParams, Settings
+from stockpredictor.config import PromotionParams
 from stockpredictor.db.model_manifests import recorded_manifest
 from stockpredictor.db.promotions import promotion_log
 from stockpredictor.models import ModelSpec, build_model
 from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest
 from stockpredictor.stages.promote import gate, promote
 from tests.support.overrides import ANY_FIRST_MODEL_PASSES
-from tests.support.sample_dataset import BOTH_STORES, LATEST, MODEL_NAME, SampleStore, tiny_params, train_with
+from tests.support.sample_dataset import BOTH_STORES, LATEST, MODEL_NAME, tiny_params, train_with
+from tests.support.trained_model import Trained
 from tests.support.trust import register_trusted
 
 
@@ -104,14 +105,12 @@ def test_the_gate_refuses_a_candidate_whose_intervals_miss_their_level() -> None
 
 
 @pytest.mark.slow
-def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
-    sample_store: SampleStore, settings: Settings
-) -> None:
-    engine, run_id = sample_store.engine, sample_store.run_id
+def test_gate_scenarios_are_decided_on_the_same_window_and_logged(trained: Trained) -> None:
+    engine, run_id, settings = trained.store.engine, trained.store.run_id, trained.settings
     params = tiny_params("promotion.persistence_tolerance=0.25", "promotion.alpha=1")
-    # One barely trained model (1 epoch at a tiny learning rate) and one trained for 8 epochs.
+    # One model trained for 8 epochs (the session's) and one barely trained (1 epoch at a tiny learning rate).
+    good = trained.result
     bad = train_with(engine, tiny_params("train.max_epochs=1"), settings, run_id, learning_rate=1e-4)
-    good = train_with(engine, params, settings, run_id)
 
     first = promote(engine, params, settings, mlflow_run_id=bad.mlflow_run_id, as_of=LATEST)
     assert (first.decision, first.promoted, first.production_version) == ("rejected", False, None)
@@ -120,7 +119,7 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
     # No model yet: the persistence baseline is registered on the candidate's dataset and serves.
     baseline = registry.production_model(MODEL_NAME)
     assert baseline is not None and baseline.baseline == "persistence"
-    assert baseline.dataset_run_id == run_id and baseline.version == good.model_version + 1
+    assert baseline.dataset_run_id == run_id and baseline.version == bad.model_version + 1 == 3
     assert first.reason.endswith(f"; the persistence baseline (version {baseline.version}) holds production")
     # Its manifest went to the store with its promotion record, so it loads through the same check
     # as a trained version and forecasts exactly persistence on the gate's window: the last close
@@ -220,12 +219,10 @@ def test_gate_scenarios_are_decided_on_the_same_window_and_logged(
 
 
 @pytest.mark.filterwarnings("ignore:The tensor attributes")
-@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)
-def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(
-    sample_store: SampleStore, settings: Settings
-) -> None:
-    engine, run_id, params = sample_store.engine, sample_store.run_id, tiny_params()
-    candidate = train_with(engine, params, settings, run_id)
+@pytest.mark.parametrize("trained", BOTH_STORES, indirect=True)
+def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(trained: Trained) -> None:
+    engine, run_id, params = trained.store.engine, trained.store.run_id, tiny_params()
+    settings, candidate = trained.settings, trained.result
     features = len(params.features.indicators)
     old = build_model(
         ModelSpec("lstm", n_stocks=4, n_features=features, hidden_size=4, num_layers=1, dropout=0.0)

@@ -113,10 +113,10 @@ def _sample_store_template(pg_admin: Engine) -> Iterator[tuple[str, str]]:
     drop_pg_database(pg_admin, url)
 
 
-def _pg_copy(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """A private copy of the PostgreSQL sample store (`CREATE DATABASE ... TEMPLATE`): URL, run id."""
+def copy_pg_database(request: pytest.FixtureRequest, template: str, run_id: str) -> tuple[str, str]:
+    """A private copy of the PostgreSQL database `template` (`CREATE DATABASE ... TEMPLATE`), dropped when
+    `request`'s scope ends: its URL, and `run_id` passed along."""
     pg_admin: Engine = request.getfixturevalue("pg_admin")
-    template, run_id = request.getfixturevalue("_sample_store_template")
     name = f"sp_test_{uuid.uuid4().hex[:12]}"
     with pg_admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
@@ -125,17 +125,22 @@ def _pg_copy(request: pytest.FixtureRequest) -> tuple[str, str]:
     return url, run_id
 
 
+def copy_sqlite_store(template: Path, folder: Path) -> str:
+    """A private copy of the SQLite store `template` in `folder`; returns its URL."""
+    path = folder / "store.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
 def sample_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SampleStore]:
     """A private copy of a store holding the scaled sample dataset: SQLite, or PostgreSQL for a test
     parametrised `@pytest.mark.parametrize("sample_store", BOTH_STORES, indirect=True)`."""
     if getattr(request, "param", "sqlite") == "postgresql":
-        url, run_id = _pg_copy(request)
+        url, run_id = copy_pg_database(request, *request.getfixturevalue("_sample_store_template"))
     else:
         template, run_id = request.getfixturevalue("_sample_store_file")
-        path = tmp_path / "store.db"
-        shutil.copyfile(template, path)
-        url = f"sqlite:///{path}"
+        url = copy_sqlite_store(template, tmp_path)
     engine = make_engine(url)
     yield SampleStore(url, engine, run_id)
     engine.dispose()

@@ -9,11 +9,13 @@ editable-install hook is therefore not run), and nothing points at the checkout.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import site
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,32 +49,39 @@ def source_hash(repo: Path = REPO) -> str:
 
 
 def build_wheel(cache_dir: Path, repo: Path = REPO) -> Path:
-    """The project's wheel, built once per source hash into `cache_dir/<hash>/`."""
+    """The project's wheel, built once per source hash into `cache_dir/<hash>/`.
+
+    Built in a folder of its own, then renamed into place: processes building at once (pytest-xdist's
+    workers) each get a complete wheel, and the first rename wins.
+    """
     out = cache_dir / source_hash(repo)
     built = sorted(out.glob("*.whl"))
     if built:
         return built[0]
-    staging = cache_dir / f"{out.name}.src"
-    shutil.rmtree(staging, ignore_errors=True)
-    for name in SOURCES:
-        source = repo / name
-        if source.is_dir():
-            shutil.copytree(source, staging / name, ignore=_IGNORED)
-        else:
-            staging.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, staging / name)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{out.name}.", dir=cache_dir))
+    staging = work / "src"
     try:
+        for name in SOURCES:
+            source = repo / name
+            if source.is_dir():
+                shutil.copytree(source, staging / name, ignore=_IGNORED)
+            else:
+                staging.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, staging / name)
         subprocess.run(
             [
                 *(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"),
-                *("--wheel-dir", str(out), str(staging)),
+                *("--wheel-dir", str(work / "wheel"), str(staging)),
             ],
             check=True,
             capture_output=True,
             text=True,
         )
+        with contextlib.suppress(OSError):  # another process renamed its build into place first
+            (work / "wheel").rename(out)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     [wheel] = out.glob("*.whl")
     return wheel
 

@@ -196,3 +196,18 @@ def test_the_ingest_step_imports_neither_torch_nor_mlflow() -> None:
     )
     done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, cwd=REPO, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_predict_step_does_not_import_scikit_learn() -> None:
+    """Serving evaluates exported trees with numpy: the predict step's body never loads scikit-learn
+    (about 1 s of every serving step's start-up), only fitting does."""
+    body = (
+        "import sys\n"
+        "from stockpredictor.orchestration.runtime import predictions_markdown, task_context\n"
+        "from stockpredictor.stages.predict import predict\n"
+        "from stockpredictor.stages.production_model import production_model\n"
+        "from stockpredictor.stages.monitor import monitor\n"
+        "print(sorted(m for m in ('sklearn', 'matplotlib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, cwd=REPO, check=True)
+    assert done.stdout.strip() == "[]"

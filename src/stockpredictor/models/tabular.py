@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 from torch import nn
 
@@ -223,6 +222,9 @@ def _fit_gbm(
     seed: int,
 ) -> tuple[TreeEnsemble, int]:
     """Boosted trees on (rows, target), cut at the iteration of least validation loss (or `n_iterations`)."""
+    # Imported here: serving evaluates the exported trees with numpy and need not pay ~1 s for sklearn.
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     gbm = HistGradientBoostingRegressor(
         learning_rate=float(hyperparameters["gbm_learning_rate"]),
         max_iter=n_iterations or GBM_MAX_ITER,

@@ -153,3 +153,28 @@ def test_empty_splits_are_rejected(learnable_problem: LearnableProblem) -> None:
     empty = Windows(validation.panel, validation.targets, validation.end_days[:0], SEQ)
     with pytest.raises(ValueError, match="empty split"):
         fit(_model(), train, empty, TrainConfig(learning_rate=0.01, batch_size=8, max_epochs=1, patience=1))
+
+
+class _KernelRecorder(torch.nn.Module):
+    """A linear forecaster that records whether oneDNN's kernels were on at each forward pass."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(features, 1)
+        self.onednn: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.onednn.append(bool(torch.backends.mkldnn.enabled))
+        return self.linear(x[:, -1]).squeeze(-1)
+
+
+@pytest.mark.parametrize(("stocks", "onednn"), [(4, True), (249, True), (250, False), (300, False)])
+def test_fit_and_predict_use_the_cheaper_kernels_for_the_universe_and_restore_the_flag(
+    learnable_problem: LearnableProblem, stocks: int, onednn: bool
+) -> None:
+    train, validation = learnable_problem(40, stocks, 2, 5)
+    model = _KernelRecorder(validation.batch(np.array([0]))[0].shape[-1])
+    fit(model, train, validation, TrainConfig(learning_rate=1e-3, batch_size=8, max_epochs=1, patience=1))
+    predict(model, validation)
+    assert model.onednn and set(model.onednn) == {onednn}
+    assert torch.backends.mkldnn.enabled  # what it was before

@@ -24,9 +24,11 @@ from torch import nn
 #: `_EVAL_BATCH_SIZE` windows): 500 stocks x 30 days x 12 inputs make 720 kB per window.
 _EVAL_BATCH_BYTES = 32 * 2**20
 _EVAL_BATCH_SIZE = 1024
-#: Inference on oneDNN's kernels costs less CPU for small universes, torch's native ones for large:
-#: LSTM (hidden 32, 30 days, 12 inputs), ms per window on one thread, oneDNN vs native: 4 stocks
-#: 0.013 vs 0.021, 100 stocks 0.20 vs 0.23, 500 stocks 1.42 vs 0.99 (measured 2026-12-07).
+#: oneDNN's CPU kernels cost less for small universes, torch's native ones for large. LSTM (hidden 32,
+#: 30 days, 12 inputs), ms per window on one thread, oneDNN vs native (measured 2026-12-07):
+#: inference 4 stocks 0.013 vs 0.021, 100 stocks 0.20 vs 0.23, 500 stocks 1.42 vs 0.99; a training
+#: step (forward, backward, Adam; batch 32) 4 stocks 0.054 vs 0.133, 100 stocks 0.35 vs 0.34,
+#: 250 stocks 1.17 vs 0.71, 500 stocks 2.10 vs 1.32.
 _NATIVE_KERNELS_FROM_STOCKS = 250
 
 
@@ -129,12 +131,13 @@ def _train_epoch(
     model.train()
     total, count = 0.0, 0
     for x, y in _batches(source, rng.permutation(len(source)), batch_size):
-        sse, n_known = _masked_squared_error(model(x), y)
-        if n_known == 0:
-            continue
-        optimizer.zero_grad(set_to_none=True)
-        (sse / n_known).backward()
-        optimizer.step()
+        with _kernels_for(x):
+            sse, n_known = _masked_squared_error(model(x), y)
+            if n_known == 0:
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            (sse / n_known).backward()
+            optimizer.step()
         total += sse.item()
         count += int(n_known)
     if count == 0:
@@ -147,7 +150,8 @@ def _validation_loss(model: nn.Module, source: WindowSource, batch_size: int) ->
     total, count = 0.0, 0
     with torch.inference_mode():
         for x, y in _batches(source, np.arange(len(source)), batch_size):
-            sse, n_known = _masked_squared_error(model(x).double(), y.double())
+            with _kernels_for(x):
+                sse, n_known = _masked_squared_error(model(x).double(), y.double())
             total += sse.item()
             count += int(n_known)
     if count == 0:
@@ -164,7 +168,8 @@ def fit(
 ) -> FitResult:
     """Train with Adam on masked MSE, stop after `patience` epochs without a better validation loss.
 
-    Seeds torch and the shuffling generator from `config.seed`. `on_epoch(epoch, train_loss,
+    Runs on the CPU kernels that cost less for the universe's size (`_kernels_for`). Seeds torch and
+    the shuffling generator from `config.seed`. `on_epoch(epoch, train_loss,
     val_loss)` runs after every epoch and may raise (e.g. `optuna.TrialPruned`): the exception
     propagates. Whether training ends normally or by an exception, the model is left in eval mode
     holding a deep copy of the weights of the best validation epoch.
@@ -218,10 +223,11 @@ def refit(model: nn.Module, windows: WindowSource, config: TrainConfig, epochs: 
 
 
 @contextmanager
-def _onednn(enabled: bool) -> Iterator[None]:
-    """oneDNN's CPU kernels on or off inside the block; only that flag changes, and it is restored."""
+def _kernels_for(x: torch.Tensor) -> Iterator[None]:
+    """Inside the block, oneDNN's CPU kernels for a batch `x` of fewer than `_NATIVE_KERNELS_FROM_STOCKS`
+    stocks, torch's native ones from there; only that flag changes, and it is restored."""
     was = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = enabled  # type: ignore[assignment]  # typed as its descriptor
+    torch.backends.mkldnn.enabled = x.shape[2] < _NATIVE_KERNELS_FROM_STOCKS  # type: ignore[assignment]
     try:
         yield
     finally:
@@ -231,10 +237,9 @@ def _onednn(enabled: bool) -> Iterator[None]:
 def predict(model: nn.Module, windows: WindowSource, batch_size: int | None = None) -> np.ndarray:
     """Model outputs (n, stocks) float32 for every window in order, in eval mode without gradients.
 
-    Windows are gathered `batch_size` at a time (default: `eval_batch_size`). From
-    `_NATIVE_KERNELS_FROM_STOCKS` stocks on, the forward passes run on torch's native CPU kernels
-    rather than oneDNN's, whichever costs less CPU on one thread (`_NATIVE_KERNELS_FROM_STOCKS` says
-    by how much); outputs agree to within 1e-6. The model's train/eval mode is restored afterwards.
+    Windows are gathered `batch_size` at a time (default: `eval_batch_size`), on the CPU kernels that
+    cost less for their size (`_kernels_for`; outputs agree to within 1e-6). The model's train/eval
+    mode is restored afterwards.
     """
     was_training = model.training
     model.eval()
@@ -243,7 +248,7 @@ def predict(model: nn.Module, windows: WindowSource, batch_size: int | None = No
         with torch.inference_mode():
             size = batch_size or eval_batch_size(windows)
             for x, _ in _batches(windows, np.arange(len(windows)), size):
-                with _onednn(x.shape[2] < _NATIVE_KERNELS_FROM_STOCKS):
+                with _kernels_for(x):
                     outputs.append(model(x).numpy())
     finally:
         model.train(was_training)

@@ -184,30 +184,31 @@ def test_nothing_edits_sys_path(module: str) -> None:
             assert "PYTHONPATH" not in node.value, node.lineno
 
 
+def _loaded_in_fresh_interpreter(imports: list[str], heavy: tuple[str, ...]) -> list[str]:
+    """Which of the `heavy` top-level packages the `imports` lines load in a fresh interpreter."""
+    body = "\n".join(["import sys", *imports, f"print(sorted(m for m in {heavy!r} if m in sys.modules))"])
+    done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, cwd=REPO, check=True)
+    return ast.literal_eval(done.stdout.strip())
+
+
 def test_the_ingest_step_imports_neither_torch_nor_mlflow() -> None:
     """What the ingest component's body imports, in a fresh interpreter: no torch, no MLflow."""
-    body = (
-        "import sys\n"
-        "from stockpredictor.errors import SourceError\n"
-        "from stockpredictor.orchestration.cards import ingest_card\n"
-        "from stockpredictor.orchestration.runtime import parse_as_of, task_context\n"
-        "from stockpredictor.stages.ingest import ingest\n"
-        "print(sorted(m for m in ('torch', 'mlflow', 'matplotlib') if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, cwd=REPO, check=True)
-    assert done.stdout.strip() == "[]"
+    imports = [
+        "from stockpredictor.errors import SourceError",
+        "from stockpredictor.orchestration.cards import ingest_card",
+        "from stockpredictor.orchestration.runtime import parse_as_of, task_context",
+        "from stockpredictor.stages.ingest import ingest",
+    ]
+    assert _loaded_in_fresh_interpreter(imports, ("torch", "mlflow", "matplotlib")) == []
 
 
-def test_the_predict_step_does_not_import_scikit_learn() -> None:
-    """Serving evaluates exported trees with numpy: the predict step's body never loads scikit-learn
-    (about 1 s of every serving step's start-up), only fitting does."""
-    body = (
-        "import sys\n"
-        "from stockpredictor.orchestration.runtime import predictions_markdown, task_context\n"
-        "from stockpredictor.stages.predict import predict\n"
-        "from stockpredictor.stages.production_model import production_model\n"
-        "from stockpredictor.stages.monitor import monitor\n"
-        "print(sorted(m for m in ('sklearn', 'matplotlib') if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, cwd=REPO, check=True)
-    assert done.stdout.strip() == "[]"
+def test_the_serving_steps_do_not_import_scikit_learn() -> None:
+    """Serving evaluates exported trees with numpy: the predict, production-model and monitor steps
+    never load scikit-learn (about 1 s of every such step's start-up), only fitting does."""
+    imports = [
+        "from stockpredictor.orchestration.runtime import predictions_markdown, task_context",
+        "from stockpredictor.stages.predict import predict",
+        "from stockpredictor.stages.production_model import production_model",
+        "from stockpredictor.stages.monitor import monitor",
+    ]
+    assert _loaded_in_fresh_interpreter(imports, ("sklearn", "matplotlib")) == []

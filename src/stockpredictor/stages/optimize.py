@@ -16,7 +16,7 @@ from typing import Any
 
 import optuna
 import torch
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from stockpredictor.config import TABULAR_FAMILIES, Params
 from stockpredictor.db.datasets import dataset_tickers, load_processed, load_scaled, load_scalers
@@ -136,10 +136,21 @@ def _objective(dataset: ScaledDataset, feature_columns: tuple[str, ...], params:
 
 
 def storage_for(engine: Engine) -> optuna.storages.RDBStorage:
-    """Optuna storage in the project database."""
+    """Optuna storage in the project database.
+
+    On SQLite every Optuna transaction, its reads included, takes the write lock when it begins (BEGIN
+    IMMEDIATE): Optuna hands an enqueued (warm-start) trial to a worker by reading it WAITING, then
+    marking it RUNNING, and SQLite ignores the SELECT ... FOR UPDATE between them, so two workers
+    could both take the same trial (seen: "Trial#0 has already finished and can not be updated").
+    """
     url = engine.url.render_as_string(hide_password=False)
-    kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if engine.dialect.name == "sqlite" else {}
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    if engine.dialect.name != "sqlite":
+        return optuna.storages.RDBStorage(url)
+    # No implicit transactions from the driver: each one is the BEGIN IMMEDIATE below.
+    connect_args = {"timeout": 60, "isolation_level": None}
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": connect_args})
+    event.listen(storage.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    return storage
 
 
 def _open_study(storage: optuna.storages.RDBStorage, dataset_run_id: str) -> optuna.Study:

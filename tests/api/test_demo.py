@@ -8,6 +8,7 @@ no candidate passes, so that the persistence baseline serves every forecast (it 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -22,7 +23,7 @@ from sqlalchemy import func, select
 
 from stockpredictor.config import DATA_DIR_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV, Settings
 from stockpredictor.db.engine import make_engine
-from stockpredictor.db.schema import monitor_decisions
+from stockpredictor.db.schema import model_promotions, monitor_decisions
 from tests.conftest import REPO
 from tests.support.api_server import serving
 from tests.support.chromium import chromium
@@ -36,6 +37,19 @@ pytestmark = pytest.mark.slow  # both pipelines through kfp.local, and a month o
 SESSIONS = 21  # forecasts per ticker; all but the last are scored within the month
 DECISIONS_SHOWN = 15  # the dashboard's monitor table (dashboard.js)
 SCREENSHOT = REPO / "test-artifacts" / "demo-dashboard.png"
+#: The README's training pipeline, step by step (and its exit step).
+TRAINING_STEPS = (
+    "configure",
+    "ingest",
+    "process",
+    "scale",
+    "optimize-study",
+    "optimize-worker",
+    "optimize-collect",
+    "train",
+    "promote",
+    "notify",
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,20 @@ def test_the_demo_ends_saying_where_to_look_next(demo: Demo) -> None:
     # operate's line for each session after the daily pipeline's, and the last session's forecasts
     assert len(re.findall(r"^  \d{4}-\d{2}-\d{2}  [a-z_]+ ", demo.stderr, re.MULTILINE)) == SESSIONS - 1
     assert "2013-03-01 -> 2013-03-04" in demo.stderr
+
+
+def test_the_training_pipeline_ran_every_step_and_the_store_holds_its_decision(demo: Demo) -> None:
+    """`pipeline run training` (README, "Locally") on its own: every step ran; the promote step's output is
+    the gate's decision recorded for the first candidate, after which the persistence baseline serves."""
+    [run] = (demo.settings.data_dir / "kfp").glob("stockpredictor-training-*")
+    assert sorted(log.stem for log in (run / "logs").glob("*.log")) == sorted([*TRAINING_STEPS, "pipeline"])
+    [outputs] = [path for path in run.iterdir() if path.name != "logs"]
+    promote_output = json.loads((outputs / "promote" / "executor_output.json").read_text())
+    query = select(model_promotions.c.candidate_version, model_promotions.c.decision)
+    with make_engine(demo.settings.database_url).connect() as conn:
+        first_two = conn.execute(query.order_by(model_promotions.c.id).limit(2)).all()
+    assert promote_output["parameterValues"]["Output"] == "rejected"  # SMALL_DEMO's gate passes none
+    assert [tuple(row) for row in first_two] == [(1, "rejected"), (2, "baseline")]
 
 
 def test_a_second_demo_on_the_same_store_is_refused_in_one_line(demo: Demo) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 SLOWEST_FIRST = (  # seconds per file, 2026-12-07
-    "tests/pipelines/test_local_runs.py",  # 181
+    "tests/pipelines/test_local_runs.py",  # 150
     "tests/api/test_demo.py",  # 112
     "tests/pipelines/test_image_contract.py",  # 77 (165 while it builds its cached dependency layer)
     "tests/cluster/test_mlflow_accounts.py",  # 48

@@ -23,7 +23,8 @@ from bench.common import machine, scratch_postgres
 from stockpredictor.config import Params, load_params
 from stockpredictor.db.engine import engine_for
 from stockpredictor.stages.ingest import ingest
-from stockpredictor.stages.optimize import OptimizeResult, collect, create_study, run_worker, storage_for
+from stockpredictor.stages.optimize import run_worker
+from stockpredictor.stages.optimize_study import OptimizeResult, collect, create_study, storage_for
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 

@@ -19,7 +19,7 @@ def optimize_study(params_overrides: str, dataset_run_id: str, workers: int) -> 
         Output: the worker indices, one per worker pod of the ParallelFor.
     """
     from stockpredictor.orchestration.runtime import task_context
-    from stockpredictor.stages.optimize import create_study, worker_indices
+    from stockpredictor.stages.optimize_study import create_study, worker_indices
 
     with task_context(params_overrides) as ctx:
         create_study(ctx.engine, ctx.params, dataset_run_id)
@@ -71,7 +71,7 @@ def optimize_collect(
     from stockpredictor.orchestration.cards import optimize_card
     from stockpredictor.orchestration.figures import figures_html, search_figure
     from stockpredictor.orchestration.runtime import task_context
-    from stockpredictor.stages.optimize import collect, search_history
+    from stockpredictor.stages.optimize_study import collect, search_history
 
     with task_context(params_overrides) as ctx:
         result = collect(ctx.engine, ctx.params, dataset_run_id)

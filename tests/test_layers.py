@@ -9,11 +9,15 @@ Every import counts: module level, inside functions (the components' bodies) and
 from __future__ import annotations
 
 import ast
+import inspect
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+from components.optimize import optimize_collect, optimize_study
+from kfp.dsl.python_component import PythonComponent
 
 from tests.conftest import REPO
 
@@ -212,3 +216,18 @@ def test_the_serving_steps_do_not_import_scikit_learn() -> None:
         "from stockpredictor.stages.monitor import monitor",
     ]
     assert _loaded_in_fresh_interpreter(imports, ("sklearn", "matplotlib")) == []
+
+
+def _body_imports(component: PythonComponent) -> list[str]:
+    """The import statements of a KFP component's body (what its step imports besides kfp)."""
+    [function] = ast.parse(textwrap.dedent(inspect.getsource(component.python_func))).body
+    assert isinstance(function, ast.FunctionDef)
+    return [ast.unparse(node) for node in function.body if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+@pytest.mark.parametrize("component", [optimize_study, optimize_collect], ids=lambda c: c.name)
+def test_the_steps_around_the_search_workers_do_not_import_torch(component: PythonComponent) -> None:
+    """Creating and collecting a study trains nothing: those steps start without torch (~1.5 CPU s)."""
+    imports = _body_imports(component)
+    assert any("stages.optimize_study" in line for line in imports)
+    assert _loaded_in_fresh_interpreter(imports, ("torch",)) == []

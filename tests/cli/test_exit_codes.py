@@ -12,7 +12,7 @@ import optuna
 import pytest
 from typer.testing import Result
 
-from stockpredictor.stages.optimize import create_study, storage_for
+from stockpredictor.stages.optimize_study import create_study, storage_for
 from tests.support.cli import invoke
 from tests.support.overrides import SAMPLE_DATASET, tickers
 from tests.support.sample_dataset import BOTH_STORES, SampleStore, tiny_params

@@ -40,7 +40,8 @@ from stockpredictor.db.schema import (
     processed_feature_data,
     raw_stock_data,
 )
-from stockpredictor.stages.optimize import run_worker, storage_for, study_name
+from stockpredictor.stages.optimize import run_worker
+from stockpredictor.stages.optimize_study import storage_for, study_name
 from tests.conftest import copy_mlflow_store
 from tests.support.cli import invoke, key_output
 from tests.support.overrides import FORCE_RETRAIN, LOCAL_RUN, LOCAL_RUN_TICKERS, LOCAL_RUN_TRIALS, repo_params

@@ -8,7 +8,8 @@ from sqlalchemy import Engine, inspect
 
 from stockpredictor.db.optimization import load_optimization
 from stockpredictor.errors import UsageError
-from stockpredictor.stages.optimize import optimize, search_families, storage_for, study_name
+from stockpredictor.stages.optimize import optimize
+from stockpredictor.stages.optimize_study import search_families, storage_for, study_name
 from tests.support.sample_dataset import add_sample_dataset, tiny_params
 
 pytestmark = pytest.mark.slow  # runs Optuna trials: trains models

@@ -14,7 +14,8 @@ import optuna
 import pytest
 
 from stockpredictor.db.engine import make_engine
-from stockpredictor.stages.optimize import collect, create_study, run_worker, storage_for, study_name
+from stockpredictor.stages.optimize import run_worker
+from stockpredictor.stages.optimize_study import collect, create_study, storage_for, study_name
 from tests.support.sample_dataset import SampleStore, tiny_params
 
 pytestmark = pytest.mark.slow  # runs Optuna trials: trains models

@@ -17,7 +17,8 @@ from stockpredictor.config import Settings
 from stockpredictor.db.datasets import load_scalers
 from stockpredictor.models.tabular import TabularForecaster
 from stockpredictor.stages.files import load_input
-from stockpredictor.stages.optimize import WARM_START_ATTR, optimize, storage_for
+from stockpredictor.stages.optimize import optimize
+from stockpredictor.stages.optimize_study import WARM_START_ATTR, storage_for
 from stockpredictor.stages.predict import predict
 from stockpredictor.stages.prepare_input import prepare_input
 from stockpredictor.stages.process import process

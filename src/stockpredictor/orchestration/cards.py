@@ -15,7 +15,7 @@ from stockpredictor.models.metrics import shown_accuracy
 if TYPE_CHECKING:  # the results' modules import torch and MLflow: a step that only ingests does not
     from stockpredictor.stages.ingest import IngestResult
     from stockpredictor.stages.monitor import MonitorResult
-    from stockpredictor.stages.optimize import OptimizeResult, SearchHistory
+    from stockpredictor.stages.optimize_study import OptimizeResult, SearchHistory
     from stockpredictor.stages.process import ProcessResult
     from stockpredictor.stages.promote import PromotionResult
     from stockpredictor.stages.scale import ScaleResult

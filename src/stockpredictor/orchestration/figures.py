@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from stockpredictor.stages.optimize import SearchHistory
+from stockpredictor.stages.optimize_study import SearchHistory
 
 _STYLE = (
     "body { font-family: system-ui, sans-serif; margin: 12px; color: #1d2330; } "

@@ -29,7 +29,7 @@ ROOTS = {
 }
 FACES = ("components", "pipelines")
 STAGE_COMPOSITIONS = {"training_cycle", "replay", "replay_report", "replay_ranges"}
-STAGE_HELPERS = {"common", "evaluation", "figures", "files", "persistence", "ranges"}
+STAGE_HELPERS = {"common", "evaluation", "figures", "files", "optimize_study", "persistence", "ranges"}
 
 
 def module_files() -> dict[str, Path]:

@@ -319,7 +319,8 @@ def test_the_issue_attack_on_the_embedded_stores_ends_predict_with_exit_5_before
     env = environment(settings)
     prepare = ["prepare-input", "--dataset-run-id", sample_store.run_id, "--as-of", LATEST.isoformat()]
     window = key_output(invoke(*prepare, overrides=SAMPLE_DATASET, env=env))
-    predict = ["predict", "--input-sequence-path", window, "--production-model-uri", f"models:/{MODEL_NAME}/1"]
+    predict = ["predict", "--input-sequence-path", window]
+    predict += ["--production-model-uri", f"models:/{MODEL_NAME}/1"]
     refused = invoke(*predict, overrides=SAMPLE_DATASET, env=env)
     last_line = refused.stderr.strip().splitlines()[-1]
     print(last_line)

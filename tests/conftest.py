@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow import MlflowClient
 from sqlalchemy import Engine, create_engine, text
@@ -87,11 +88,21 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty embedded MLflow store (sqlite): its schema takes seconds to create, a copy milliseconds."""
-    path = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates the schema
-    return path
+def mlflow_store_template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty embedded MLflow store (sqlite): its schema takes seconds to create, a copy milliseconds.
+
+    It is made once per MLflow version and kept in pytest's cache (.pytest_cache) for later sessions;
+    each worker of a session that finds none makes its own and publishes it with an atomic rename."""
+    folder = tmp_path_factory.mktemp("mlflow-store")
+    cache: pytest.Cache | None = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    cached = (cache.mkdir("mlflow-store") if cache else folder) / f"mlflow-{mlflow.__version__}.db"
+    if not cached.exists():
+        path = folder / "new.db"
+        MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates the schema
+        staged = cached.with_name(f"{uuid.uuid4().hex}.db")
+        shutil.copyfile(path, staged)
+        os.replace(staged, cached)
+    return cached
 
 
 def copy_mlflow_store(template: Path, folder: Path) -> str:

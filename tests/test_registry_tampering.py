@@ -38,7 +38,7 @@ from stockpredictor.db.schema import latest_predictions
 from stockpredictor.errors import RegistryError, UnsafeModelError
 from stockpredictor.models import ModelSpec, build_model
 from stockpredictor.registry_manifest import MANIFEST_PARAM, Manifest, differences, manifest_of
-from tests.support.cli import command, environment
+from tests.support.cli import command, environment, invoke, key_output
 from tests.support.mlflow_server import MlflowServer
 from tests.support.overrides import SAMPLE_DATASET
 from tests.support.sample_dataset import LATEST, MODEL_NAME
@@ -267,12 +267,10 @@ def test_weights_rewritten_with_a_matching_manifest_in_one_database_are_refused_
     assert str(refused.value) == expected
     # the command a user runs: `promote` loads the candidate first, and stops there
     settings = Settings(tmp_path / "data", version.store.url.render_as_string(False), mlflow_server.url)
-    promote = [*command(f"train.model_name={version.name}"), "promote", "--version", str(version.number)]
-    cli = subprocess.run(
-        [*promote, "--as-of", "2024-01-02"], env=environment(settings), capture_output=True, text=True
-    )
-    print(f"{rewritten}: exit {cli.returncode}: {cli.stderr.strip().splitlines()[-1]}")
-    assert cli.returncode == 5 and "Traceback" not in cli.stderr
+    promote = ["promote", "--version", str(version.number), "--as-of", "2024-01-02"]
+    cli = invoke(*promote, overrides=[f"train.model_name={version.name}"], env=environment(settings))
+    print(f"{rewritten}: exit {cli.exit_code}: {cli.stderr.strip().splitlines()[-1]}")
+    assert cli.exit_code == 5 and "Traceback" not in cli.stderr
     assert cli.stderr.strip().splitlines()[-1].endswith(expected)
 
 
@@ -318,23 +316,15 @@ def test_the_issue_attack_on_the_embedded_stores_ends_predict_with_exit_5_before
         trusted = recorded_manifest(conn, mlflow_run_id)
     assert trusted is not None
 
-    cli, env = command(*SAMPLE_DATASET), environment(settings)
-    prepare = [
-        *cli,
-        "prepare-input",
-        "--dataset-run-id",
-        sample_store.run_id,
-        "--as-of",
-        LATEST.isoformat(),
-    ]
-    window = subprocess.run(prepare, env=env, capture_output=True, text=True)
-    assert window.returncode == 0, window.stderr
-    predict = [*cli, "predict", "--input-sequence-path", window.stdout.strip()]
+    env = environment(settings)
+    prepare = ["prepare-input", "--dataset-run-id", sample_store.run_id, "--as-of", LATEST.isoformat()]
+    window = key_output(invoke(*prepare, overrides=SAMPLE_DATASET, env=env))
+    predict = ["predict", "--input-sequence-path", window]
     predict += ["--production-model-uri", f"models:/{MODEL_NAME}/1"]
-    refused = subprocess.run(predict, env=env, capture_output=True, text=True)
+    refused = invoke(*predict, overrides=SAMPLE_DATASET, env=env)
     last_line = refused.stderr.strip().splitlines()[-1]
     print(last_line)
-    assert refused.returncode == 5 and "Traceback" not in refused.stderr
+    assert refused.exit_code == 5 and "Traceback" not in refused.stderr
     assert last_line.endswith(
         f"model '{MODEL_NAME}' version 1 (MLflow run {mlflow_run_id}) is refused: its manifest in "
         f"MLflow (sha256 {tampered.digest[:12]}) is not the one training recorded in the store "

@@ -97,7 +97,7 @@ class MlflowServer:
                         self._healthy = True
                         return
             except OSError:
-                time.sleep(0.5)
+                time.sleep(0.1)
 
     def _log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 from sqlalchemy import Engine
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.events import record_event
@@ -70,8 +70,8 @@ def install_baseline(
         run.set_tags(tags)
         run.log_params({"dataset_run_id": dataset_run_id, "target": target, "baseline": PERSISTENCE})
         example, _ = dataset.windows("train").batch(np.arange(2))
-        logged = registry.log_model(PersistenceForecaster(dataset.y_scaler), example, metadata=tags)
-    version = registry.register_version(logged, name, tags=tags)
+        logged = registry_models.log_model(PersistenceForecaster(dataset.y_scaler), example, metadata=tags)
+    version = registry_models.register_version(logged, name, tags=tags)
     record = PromotionRecord(
         created_at=datetime.now(UTC),
         model_name=name,

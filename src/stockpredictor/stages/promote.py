@@ -46,7 +46,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Params, PromotionParams, Settings
 from stockpredictor.db.predictions import test_forecasts
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
@@ -246,7 +246,7 @@ def _compare(
     does not fit its own windows (trained before inputs had a presence channel) cannot be scored."""
 
     def forecasts(version: ModelVersionRef, days: int) -> PricePredictions:
-        loaded = registry.load_model(conn, version.model_uri)
+        loaded = registry_models.load_model(conn, version.model_uri)
         return recent_forecasts(
             conn,
             loaded.model,

@@ -25,7 +25,7 @@ ROOTS = {
 }
 FACES = ("components", "pipelines")
 STAGE_COMPOSITIONS = {"training_cycle", "replay", "replay_report", "replay_ranges"}
-STAGE_HELPERS = {"common", "evaluation", "figures", "files", "persistence", "ranges"}
+STAGE_HELPERS = {"common", "evaluation", "figures", "files", "model_forecasts", "persistence", "ranges"}
 
 
 def module_files() -> dict[str, Path]:
@@ -216,3 +216,37 @@ def test_the_serving_steps_do_not_import_scikit_learn() -> None:
         "from stockpredictor.stages.monitor import monitor",
     ]
     assert _loaded_in_fresh_interpreter(imports, ("sklearn", "matplotlib")) == []
+
+
+#: The KFP steps that run no model (`components/<step>.py`).
+MODEL_FREE_STEPS = (
+    "configure",
+    "ingest",
+    "monitor",
+    "notify",
+    "prepare_input",
+    "process",
+    "production_model",
+    "scale",
+    "session",
+)
+
+
+def _body_imports(step: str) -> list[str]:
+    """The import lines inside the functions of `components/<step>.py`: what the step's interpreter runs."""
+    tree = ast.parse(MODULES[f"components.{step}"].read_text())
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    return [
+        ast.unparse(node)
+        for function in functions
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+
+
+def test_the_steps_that_run_no_model_do_not_import_torch() -> None:
+    """Each KFP step is a fresh interpreter, and importing torch costs it 1-1.5 CPU s: the steps that run
+    no model (the monitor too, unless it demotes: `persistence.install_baseline`) never load it."""
+    imports = [line for step in MODEL_FREE_STEPS for line in _body_imports(step)]
+    assert "from stockpredictor.stages.monitor import monitor as run" in imports
+    assert _loaded_in_fresh_interpreter(imports, ("torch",)) == []

@@ -14,12 +14,8 @@ from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.schema import latest_predictions
-from stockpredictor.stages.evaluation import (
-    PricePredictions,
-    model_input_panel,
-    on_common_cells,
-    recent_forecasts,
-)
+from stockpredictor.stages.evaluation import PricePredictions, model_input_panel, on_common_cells
+from stockpredictor.stages.model_forecasts import recent_forecasts
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from tests.support.sample_dataset import (

@@ -14,13 +14,12 @@ from datetime import UTC, date, datetime
 import numpy as np
 from sqlalchemy import Engine
 
-from stockpredictor import registry, registry_models
+from stockpredictor import registry
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.events import record_event
 from stockpredictor.db.model_manifests import record_manifest
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
-from stockpredictor.models.baseline import PERSISTENCE, PersistenceForecaster
 from stockpredictor.registry import ModelVersionRef
 
 log = logging.getLogger(__name__)
@@ -63,6 +62,10 @@ def install_baseline(
     if target != "log_return":
         log.warning("no persistence baseline for target %r: production stays empty", target)
         return None
+    # torch only here: the monitor step imports this module on every run and demotes rarely.
+    from stockpredictor import registry_models
+    from stockpredictor.models.baseline import PERSISTENCE, PersistenceForecaster
+
     name = params.train.model_name
     registry.use_experiment(params.train.experiment_name)
     tags = {"dataset_run_id": dataset_run_id, registry.BASELINE_TAG: PERSISTENCE}

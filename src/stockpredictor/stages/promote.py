@@ -55,7 +55,8 @@ from stockpredictor.models import BASELINE_METRIC_NAMES, METRIC_NAMES
 from stockpredictor.models.loss import significant
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
-from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
+from stockpredictor.stages.evaluation import PricePredictions, on_common_cells
+from stockpredictor.stages.model_forecasts import recent_forecasts
 from stockpredictor.stages.persistence import BASELINE, install_baseline
 from stockpredictor.stages.ranges import gate_coverage
 

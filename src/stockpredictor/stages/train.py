@@ -60,8 +60,9 @@ from stockpredictor.models import (
 )
 from stockpredictor.models.metrics import shown_accuracy
 from stockpredictor.models.tabular import TabularForecaster, fit_on_dataset, refit_on
-from stockpredictor.stages.evaluation import PricePredictions, forecast
+from stockpredictor.stages.evaluation import PricePredictions
 from stockpredictor.stages.figures import png, training_figures
+from stockpredictor.stages.model_forecasts import forecast
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bench.common import machine, timed
-from stockpredictor import registry
+from stockpredictor import registry_models
 from stockpredictor.calendar import trading_days
 from stockpredictor.config import Params, load_params
 from stockpredictor.db.engine import make_engine
@@ -84,7 +84,7 @@ def _daily_stages(params: Params, output: Path, day: date) -> None:
             monitor(engine, params, settings, day)
     window, _ = load_input(prepared.path)
     with timed("model load", figures), engine.connect() as conn:
-        model, _ = registry.load_model(conn, found.model_uri)
+        model, _ = registry_models.load_model(conn, found.model_uri)
     with timed("model forward", figures), torch.inference_mode():
         model(torch.from_numpy(window))
     engine.dispose()

@@ -3,7 +3,7 @@
 Wall times stretch with the shared machine's load; CPU seconds do not, so both are printed:
 - ingest: `--tickers` x `--years` random walks (default 500 x 10 = 1.26 M rows) into a scratch
   PostgreSQL database, with this process's CPU and the CPU of its PostgreSQL backends;
-- log_model: `registry.log_model` of each architecture (4 stocks x 11 features, 30 days)
+- log_model: `registry_models.log_model` of each architecture (4 stocks x 11 features, 30 days)
   into an embedded MLflow store: the first call of the process (cold: torch.export and MLflow
   initialise), then one warm call per architecture.
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from bench.common import load, machine, scratch_postgres, server_cpu_seconds
 from bench.foundation import AS_OF, RandomWalkSource
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Params, Settings, load_params
 from stockpredictor.db.engine import engine_for
 from stockpredictor.models import ARCHITECTURES, build_model, configure_torch_threads, model_spec
@@ -76,7 +76,7 @@ def bench_log_model() -> None:
             model = build_model(spec).eval()
             label = "cold, first of the process" if index == 0 else "warm"
             with mlflow.start_run(), clock(f"log_model {architecture} ({label})"):
-                registry.log_model(model, example, metadata={})
+                registry_models.log_model(model, example, metadata={})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bench.common import machine, scratch_postgres, timed
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Settings, load_params
 from stockpredictor.db.datasets import load_scaled
 from stockpredictor.db.engine import engine_for
@@ -80,7 +80,7 @@ def run(trials: int, epochs: int) -> dict[str, float]:
             results[f"{architecture} samples/s"] = rate
             print(f"  {architecture:<28} {rate:8.0f} training samples/s (incl. validation)")
             with mlflow.start_run(), timed(f"log_model {architecture}", results):
-                registry.log_model(model, example, metadata={})
+                registry_models.log_model(model, example, metadata={})
         with timed(f"optimize ({trials} trials)", results):
             found = optimize(engine, params, run_id)
         print(f"  {found.n_complete} complete, {found.n_pruned} pruned; best {found.best_params}")

@@ -1,6 +1,6 @@
 """The layering, read from the source with `ast`: no import circle in `stockpredictor`, `components` and
 `pipelines`; the domain never imports the KFP faces; nobody edits `sys.path`; MLflow only in the
-registry (and its outage classifier); a stage imports no other stage (only the compositions
+registry (its model files and its outage classifier); a stage imports no other stage (only the compositions
 `training_cycle`, `replay`, `replay_report` run stages); `errors` is the lowest layer.
 
 Every import counts: module level, inside functions (the components' bodies) and under TYPE_CHECKING.
@@ -9,15 +9,11 @@ Every import counts: module level, inside functions (the components' bodies) and
 from __future__ import annotations
 
 import ast
-import inspect
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from components.optimize import optimize_collect, optimize_study
-from kfp.dsl.python_component import PythonComponent
 
 from tests.conftest import REPO
 
@@ -29,7 +25,16 @@ ROOTS = {
 }
 FACES = ("components", "pipelines")
 STAGE_COMPOSITIONS = {"training_cycle", "replay", "replay_report", "replay_ranges"}
-STAGE_HELPERS = {"common", "evaluation", "figures", "files", "optimize_study", "persistence", "ranges"}
+STAGE_HELPERS = {
+    "common",
+    "evaluation",
+    "figures",
+    "files",
+    "model_forecasts",
+    "optimize_study",
+    "persistence",
+    "ranges",
+}
 
 
 def module_files() -> dict[str, Path]:
@@ -172,7 +177,11 @@ def _third_party(path: Path) -> set[str]:
 
 def test_mlflow_only_through_the_registry() -> None:
     users = {module for module, path in MODULES.items() if "mlflow" in _third_party(path)}
-    assert users == {"stockpredictor.registry", "stockpredictor.registry_outage"}
+    assert users == {
+        "stockpredictor.registry",
+        "stockpredictor.registry_models",
+        "stockpredictor.registry_outage",
+    }
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -218,16 +227,34 @@ def test_the_serving_steps_do_not_import_scikit_learn() -> None:
     assert _loaded_in_fresh_interpreter(imports, ("sklearn", "matplotlib")) == []
 
 
-def _body_imports(component: PythonComponent) -> list[str]:
-    """The import statements of a KFP component's body (what its step imports besides kfp)."""
-    [function] = ast.parse(textwrap.dedent(inspect.getsource(component.python_func))).body
-    assert isinstance(function, ast.FunctionDef)
-    return [ast.unparse(node) for node in function.body if isinstance(node, ast.Import | ast.ImportFrom)]
+#: The KFP steps that run no model: (module of `components`, component function).
+MODEL_FREE_STEPS = (
+    ("configure", "configure"),
+    ("ingest", "ingest"),
+    ("monitor", "monitor"),
+    ("notify", "notify"),
+    ("optimize", "optimize_study"),
+    ("optimize", "optimize_collect"),
+    ("prepare_input", "prepare_input"),
+    ("process", "process"),
+    ("production_model", "production_model"),
+    ("scale", "scale"),
+    ("session", "session"),
+)
 
 
-@pytest.mark.parametrize("component", [optimize_study, optimize_collect], ids=lambda c: c.name)
-def test_the_steps_around_the_search_workers_do_not_import_torch(component: PythonComponent) -> None:
-    """Creating and collecting a study trains nothing: those steps start without torch (~1.5 CPU s)."""
-    imports = _body_imports(component)
-    assert any("stages.optimize_study" in line for line in imports)
+def _body_imports(module: str, function: str) -> list[str]:
+    """The import lines inside component `function` of `components/<module>.py`: what its step runs."""
+    tree = ast.parse(MODULES[f"components.{module}"].read_text())
+    [body] = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function]
+    return [ast.unparse(node) for node in ast.walk(body) if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+def test_the_steps_that_run_no_model_do_not_import_torch() -> None:
+    """Each KFP step is a fresh interpreter, and importing torch costs it 1-1.5 CPU s: the steps that run
+    no model (the monitor too, unless it demotes: `persistence.install_baseline`; the search's study
+    and collect steps around its workers) never load it."""
+    imports = [line for module, function in MODEL_FREE_STEPS for line in _body_imports(module, function)]
+    assert "from stockpredictor.stages.monitor import monitor as run" in imports
+    assert "from stockpredictor.stages.optimize_study import collect, search_history" in imports
     assert _loaded_in_fresh_interpreter(imports, ("torch",)) == []

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import load_scaled
 from stockpredictor.errors import RegistryError, RegistryUnavailableError
@@ -49,7 +49,7 @@ def test_round_trip_against_a_real_mlflow_server_with_postgres_backend(
     )
     assert registry.model_info(f"models:/{MODEL_NAME}@production") == production
     with sample_store.engine.connect() as conn:
-        model, input_shape = registry.load_model(conn, f"models:/{MODEL_NAME}@production")
+        model, input_shape = registry_models.load_model(conn, f"models:/{MODEL_NAME}@production")
         every_window = load_scaled(conn, sample_store.run_id).windows("all")
     assert input_shape == (-1, every_window.sequence_length, 4, every_window.n_inputs)
     _, y = every_window.batch(np.arange(len(every_window)))
@@ -100,10 +100,10 @@ def embedded_store(mlflow_store_template: Path, tmp_path: Path) -> str:
 def test_a_model_is_registered_only_once_its_run_has_finished(embedded_store: str) -> None:
     model = build_model(ModelSpec("lstm", n_stocks=2, n_features=3, hidden_size=4, num_layers=1, dropout=0.0))
     with registry.start_run("unfinished") as run:
-        logged = registry.log_model(model, np.zeros((2, 5, 2, 3), dtype=np.float32), metadata={})
+        logged = registry_models.log_model(model, np.zeros((2, 5, 2, 3), dtype=np.float32), metadata={})
         with pytest.raises(RegistryError, match=f"MLflow run {run.mlflow_run_id} is RUNNING, not FINISHED"):
-            registry.register_version(logged, MODEL_NAME)
-    assert registry.register_version(logged, MODEL_NAME) == 1
+            registry_models.register_version(logged, MODEL_NAME)
+    assert registry_models.register_version(logged, MODEL_NAME) == 1
 
 
 def test_the_sweep_fails_running_runs_of_dead_or_too_old_processes_only(embedded_store: str) -> None:

@@ -23,7 +23,7 @@ def tiny_model() -> torch.nn.Module:
 
 @pytest.fixture(scope="module")
 def pt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model saved as `registry.log_model` logs it: `pt2`, with the format declared in its metadata."""
+    """A model saved as `registry_models.log_model` logs it: `pt2`, its format declared in its metadata."""
     path = tmp_path_factory.mktemp("pt2") / "model"
     mlflow.pytorch.save_model(
         tiny_model(),

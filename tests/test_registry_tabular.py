@@ -17,7 +17,7 @@ import torch
 import yaml
 from sqlalchemy import Engine
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Settings
 from stockpredictor.errors import UnsafeModelError
 from stockpredictor.features.sequences import scale_dataset
@@ -45,9 +45,9 @@ def store(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _load(store: Engine, uri: str) -> registry.LoadedModel:
+def _load(store: Engine, uri: str) -> registry_models.LoadedModel:
     with store.connect() as conn:
-        return registry.load_model(conn, uri)
+        return registry_models.load_model(conn, uri)
 
 
 def _registered(
@@ -65,7 +65,9 @@ def _registered(
     registry.use_experiment("tabular")
     with registry.start_run("tabular") as run:
         run.log_params({"dataset_run_id": "synthetic"})
-        logged = registry.log_tabular_model(model, (-1, 8, 3, 3), metadata={"dataset_run_id": "synthetic"})
+        logged = registry_models.log_tabular_model(
+            model, (-1, 8, 3, 3), metadata={"dataset_run_id": "synthetic"}
+        )
     version = register_trusted(store, logged, "Tabular")
     return f"models:/Tabular/{version}", model, dataset.windows("test")
 

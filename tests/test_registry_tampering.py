@@ -31,7 +31,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from sqlalchemy import Engine, select
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Settings
 from stockpredictor.db.model_manifests import recorded_manifest
 from stockpredictor.db.schema import latest_predictions
@@ -57,7 +57,7 @@ EXAMPLE = np.random.default_rng(0).normal(size=(2, 5, 2, 3)).astype(np.float32)
 
 @dataclass(frozen=True)
 class Version:
-    """A version registered by `registry.log_model` + `register_version` (its manifest recorded in
+    """A version registered by `registry_models.log_model` + `register_version` (its manifest recorded in
     `store`, as the stages do), and the module behind it."""
 
     name: str
@@ -70,9 +70,9 @@ class Version:
     def uri(self) -> str:
         return f"models:/{self.name}/{self.number}"
 
-    def load(self) -> registry.LoadedModel:
+    def load(self) -> registry_models.LoadedModel:
         with self.store.connect() as conn:
-            return registry.load_model(conn, self.uri)
+            return registry_models.load_model(conn, self.uri)
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def version(mlflow_server: MlflowServer, tmp_path: Path) -> Iterator[Version]:
     model = build_model(SPEC)
     with registry.start_run("tampering") as run:
         run.log_params({"dataset_run_id": "none"})
-        logged = registry.log_model(model, EXAMPLE, metadata={})
+        logged = registry_models.log_model(model, EXAMPLE, metadata={})
     name = f"tampering-{uuid.uuid4().hex[:8]}"
     yield Version(name, register_trusted(store, logged, name), run.mlflow_run_id, model, store)
     store.dispose()
@@ -198,7 +198,7 @@ def test_the_manifest_cannot_be_rewritten_and_a_version_without_one_is_refused(
             registered_model_name=version.name,
         )
     with pytest.raises(UnsafeModelError) as refused, version.store.connect() as conn:
-        registry.load_model(conn, f"models:/{version.name}/{version.number + 1}")
+        registry_models.load_model(conn, f"models:/{version.name}/{version.number + 1}")
     assert str(refused.value) == (
         f"model {version.name!r} version {version.number + 1} (MLflow run {run.info.run_id}) has no "
         "manifest of its files; refusing to load it (retrain it)"

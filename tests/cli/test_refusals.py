@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import Result
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.calendar import latest_completed_session
 from stockpredictor.config import Settings
 from stockpredictor.models import ModelSpec, build_model
@@ -156,7 +156,7 @@ def test_a_refused_forced_promotion_exits_5(tmp_path: Path) -> None:
     model = build_model(ModelSpec("lstm", n_stocks=1, n_features=2, hidden_size=2, num_layers=1, dropout=0.0))
     with registry.start_run("killed") as run:
         run.log_params({"dataset_run_id": "d"})
-        logged = registry.log_model(model, np.zeros((2, 3, 1, 2), dtype=np.float32), metadata={})
+        logged = registry_models.log_model(model, np.zeros((2, 3, 1, 2), dtype=np.float32), metadata={})
         version = mlflow.register_model(f"models:/{logged.model_id}", "Refused").version
         mlflow.end_run(status="KILLED")
     result = invoke(

@@ -9,17 +9,13 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from stockpredictor import registry
+from stockpredictor import registry_models
 from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.schema import latest_predictions
-from stockpredictor.stages.evaluation import (
-    PricePredictions,
-    model_input_panel,
-    on_common_cells,
-    recent_forecasts,
-)
+from stockpredictor.stages.evaluation import PricePredictions, model_input_panel, on_common_cells
+from stockpredictor.stages.model_forecasts import recent_forecasts
 from stockpredictor.stages.process import process
 from stockpredictor.stages.scale import scale
 from tests.support.sample_dataset import (
@@ -98,7 +94,9 @@ def test_a_missing_ticker_day_never_makes_a_two_session_row(
     trained = train_with(sample_store.engine, params, settings, run_id)
     with sample_store.engine.connect() as conn:
         rows = conn.execute(select(latest_predictions).where(latest_predictions.c.kind == "test")).all()
-        model, _ = registry.load_model(conn, f"models:/{params.train.model_name}/{trained.model_version}")
+        model, _ = registry_models.load_model(
+            conn, f"models:/{params.train.model_name}/{trained.model_version}"
+        )
         gate = recent_forecasts(conn, model, run_id, params, LATEST, params.promotion.window_days)
     assert rows and all(r.target_date == next_trading_day(r.as_of_date) for r in rows)
     ibm_days = {d for r in rows if r.ticker == "IBM" for d in (r.as_of_date, r.target_date)}

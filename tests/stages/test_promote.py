@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import PromotionParams
 from stockpredictor.db.model_manifests import recorded_manifest
 from stockpredictor.db.promotions import promotion_log
@@ -229,7 +229,7 @@ def test_a_production_model_of_the_old_input_shape_is_left_out_and_said_so(train
     )
     with registry.start_run("trained-before-presence") as run:
         run.log_params({"dataset_run_id": run_id})
-        logged = registry.log_model(old, np.zeros((2, 10, 4, features), np.float32), metadata={})
+        logged = registry_models.log_model(old, np.zeros((2, 10, 4, features), np.float32), metadata={})
     version = register_trusted(engine, logged, MODEL_NAME)
     registry.set_alias(MODEL_NAME, version)
     result = promote(

@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.calendar import trading_days
 from stockpredictor.config import Params
 from stockpredictor.db.datasets import load_scaled
@@ -69,7 +69,7 @@ def _force_bad_version(params: Params, output: Path, day: date) -> int:
             run.set_tags(tags)
             run.log_params(tags)
             example, _ = dataset.windows("train").batch(np.arange(2))
-            logged = registry.log_model(FarOff(dataset.y_scaler), example, metadata=tags)
+            logged = registry_models.log_model(FarOff(dataset.y_scaler), example, metadata=tags)
         version = register_trusted(engine, logged, params.train.model_name, tags=tags)
         forced = promote(engine, params, settings, version=version, force=True, as_of=day)
         assert (forced.decision, forced.promoted) == (FORCED, True)

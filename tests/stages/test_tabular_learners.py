@@ -12,7 +12,7 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from stockpredictor import registry
+from stockpredictor import registry_models
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import load_scalers
 from stockpredictor.models.tabular import TabularForecaster
@@ -55,7 +55,7 @@ def test_a_tiny_search_picks_a_family_that_train_registers_the_gate_scores_and_p
     prepared = prepare_input(engine, params, dataset_run_id, LATEST, tmp_path)
     served = predict(engine, params, settings, prepared.path, model_uri)
     with engine.connect() as conn:
-        loaded, _ = registry.load_model(conn, model_uri)
+        loaded, _ = registry_models.load_model(conn, model_uri)
     assert isinstance(loaded, TabularForecaster) and loaded.tabular.family == family
     window, sidecar = load_input(prepared.path)
     with engine.connect() as conn:

@@ -18,7 +18,7 @@ import torch
 from mlflow import MlflowClient
 from sqlalchemy import Row, select
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Settings
 from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.model_manifests import recorded_manifest
@@ -163,7 +163,7 @@ def test_train_logs_registers_and_the_registered_model_holds_the_best_epoch(
         assert recorded_manifest(conn, result.mlflow_run_id) == (manifest, manifest.digest)
     _refuse_unpickling(monkeypatch)
     with engine.connect() as conn:
-        model, _ = registry.load_model(conn, f"models:/{MODEL_NAME}@production")
+        model, _ = registry_models.load_model(conn, f"models:/{MODEL_NAME}@production")
     monkeypatch.undo()
 
     with engine.connect() as conn:

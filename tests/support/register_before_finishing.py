@@ -16,7 +16,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Settings
 from stockpredictor.models import ModelSpec, build_model
 
@@ -27,7 +27,7 @@ def main(tracking_uri: str, experiment: str, model_name: str, dataset_run_id: st
     model = build_model(ModelSpec("lstm", n_stocks=2, n_features=3, hidden_size=4, num_layers=1, dropout=0.0))
     with registry.start_run("register-before-finishing") as run:
         run.log_params({"dataset_run_id": dataset_run_id})
-        logged = registry.log_model(model, np.zeros((2, 5, 2, 3), dtype=np.float32), metadata={})
+        logged = registry_models.log_model(model, np.zeros((2, 5, 2, 3), dtype=np.float32), metadata={})
         version = mlflow.register_model(f"models:/{logged.model_id}", model_name).version
         print(f"registered version {version} of run {run.mlflow_run_id}", flush=True)
         time.sleep(600)

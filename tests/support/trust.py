@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text, update
 
-from stockpredictor import registry
+from stockpredictor import registry_models
 from stockpredictor.db.engine import make_engine, migrate, normalise_url
 from stockpredictor.db.model_manifests import record_manifest
 from stockpredictor.db.schema import model_manifests
@@ -23,12 +23,12 @@ def trust_store(folder: Path) -> Engine:
 
 
 def register_trusted(
-    engine: Engine, logged: registry.LoggedModelRef, name: str, tags: dict[str, str] | None = None
+    engine: Engine, logged: registry_models.LoggedModelRef, name: str, tags: dict[str, str] | None = None
 ) -> int:
     """Record `logged`'s manifest in the store (as `train` does) and register it as a version of `name`."""
     with engine.begin() as conn:
         record_manifest(conn, logged.mlflow_run_id, logged.manifest)
-    return registry.register_version(logged, name, tags=tags)
+    return registry_models.register_version(logged, name, tags=tags)
 
 
 def rewrite_mlflow_manifest(backend_store_uri: str, mlflow_run_id: str, manifest: Manifest) -> None:

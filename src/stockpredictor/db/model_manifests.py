@@ -1,8 +1,8 @@
 """The trust root of registered models (`model_manifests`): the manifest each training recorded.
 
 A stage that logs a model records its manifest here in the transaction that holds the rest of what
-it stores; `registry.load_model` loads a version only when MLflow's manifest and the downloaded files
-match this record (see docs/security.md, "Trust root").
+it stores; `registry_models.load_model` loads a version only when MLflow's manifest and the downloaded
+files match this record (see docs/security.md, "Trust root").
 """
 
 from __future__ import annotations

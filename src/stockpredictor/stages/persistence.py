@@ -20,7 +20,6 @@ from stockpredictor.db.datasets import load_processed, load_scaled
 from stockpredictor.db.events import record_event
 from stockpredictor.db.model_manifests import record_manifest
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
-from stockpredictor.models.baseline import PERSISTENCE, PersistenceForecaster
 from stockpredictor.registry import ModelVersionRef
 
 log = logging.getLogger(__name__)
@@ -63,6 +62,10 @@ def install_baseline(
     if target != "log_return":
         log.warning("no persistence baseline for target %r: production stays empty", target)
         return None
+    # torch only here: the monitor step imports this module on every run and demotes rarely.
+    from stockpredictor import registry_models
+    from stockpredictor.models.baseline import PERSISTENCE, PersistenceForecaster
+
     name = params.train.model_name
     registry.use_experiment(params.train.experiment_name)
     tags = {"dataset_run_id": dataset_run_id, registry.BASELINE_TAG: PERSISTENCE}
@@ -70,8 +73,8 @@ def install_baseline(
         run.set_tags(tags)
         run.log_params({"dataset_run_id": dataset_run_id, "target": target, "baseline": PERSISTENCE})
         example, _ = dataset.windows("train").batch(np.arange(2))
-        logged = registry.log_model(PersistenceForecaster(dataset.y_scaler), example, metadata=tags)
-    version = registry.register_version(logged, name, tags=tags)
+        logged = registry_models.log_model(PersistenceForecaster(dataset.y_scaler), example, metadata=tags)
+    version = registry_models.register_version(logged, name, tags=tags)
     record = PromotionRecord(
         created_at=datetime.now(UTC),
         model_name=name,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from sqlalchemy import Engine
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.calendar import next_trading_day
 from stockpredictor.config import Params, Settings
 from stockpredictor.db.datasets import load_scalers
@@ -96,7 +96,7 @@ def predict(
         )
     with engine.connect() as conn:
         _, y_scaler = load_scalers(conn, info.dataset_run_id)
-        model, input_shape = registry.load_model(conn, model_uri)
+        model, input_shape = registry_models.load_model(conn, model_uri)
     if input_shape is not None and tuple(input_shape[1:]) != window.shape[1:]:
         raise InputWindowError(
             f"{input_path}: window shape {window.shape[1:]} does not fit {info.name} version "

@@ -46,7 +46,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import Params, PromotionParams, Settings
 from stockpredictor.db.predictions import test_forecasts
 from stockpredictor.db.promotions import PromotionRecord, record_promotion
@@ -55,7 +55,8 @@ from stockpredictor.models import BASELINE_METRIC_NAMES, METRIC_NAMES
 from stockpredictor.models.loss import significant
 from stockpredictor.registry import ModelVersionRef
 from stockpredictor.stages.common import resolve_as_of
-from stockpredictor.stages.evaluation import PricePredictions, on_common_cells, recent_forecasts
+from stockpredictor.stages.evaluation import PricePredictions, on_common_cells
+from stockpredictor.stages.model_forecasts import recent_forecasts
 from stockpredictor.stages.persistence import BASELINE, install_baseline
 from stockpredictor.stages.ranges import gate_coverage
 
@@ -246,7 +247,7 @@ def _compare(
     does not fit its own windows (trained before inputs had a presence channel) cannot be scored."""
 
     def forecasts(version: ModelVersionRef, days: int) -> PricePredictions:
-        loaded = registry.load_model(conn, version.model_uri)
+        loaded = registry_models.load_model(conn, version.model_uri)
         return recent_forecasts(
             conn,
             loaded.model,

@@ -41,7 +41,7 @@ from matplotlib.figure import Figure
 from sqlalchemy import Engine
 from torch import nn
 
-from stockpredictor import registry
+from stockpredictor import registry, registry_models
 from stockpredictor.config import TABULAR_FAMILIES, Params, Settings
 from stockpredictor.db.datasets import as_numpy_dates, load_processed, load_scaled
 from stockpredictor.db.model_manifests import record_manifest
@@ -60,8 +60,9 @@ from stockpredictor.models import (
 )
 from stockpredictor.models.metrics import shown_accuracy
 from stockpredictor.models.tabular import TabularForecaster, fit_on_dataset, refit_on
-from stockpredictor.stages.evaluation import PricePredictions, forecast
+from stockpredictor.stages.evaluation import PricePredictions
 from stockpredictor.stages.figures import png, training_figures
+from stockpredictor.stages.model_forecasts import forecast
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
     tags = {"dataset_run_id": dataset_run_id}
     if persistence_tickers:
         tags[registry.PERSISTENCE_TICKERS_TAG] = ",".join(persistence_tickers)
-    version = registry.register_version(logged, params.train.model_name, tags=tags)
+    version = registry_models.register_version(logged, params.train.model_name, tags=tags)
     log.info(
         "train %s: MLflow run %s, %s version %d, test MAE %.4f (persistence %.4f)",
         dataset_run_id,
@@ -250,7 +251,7 @@ class _Learner:
     params: dict[str, Any]
     fit: Callable[[], tuple[nn.Module, FitResult]]
     refit: Callable[[Windows, FitResult], tuple[nn.Module, list[float]]]
-    log: Callable[[nn.Module, dict[str, Any]], registry.LoggedModelRef]
+    log: Callable[[nn.Module, dict[str, Any]], registry_models.LoggedModelRef]
     refit_rounds: Callable[[FitResult], str]
 
 
@@ -279,9 +280,9 @@ def _learner(
         served = build_model(spec)
         return served, refit(served, windows, config, epochs=max(1, fitted.best_epoch))
 
-    def log_lstm(model: nn.Module, metadata: dict[str, Any]) -> registry.LoggedModelRef:
+    def log_lstm(model: nn.Module, metadata: dict[str, Any]) -> registry_models.LoggedModelRef:
         example, _ = dataset.windows("train").batch(np.arange(2))
-        return registry.log_model(model, example, metadata={"model_spec": spec.to_dict(), **metadata})
+        return registry_models.log_model(model, example, metadata={"model_spec": spec.to_dict(), **metadata})
 
     return _Learner(
         {**spec.to_dict(), **dataclasses.asdict(config)},
@@ -308,9 +309,9 @@ def _tabular_learner(
         model = refit_on(hyperparameters, dataset, feature_columns, windows, fitted.best_epoch, seed=seed)
         return TabularForecaster(model), []
 
-    def log_tabular(model: nn.Module, metadata: dict[str, Any]) -> registry.LoggedModelRef:
+    def log_tabular(model: nn.Module, metadata: dict[str, Any]) -> registry_models.LoggedModelRef:
         assert isinstance(model, TabularForecaster)
-        return registry.log_tabular_model(model.tabular, input_shape, metadata)
+        return registry_models.log_tabular_model(model.tabular, input_shape, metadata)
 
     def rounds(fitted: FitResult) -> str:
         return f"with {max(1, fitted.best_epoch)} tree(s)" if fitted.best_epoch else "(a linear model)"

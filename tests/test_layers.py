@@ -258,3 +258,12 @@ def test_the_steps_that_run_no_model_do_not_import_torch() -> None:
     assert "from stockpredictor.stages.monitor import monitor as run" in imports
     assert "from stockpredictor.stages.optimize_study import collect, search_history" in imports
     assert _loaded_in_fresh_interpreter(imports, ("torch",)) == []
+
+
+def test_the_configure_step_loads_neither_the_store_nor_the_calendar() -> None:
+    """`configure` only validates the parameters: its step starts in well under a second."""
+    imports = _body_imports("configure", "configure")
+    assert (
+        _loaded_in_fresh_interpreter(imports, ("pandas", "alembic", "exchange_calendars", "torch", "mlflow"))
+        == []
+    )

@@ -12,18 +12,19 @@ from __future__ import annotations
 import pytest
 
 SLOWEST_FIRST = (  # seconds per file, 2026-12-07
-    "tests/pipelines/test_local_runs.py",  # 150
-    "tests/api/test_demo.py",  # 112
-    "tests/pipelines/test_image_contract.py",  # 77 (165 while it builds its cached dependency layer)
-    "tests/cluster/test_mlflow_accounts.py",  # 48
-    "tests/test_registry_tampering.py",  # 43
-    "tests/stages/test_regime_shift.py",  # 24
-    "tests/stages/test_replay_degradation.py",  # 22
-    "tests/pipelines/test_compile_image.py",  # 21
-    "tests/stages/test_killed_training.py",  # 17
-    "tests/api/test_fuzz.py",  # 16
-    "tests/test_registry_outage.py",  # 16
-    "tests/api/test_api.py",  # 15
+    "tests/pipelines/test_local_runs.py",  # 142
+    "tests/api/test_demo.py",  # 103
+    "tests/pipelines/test_image_contract.py",  # 74 (165 while it builds its cached dependency layer)
+    "tests/test_registry_tampering.py",  # 30
+    "tests/stages/test_replay_degradation.py",  # 27
+    "tests/stages/test_regime_shift.py",  # 23
+    "tests/stages/test_killed_training.py",  # 19
+    "tests/api/test_fuzz.py",  # 17 (the shared replay, when its worker's first)
+    "tests/cli/test_daily.py",  # 17 (the same)
+    "tests/cluster/test_mlflow_accounts.py",  # 12
+    "tests/test_registry_outage.py",  # 12
+    "tests/pipelines/test_compile_image.py",  # 12
+    "tests/cli/test_training.py",  # 11
 )
 
 

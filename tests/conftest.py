@@ -21,7 +21,6 @@ pytest_plugins = [
     "tests.support.sample_dataset",
     "tests.support.trained_model",
     "tests.support.replay",
-    "tests.support.scheduling",
 ]
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,6 +25,7 @@ from stockpredictor.config import DATA_DIR_ENV, DATABASE_URL_ENV, MLFLOW_URI_ENV
 from stockpredictor.db.engine import make_engine
 from stockpredictor.db.schema import model_promotions, monitor_decisions
 from tests.conftest import REPO
+from tests.pipelines.test_compile import TRAINING_STEPS
 from tests.support.api_server import serving
 from tests.support.chromium import chromium
 from tests.support.cli import global_options
@@ -37,19 +38,6 @@ pytestmark = pytest.mark.slow  # both pipelines through kfp.local, and a month o
 SESSIONS = 21  # forecasts per ticker; all but the last are scored within the month
 DECISIONS_SHOWN = 15  # the dashboard's monitor table (dashboard.js)
 SCREENSHOT = REPO / "test-artifacts" / "demo-dashboard.png"
-#: The README's training pipeline, step by step (and its exit step).
-TRAINING_STEPS = (
-    "configure",
-    "ingest",
-    "process",
-    "scale",
-    "optimize-study",
-    "optimize-worker",
-    "optimize-collect",
-    "train",
-    "promote",
-    "notify",
-)
 
 
 @dataclass(frozen=True)

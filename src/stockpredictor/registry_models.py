@@ -36,6 +36,7 @@ from torch import nn
 
 from stockpredictor.db.model_manifests import recorded_manifest
 from stockpredictor.errors import RegistryError, UnsafeModelError
+from stockpredictor.models.lstm_export import lstm_shape_rule
 from stockpredictor.models.tabular import TabularForecaster, TabularModel
 from stockpredictor.registry import FINISHED, ModelVersionRef, model_info, run_status
 from stockpredictor.registry_manifest import (
@@ -95,7 +96,7 @@ def log_model(model: nn.Module, input_example: np.ndarray, metadata: dict[str, A
             "the input example needs a batch of at least 2 windows (a batch of 1 is exported static)"
         )
     model.eval()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), lstm_shape_rule():
         # nn.LSTM re-assigns its `_flat_weights` list while being traced; the export is still exact.
         warnings.filterwarnings(
             "ignore", message=r"The tensor attributes .*_flat_weights", category=UserWarning

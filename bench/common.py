@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import time
@@ -17,9 +18,23 @@ DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
 def machine() -> str:
-    """Cores and memory of this machine, printed next to every figure."""
+    """Cores, memory and speed of this machine, printed next to every figure."""
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return f"{os.cpu_count()} cores, {pages / 2**30:.0f} GiB"
+    speed = f"reference loop {reference_loop_seconds():.2f} CPU s"
+    return f"{os.cpu_count()} cores, {pages / 2**30:.0f} GiB, {speed}"
+
+
+@functools.cache
+def reference_loop_seconds() -> float:
+    """CPU seconds of a fixed pure-Python loop (3 million additions), measured once per process.
+
+    Machines of the same size differ in speed (seen: 2.5x between two sessions' 2-core machines), so
+    CPU figures from two machines compare only through this: divide each by its machine's reference.
+    """
+    start, total = time.process_time(), 0
+    for i in range(3 * 10**6):
+        total += i
+    return time.process_time() - start
 
 
 def peak_rss_mb() -> float:

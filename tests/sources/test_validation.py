@@ -41,3 +41,23 @@ def test_float_noise_of_adjusted_prices_is_no_reason() -> None:
     high = 101.23456789
     checked = check_prices("XYZ", frame(("2024-01-02", 100, high, 99, high * (1 + 1e-12), 5)))
     assert checked.refused == () and len(checked.kept) == 1
+
+
+def test_rows_out_of_order_are_kept_in_date_order_and_every_copy_of_a_repeated_date_refused() -> None:
+    checked = check_prices(
+        "XYZ",
+        frame(
+            ("2024-01-05", 10, 11, 9, 10.0, 1),
+            ("2024-01-02", 10, 11, 9, 10.0, 2),
+            ("2024-01-04", 10, 11, 9, 10.0, 3),
+            ("2024-01-02", 10, 11, 9, 10.5, 4),
+            ("2024-01-03", 10, 11, 9, 10.0, 5),
+        ),
+    )
+    assert checked.refused == (
+        RefusedRow("XYZ", date(2024, 1, 2), "duplicate date"),
+        RefusedRow("XYZ", date(2024, 1, 2), "duplicate date"),
+    )
+    assert list(checked.kept["date"].dt.day) == [3, 4, 5]
+    assert list(checked.kept["volume"]) == [5, 3, 1]
+    assert list(checked.kept.index) == [0, 1, 2]

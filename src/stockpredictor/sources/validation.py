@@ -43,7 +43,8 @@ class CheckedPrices:
 
 def check_prices(ticker: str, frame: pd.DataFrame) -> CheckedPrices:
     """Split `frame` into storable rows and refused rows (see the module's rules)."""
-    values = frame[list(PRICE_COLUMNS)].to_numpy(dtype=np.float64)
+    values = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in PRICE_COLUMNS])
+    days = frame["date"].to_numpy(dtype="datetime64[ns]")
     o, h, low, c, volume = values.T
     slack = _RANGE_TOLERANCE * np.abs(h)
     with np.errstate(invalid="ignore"):
@@ -54,15 +55,32 @@ def check_prices(ticker: str, frame: pd.DataFrame) -> CheckedPrices:
             ((h >= low) & ((c > h + slack) | (c < low - slack)), "close outside [low, high]"),
             ((h >= low) & ((o > h + slack) | (o < low - slack)), "open outside [low, high]"),
             (volume < 0, "negative volume"),
-            (frame["date"].duplicated(keep=False).to_numpy(), "duplicate date"),
+            (_repeated(days), "duplicate date"),
         )
     broken = np.array([mask for mask, _ in rules], dtype=bool).reshape(len(rules), len(frame))
-    bad = np.asarray(broken.any(axis=0), dtype=bool)
-    days = pd.to_datetime(frame["date"].iloc[np.flatnonzero(bad)]).dt.date
+    bad = np.flatnonzero(broken.any(axis=0))
     names = [reason for _, reason in rules]
     refused = tuple(
-        RefusedRow(ticker, day, ", ".join(n for n, hit in zip(names, broken[:, i], strict=True) if hit))
-        for i, day in zip(np.flatnonzero(bad), days, strict=True)
+        RefusedRow(
+            ticker,
+            pd.Timestamp(days[i]).date(),
+            ", ".join(n for n, hit in zip(names, broken[:, i], strict=True) if hit),
+        )
+        for i in bad
     )
-    kept = frame.iloc[np.flatnonzero(~bad)].sort_values("date", kind="stable").reset_index(drop=True)
-    return CheckedPrices(kept, refused)
+    kept = frame.iloc[np.flatnonzero(~broken.any(axis=0))] if len(bad) else frame
+    if not _increasing(kept["date"].to_numpy(dtype="datetime64[ns]")):
+        kept = kept.sort_values("date", kind="stable")
+    return CheckedPrices(kept.reset_index(drop=True), refused)
+
+
+def _increasing(days: np.ndarray) -> bool:
+    return bool((days[1:] > days[:-1]).all())
+
+
+def _repeated(days: np.ndarray) -> np.ndarray:
+    """Whether each day occurs more than once (every copy marked)."""
+    if _increasing(days):
+        return np.zeros(len(days), dtype=bool)
+    _, inverse, counts = np.unique(days, return_inverse=True, return_counts=True)
+    return np.asarray(counts[inverse] > 1, dtype=bool)

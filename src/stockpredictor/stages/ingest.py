@@ -82,7 +82,7 @@ def ingest(
             errors[ticker] = str(exc)
             continue
         if last is None:
-            frame = frame[pd.to_datetime(frame["date"]).dt.date >= params.data.start]
+            frame = frame[frame["date"] >= pd.Timestamp(params.data.start)]
             if frame.empty:
                 errors[ticker] = f"no data for {ticker} between {params.data.start} and {as_of}"
                 continue
@@ -127,8 +127,8 @@ def _checked(
         )
     refused += checked.refused
     if not checked.kept.empty:
-        days = pd.to_datetime(checked.kept["date"]).dt.date
-        new_days[ticker] = (days.iloc[0], days.iloc[-1])
+        days = checked.kept["date"]
+        new_days[ticker] = (days.iloc[0].date(), days.iloc[-1].date())
     return checked.kept
 
 

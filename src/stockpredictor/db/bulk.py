@@ -101,11 +101,9 @@ def copy_missing(
     rows = frame.drop_duplicates(subset=list(key))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE")
+        _lock_against_writers(cursor, table.name)
         if _appends(cursor, table.name, rows, key):
-            columns = ", ".join([*rows.columns, *constants])
-            payload = io.BytesIO(_binary_copy(rows, constants))
-            cursor.copy_expert(f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT binary)", payload)
+            _copy_into(cursor, table.name, rows, constants)
             return {str(group): int(n) for group, n in rows[count_by].value_counts(sort=False).items()}
         staged = _Staged.copy(cursor, rows, constants)
         present = " AND ".join(f"stored.{k} = {staged.values[k]}" for k in key)
@@ -157,10 +155,7 @@ def copy_replace(
     try:
         fixed = {k: constants[k] for k in key if k in constants}
         if fixed and _absent(cursor, table.name, fixed):
-            given = {name: value for name, value in constants.items() if value is not None}  # NULL: left out
-            columns = ", ".join([*frame.columns, *given])
-            payload = io.BytesIO(_binary_copy(frame, given))
-            cursor.copy_expert(f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT binary)", payload)
+            _copy_into(cursor, table.name, frame, constants)
             return
         staged = _Staged.copy(cursor, frame, constants)
         assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in staged.values if c not in key)
@@ -173,10 +168,24 @@ def copy_replace(
         cursor.close()
 
 
+def _lock_against_writers(cursor: Any, table: str) -> None:
+    """Lock `table` against other writers until the transaction ends (SHARE ROW EXCLUSIVE: readers go on)."""
+    cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def _copy_into(cursor: Any, table: str, frame: pd.DataFrame, constants: dict[str, Any]) -> None:
+    """One binary COPY of `frame` plus `constants` straight into `table` (a None constant is left out:
+    the column's NULL)."""
+    given = {name: value for name, value in constants.items() if value is not None}
+    columns = ", ".join([*frame.columns, *given])
+    payload = io.BytesIO(_binary_copy(frame, given))
+    cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT binary)", payload)
+
+
 def _absent(cursor: Any, table: str, values: dict[str, Any]) -> bool:
     """Whether no row of `table` has these column values, with the table locked against other writers
-    until the transaction ends (SHARE ROW EXCLUSIVE: readers go on), so none can appear meanwhile."""
-    cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+    so that none can appear before the transaction ends."""
+    _lock_against_writers(cursor, table)
     matches = " AND ".join(f"{column} = %({column})s" for column in values)
     cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {matches})", values)
     return bool(cursor.fetchone()[0])

@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 from torch._decomp import meta_table
-from torch._decomp.decompositions import lstm_impl
 from torch._export.utils import _special_op_to_preserve_cia
 from torch._subclasses.fake_impls import _deregister_op_impl, register_op_impl
 from torch._subclasses.fake_tensor import FakeTensorMode
@@ -46,15 +45,8 @@ def lstm_output_shapes(
     bidirectional: bool,
     batch_first: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Empty tensors shaped and strided as `aten.lstm.input`'s (output, h_n, c_n) for these arguments.
-
-    A batched input only (what `nn.LSTM` passes); anything else goes through the decomposition.
-    """
-    if input.dim() != 3:
-        out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = lstm_impl(
-            input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
-        )
-        return out
+    """Empty tensors shaped and strided as `aten.lstm.input`'s (output, h_n, c_n) for these arguments
+    (`input` is batched, 3-D: what `nn.LSTM` passes and all the op accepts)."""
     directions = 2 if bidirectional else 1
     steps, batch = (input.shape[1], input.shape[0]) if batch_first else (input.shape[0], input.shape[1])
     width = directions * hx[0].shape[-1]  # hidden size, or the projection's size

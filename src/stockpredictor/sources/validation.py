@@ -45,6 +45,7 @@ def check_prices(ticker: str, frame: pd.DataFrame) -> CheckedPrices:
     """Split `frame` into storable rows and refused rows (see the module's rules)."""
     values = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in PRICE_COLUMNS])
     days = frame["date"].to_numpy(dtype="datetime64[ns]")
+    in_order = bool((days[1:] > days[:-1]).all())  # then no day repeats and nothing needs sorting
     o, h, low, c, volume = values.T
     slack = _RANGE_TOLERANCE * np.abs(h)
     with np.errstate(invalid="ignore"):
@@ -55,10 +56,10 @@ def check_prices(ticker: str, frame: pd.DataFrame) -> CheckedPrices:
             ((h >= low) & ((c > h + slack) | (c < low - slack)), "close outside [low, high]"),
             ((h >= low) & ((o > h + slack) | (o < low - slack)), "open outside [low, high]"),
             (volume < 0, "negative volume"),
-            (_repeated(days), "duplicate date"),
+            (np.zeros(len(days), dtype=bool) if in_order else _repeated(days), "duplicate date"),
         )
     broken = np.array([mask for mask, _ in rules], dtype=bool).reshape(len(rules), len(frame))
-    bad = np.flatnonzero(broken.any(axis=0))
+    bad = broken.any(axis=0)
     names = [reason for _, reason in rules]
     refused = tuple(
         RefusedRow(
@@ -66,21 +67,15 @@ def check_prices(ticker: str, frame: pd.DataFrame) -> CheckedPrices:
             pd.Timestamp(days[i]).date(),
             ", ".join(n for n, hit in zip(names, broken[:, i], strict=True) if hit),
         )
-        for i in bad
+        for i in np.flatnonzero(bad)
     )
-    kept = frame.iloc[np.flatnonzero(~broken.any(axis=0))] if len(bad) else frame
-    if not _increasing(kept["date"].to_numpy(dtype="datetime64[ns]")):
+    kept = frame.iloc[np.flatnonzero(~bad)] if bad.any() else frame
+    if not in_order:
         kept = kept.sort_values("date", kind="stable")
     return CheckedPrices(kept.reset_index(drop=True), refused)
 
 
-def _increasing(days: np.ndarray) -> bool:
-    return bool((days[1:] > days[:-1]).all())
-
-
 def _repeated(days: np.ndarray) -> np.ndarray:
     """Whether each day occurs more than once (every copy marked)."""
-    if _increasing(days):
-        return np.zeros(len(days), dtype=bool)
     _, inverse, counts = np.unique(days, return_inverse=True, return_counts=True)
     return np.asarray(counts[inverse] > 1, dtype=bool)

@@ -1,7 +1,8 @@
 """Issue 14 benchmark: a synthetic universe (default 500 tickers x 20 years) end to end on PostgreSQL.
 
 Random walks with gaps (late listings, delistings, a few missing days per ticker) go through
-ingest -> process -> scale -> optimize (one Optuna trial) -> train (`--epochs` epochs) -> the daily
+ingest (beside its floor: one plain binary COPY of the same rows into a table with the same key) ->
+process -> scale -> optimize (one Optuna trial) -> train (`--epochs` epochs) -> the daily
 prepare-input + predict, each stage as its function, in one process; the embedded MLflow store is
 created before `train` and shown apart (an installation creates it once, not every training). Per
 stage: wall time, CPU seconds of this process and of its PostgreSQL backends, peak RSS of the stage
@@ -20,6 +21,7 @@ Run: `python -m bench universe` (or `python -m bench.universe --tickers 500 --ye
 from __future__ import annotations
 
 import argparse
+import io
 import tempfile
 import time
 from collections.abc import Iterator
@@ -94,9 +96,14 @@ def _peak_rss_mb() -> float:
 
 @dataclass
 class StageCpu:
-    """The CPU seconds of this process during a stage, set when the stage ends."""
+    """The CPU seconds of this process and of PostgreSQL during a stage, set when the stage ends."""
 
     seconds: float = 0.0
+    server: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.seconds + self.server
 
 
 @contextmanager
@@ -108,14 +115,34 @@ def stage(label: str, engine: Engine) -> Iterator[StageCpu]:
     measured = StageCpu()
     yield measured
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    measured.seconds = cpu
     server = server_cpu_seconds(engine) - server
+    measured.seconds, measured.server = cpu, server
     grown = (database_bytes(engine) - size) / 2**20
     print(
         f"  {label:<14} wall {wall:7.1f} s, CPU {cpu:6.1f} s + PostgreSQL {server:5.1f} s, "
         f"peak RSS {_peak_rss_mb():6,.0f} MB, stored {grown:+7,.0f} MB   ({load()})",
         flush=True,
     )
+
+
+def plain_copy_floor(engine: Engine) -> StageCpu:
+    """The floor of `ingest`: one binary COPY of the stored rows, in ingest's order, into a table with
+    `raw_stock_data`'s columns and key (the payload is read out before the clock starts)."""
+    payload = io.BytesIO()
+    with engine.begin() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.copy_expert(
+            "COPY (SELECT * FROM raw_stock_data ORDER BY ticker, date) TO STDOUT WITH (FORMAT binary)",
+            payload,
+        )
+        cursor.execute("CREATE TABLE ingest_floor (LIKE raw_stock_data INCLUDING ALL)")
+    payload.seek(0)
+    with stage("the floor", engine) as floor, engine.begin() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.copy_expert("COPY ingest_floor FROM STDIN WITH (FORMAT binary)", payload)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE ingest_floor"))
+    return floor
 
 
 def universe_params(tickers: int, epochs: int) -> Params:
@@ -143,9 +170,14 @@ def run(tickers: int, years: int, epochs: int, gaps: Gaps, data_only: bool = Fal
     with scratch_postgres() as url, tempfile.TemporaryDirectory(prefix="sp-bench-universe-") as tmp:
         settings = Settings(Path(tmp), url, f"sqlite:///{tmp}/mlflow.db")
         engine = engine_for(url)
-        with stage("ingest", engine):
+        with stage("ingest", engine) as ingest_cpu:
             added = ingest(engine, params, AS_OF, source=GappyRandomWalkSource(years, gaps))
         print(f"  {added.total_added:,} rows, {len(added.errors)} ticker errors", flush=True)
+        floor = plain_copy_floor(engine)
+        print(
+            f"  ingest / the floor (client + PostgreSQL CPU): {ingest_cpu.total / floor.total:.2f}x",
+            flush=True,
+        )
         with stage("process", engine):
             run_id = process(engine, params, AS_OF).dataset_run_id
         if data_only:

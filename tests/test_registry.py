@@ -50,11 +50,11 @@ def test_round_trip_against_a_real_mlflow_server_with_postgres_backend(
     assert registry.model_info(f"models:/{MODEL_NAME}@production") == production
     with sample_store.engine.connect() as conn:
         model, input_shape = registry_models.load_model(conn, f"models:/{MODEL_NAME}@production")
-        every_window = load_scaled(conn, sample_store.run_id).windows("all")
-    assert input_shape == (-1, every_window.sequence_length, 4, every_window.n_inputs)
-    _, y = every_window.batch(np.arange(len(every_window)))
-    loss = float(np.nanmean((predict(model, every_window).astype(np.float64) - y) ** 2))
-    assert loss == pytest.approx(result.metrics["refit_mse"], rel=1e-4)  # the refitted model came back
+        test_windows = load_scaled(conn, sample_store.run_id).windows("test")
+    assert input_shape == (-1, test_windows.sequence_length, 4, test_windows.n_inputs)
+    _, y = test_windows.batch(np.arange(len(test_windows)))
+    loss = float(np.nanmean((predict(model, test_windows).astype(np.float64) - y) ** 2))
+    assert loss == pytest.approx(result.metrics["refit_test_mse"], rel=1e-4)  # the refitted model came back
 
 
 def test_an_unreachable_server_is_one_error_naming_it(tmp_path: Path) -> None:

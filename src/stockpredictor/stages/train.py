@@ -135,7 +135,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
     panel = processed.panel
     learner = _learner(hyperparameters, dataset, panel.feature_columns, params)
     minimum = params.train.min_training_windows
-    every_window = dataset.windows("all")
+    every_window, test_windows = dataset.windows("all"), dataset.windows("test")
     split_persistence = dataset.windows("train").samples_per_stock() < minimum
     refit_persistence = every_window.samples_per_stock() < minimum
     persistence_tickers = tuple(t for t, p in zip(panel.tickers, refit_persistence, strict=True) if p)
@@ -172,7 +172,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
         )
         test = forecast(
             model,
-            dataset.windows("test"),
+            test_windows,
             y_scaler=dataset.y_scaler,
             close=panel.close,
             dates=as_numpy_dates(panel.dates),
@@ -193,7 +193,7 @@ def train(engine: Engine, params: Params, settings: Settings, dataset_run_id: st
             "refit_epochs": float(len(refit_losses)),
             # in sample (the refit saw these windows), beside best_val_loss; not every window: at 500
             # tickers that was a 4,790-window inference pass, the largest cost of train after the epochs
-            "refit_test_mse": _mse(served, dataset.windows("test")),
+            "refit_test_mse": _mse(served, test_windows),
             "refit_seconds": time.perf_counter() - refit_started,
             "train_seconds": time.perf_counter() - started,
             "fit_cpu_seconds": fit_cpu,
